@@ -1,0 +1,102 @@
+"""One recurrent layer: a cell unrolled over time in a Python loop.
+
+Time-major, as ``torch.nn.RNN/LSTM/GRU``: ``forward(x: (T, B, I), state=None) -> (output, final_state)``
+with ``output: (T, B, H)`` the hidden state after every step and ``final_state`` in the cell's structure
+(``h: (B, H)``, or ``(h, c)`` for the LSTM). The layer's parameters carry the cell's names
+(``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``); ``layer.cell`` is the cell that owns them.
+
+The loop, for every step t = 1..T::
+
+    u_t = W_ih x_t + b_ih            (hoisted: all T steps in one matmul before the loop)
+    s_t = cell.step(u_t, s_{t-1})    (the only sequential part)
+
+Backpropagation through time is autograd running back through this loop. With
+``record_state_grads = True`` the layer also records ``||dL/dh_t||`` (and ``||dL/dc_t||`` for the LSTM)
+for every step during that backward pass: the norm of the total gradient reaching the state of step t,
+over the whole batch, of shape (T,). That profile is how vanishing and exploding gradients are seen.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from rnn_scratch.cells import RecurrentCell, RNNCell, State
+
+
+class Recurrent(nn.Module):
+    """Base of ``RNN``, ``LSTM`` and ``GRU``: unrolls ``cell_class`` over the first dimension."""
+
+    cell_class: ClassVar[type[RecurrentCell]]
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, **cell_kwargs: float):
+        super().__init__()
+        cell = self.cell_class(input_size, hidden_size, bias, **cell_kwargs)
+        # The cell is not a submodule: its parameters are registered on the layer under the cell's
+        # own names, so the layer's state_dict reads like the cell's and like torch's.
+        self.__dict__["cell"] = cell
+        for name, param in cell.named_parameters():
+            self.register_parameter(name, param)
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        self.record_state_grads = False
+        self.state_grad_norms: dict[str, Tensor] = {}
+
+    cell: RecurrentCell
+
+    def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
+        # .to(), .double(), .cuda() may replace parameters; keep the cell looking at the layer's.
+        super()._apply(fn, recurse)
+        for name, param in self.named_parameters(recurse=False):
+            setattr(self.cell, name, param)
+        return self
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """x: (T, B, I) -> (output (T, B, H), final state)."""
+        return self.forward_projected(self.cell.input_projection(x), state)
+
+    def forward_indices(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Like ``forward(one_hot(idx))`` without building the one-hot. idx: (T, B) integers < I.
+
+        ``one_hot(idx) @ W_ih^T`` selects column ``idx`` of ``W_ih``, so the input projection of a
+        character is a gather: ``u_t = W_ih[:, idx_t] + b_ih``.
+        """
+        u = self.cell.weight_ih.t()[idx]
+        if self.cell.bias_ih is not None:
+            u = u + self.cell.bias_ih
+        return self.forward_projected(u, state)
+
+    def forward_projected(self, u: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """The loop over time. u: (T, B, G*H) projected inputs -> (output (T, B, H), final state)."""
+        steps, batch = u.shape[:2]
+        if state is None:
+            state = self.cell.initial_state(batch, u)
+        record = self.record_state_grads and torch.is_grad_enabled()
+        if record:
+            self.state_grad_norms = {
+                k: u.new_full((steps,), float("nan")) for k in self.cell.state_parts(state)
+            }
+        outputs = []
+        for t in range(steps):
+            state = self.cell.step(u[t], state)
+            if record:
+                self._record_grad_norms(t, state)
+            outputs.append(self.cell.hidden(state))
+        return torch.stack(outputs), state
+
+    def _record_grad_norms(self, t: int, state: State) -> None:
+        """Hook each state tensor of step t: when backward reaches it, store ``||dL/ds_t||``."""
+        for key, s in self.cell.state_parts(state).items():
+            if s.requires_grad:
+                norms = self.state_grad_norms[key]
+                s.register_hook(lambda g, norms=norms, t=t: norms.__setitem__(t, g.norm()))
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
+
+
+class RNN(Recurrent):
+    """Vanilla tanh RNN layer, equal in value to ``torch.nn.RNN(I, H, nonlinearity="tanh")``."""
+
+    cell_class = RNNCell
