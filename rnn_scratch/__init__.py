@@ -1,6 +1,6 @@
 """rnn-scratch: recurrent networks written by hand, trained by BPTT, instrumented."""
 
-from rnn_scratch.cells import RNNCell
-from rnn_scratch.layers import RNN
+from rnn_scratch.cells import GRUCell, LSTMCell, RNNCell
+from rnn_scratch.layers import GRU, LSTM, RNN
 
-__all__ = ["RNN", "RNNCell"]
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]

@@ -23,7 +23,8 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from rnn_scratch.cells import RecurrentCell, RNNCell, State
+from rnn_scratch.bptt import BPTT_MODES, detach_state, is_chunk_start, tanh_recurrence
+from rnn_scratch.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 
 
 class Recurrent(nn.Module):
@@ -31,8 +32,33 @@ class Recurrent(nn.Module):
 
     cell_class: ClassVar[type[RecurrentCell]]
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, **cell_kwargs: float):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        bptt: str = "autograd",
+        truncate: int | None = None,
+        **cell_kwargs: float,
+    ):
+        """``bptt``: ``autograd`` (autograd runs back through the loop) or ``manual`` (the
+        hand-derived backward of ``rnn_scratch.bptt``; vanilla RNN only). ``truncate``: the state is
+        detached every ``truncate`` steps, so the gradient flows back at most that far (None: full
+        BPTT); the same chunks in both modes, see ``rnn_scratch.bptt``."""
         super().__init__()
+        if bptt not in BPTT_MODES:
+            raise ValueError(f"bptt must be one of {', '.join(BPTT_MODES)}, got {bptt!r}")
+        if bptt == "manual" and not issubclass(self.cell_class, RNNCell):
+            raise ValueError(
+                f"bptt='manual' (hand-derived backward) is implemented for the vanilla RNN only, "
+                f"not {type(self).__name__}; use bptt='autograd'"
+            )
+        if truncate is not None and (
+            isinstance(truncate, bool) or not isinstance(truncate, int) or truncate < 1
+        ):
+            raise ValueError(f"truncate must be an int >= 1 or None, got {truncate!r}")
+        self.bptt, self.truncate = bptt, truncate
         cell = self.cell_class(input_size, hidden_size, bias, **cell_kwargs)
         # The cell is not a submodule: its parameters are registered on the layer under the cell's
         # own names, so the layer's state_dict reads like the cell's and like torch's.
@@ -68,7 +94,11 @@ class Recurrent(nn.Module):
         return self.forward_projected(u, state)
 
     def forward_projected(self, u: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """The loop over time. u: (T, B, G*H) projected inputs -> (output (T, B, H), final state)."""
+        """The loop over time. u: (T, B, G*H) projected inputs -> (output (T, B, H), final state).
+
+        With ``bptt='manual'`` the loop is ``rnn_scratch.bptt.tanh_recurrence``, whose backward is
+        derived by hand; otherwise autograd records the loop below and runs back through it.
+        """
         steps, batch = u.shape[:2]
         if state is None:
             state = self.cell.initial_state(batch, u)
@@ -77,13 +107,30 @@ class Recurrent(nn.Module):
             self.state_grad_norms = {
                 k: u.new_full((steps,), float("nan")) for k in self.cell.state_parts(state)
             }
+        if self.bptt == "manual":
+            return self._forward_manual(u, state, record)
         outputs = []
         for t in range(steps):
+            if is_chunk_start(t, self.truncate):  # truncated BPTT: no gradient back across here
+                state = detach_state(state)
             state = self.cell.step(u[t], state)
             if record:
                 self._record_grad_norms(t, state)
             outputs.append(self.cell.hidden(state))
         return torch.stack(outputs), state
+
+    def _forward_manual(self, u: Tensor, h0: State, record: bool) -> tuple[Tensor, Tensor]:
+        """The tanh recurrence as one autograd Function whose backward is derived by hand.
+
+        Its backward computes every ``dL/dh_t`` anyway and writes their norms straight into
+        ``state_grad_norms["h"]`` when recording.
+        """
+        cell = self.cell
+        if not isinstance(cell, RNNCell) or not isinstance(h0, Tensor):
+            raise ValueError(f"bptt='manual' is implemented for the vanilla RNN only, not {cell}")
+        norms = self.state_grad_norms["h"] if record else None
+        hs = tanh_recurrence(u, h0, cell.weight_hh, cell.bias_hh, self.truncate, norms)
+        return hs, hs[-1]
 
     def _record_grad_norms(self, t: int, state: State) -> None:
         """Hook each state tensor of step t: when backward reaches it, store ``||dL/ds_t||``."""
@@ -93,10 +140,25 @@ class Recurrent(nn.Module):
                 s.register_hook(lambda g, norms=norms, t=t: norms.__setitem__(t, g.norm()))
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
+        extra = "" if self.bptt == "autograd" else f", bptt={self.bptt!r}"
+        if self.truncate is not None:
+            extra += f", truncate={self.truncate}"
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias}{extra}"
 
 
 class RNN(Recurrent):
     """Vanilla tanh RNN layer, equal in value to ``torch.nn.RNN(I, H, nonlinearity="tanh")``."""
 
     cell_class = RNNCell
+
+
+class LSTM(Recurrent):
+    """LSTM layer, equal in value to ``torch.nn.LSTM(I, H)``; also takes ``forget_bias``."""
+
+    cell_class = LSTMCell
+
+
+class GRU(Recurrent):
+    """GRU layer, equal in value to ``torch.nn.GRU(I, H)``."""
+
+    cell_class = GRUCell

@@ -1,0 +1,50 @@
+"""The framework's own recurrent modules (``torch.nn.RNN/LSTM/GRU``, cuDNN on a GPU) as a baseline.
+
+They stand behind the same interface as the hand-written layers, so the same classifier, tasks and
+instruments run on both and differences are the implementation's alone. This is the only module of
+the library that uses ``torch.nn``'s recurrent layers, and only as a reference.
+
+What the baseline cannot give: ``||dL/dh_t||`` per step. torch.nn.RNN fuses the loop, so the
+gradient w.r.t. its output holds only the direct part (from the read-out), never the total that flows
+back through time; the profile is therefore reported as unavailable (NaN), never as zeros.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnn_scratch.cells import State
+
+MODULES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+class TorchRecurrentBaseline(nn.Module):
+    """``torch.nn.RNN`` (tanh) / ``LSTM`` / ``GRU``, one layer, time-major, with our layer interface."""
+
+    n_gates_by_kind = {"rnn": 1, "lstm": 4, "gru": 3}
+
+    def __init__(self, kind: str, input_size: int, hidden_size: int, bias: bool = True) -> None:
+        super().__init__()
+        self.kind, self.input_size, self.hidden_size = kind, input_size, hidden_size
+        self.rnn = MODULES[kind](input_size, hidden_size, bias=bias)
+        self.record_state_grads = False
+        self.state_grad_norms: dict[str, Tensor] = {}  # unavailable: see the module docstring
+
+    @property
+    def weight_hh(self) -> Tensor:
+        """W_hh, shaped as the hand-written layers' (G*H, H)."""
+        return self.rnn.weight_hh_l0
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """x: (T, B, I) -> (output (T, B, H), final state (B, H) or ((B, H), (B, H)))."""
+        if state is not None:  # torch wants a leading layer dimension
+            state = tuple(s.unsqueeze(0) for s in state) if isinstance(state, tuple) else state[None]
+        out, final = self.rnn(x, state)
+        if isinstance(final, tuple):
+            return out, (final[0][0], final[1][0])
+        return out, final[0]
+
+    def forward_indices(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """idx: (T, B) integers: fed to torch as one-hot vectors (torch has no gather path)."""
+        return self(F.one_hot(idx, self.input_size).to(self.rnn.weight_ih_l0.dtype), state)

@@ -1,0 +1,155 @@
+"""Backpropagation through time by hand for the tanh recurrence, over the whole sequence.
+
+Forward, for t = 1..T, with the input projection ``u_t = W_ih x_t + b_ih`` computed for all steps
+beforehand (rows are batch elements, so ``W h`` is written ``h W^T``)::
+
+    h_t = tanh(u_t + h_{t-1} W_hh^T + b_hh)
+
+Backward. Let ``dL/dh_t (direct)`` be the gradient reaching ``h_t`` from the layer's output (the
+loss's use of ``h_t`` itself) and ``delta_t = dL/da_t`` the gradient of the pre-activation
+``a_t = u_t + h_{t-1} W_hh^T + b_hh``. Then, from t = T down to 1 (``delta_{T+1} = 0``)::
+
+    g_t     = dL/dh_t (direct) + delta_{t+1} W_hh    # total dL/dh_t: direct + through step t+1
+    delta_t = g_t * (1 - h_t^2)                      # tanh'(a_t) = 1 - tanh(a_t)^2 = 1 - h_t^2
+    du_t    = delta_t
+
+and, once the loop is done, as single batched matmuls over all (t, batch) rows::
+
+    dW_hh = sum_t delta_t^T h_{t-1}     (H, H)
+    db_hh = sum_t delta_t               (H,)
+    dh_0  = delta_1 W_hh                (B, H)
+
+(``dW_ih`` and ``db_ih`` follow from ``du`` by autograd through the input projection.)
+
+Truncated BPTT with ``truncate = k``: the sequence is cut into chunks of k steps starting at the
+first step, and the state is detached at every chunk boundary, exactly what a plain loop computes
+that calls ``h = h.detach()`` before (0-based) step t whenever ``t % k == 0 and t > 0``. A gradient
+therefore flows back at most k steps, never across a boundary: the carry ``delta_{t+1} W_hh`` into
+``g_t`` is dropped when step t+1 starts a chunk. The weight gradients keep every step's term (the
+weights are still used at every step; only the path through the detached state is cut). ``h_0`` is
+never detached, so ``dh_0`` is the carry out of the first chunk.
+
+The total ``g_t`` is the quantity whose norm shows vanishing and exploding gradients; the backward
+pass computes it anyway, so it also writes ``||g_t||`` (Frobenius norm over (B, H)) into an optional
+``norm_out`` (T,) tensor, with no second backward pass.
+
+References: Werner (1990), "Backpropagation through time: what it does and how to do it";
+Williams & Peng (1990) for truncated BPTT; Karpathy's min-char-rnn for the same equations in numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
+
+from rnn_scratch.cells import State
+
+BPTT_MODES = ("autograd", "manual")
+"""How a layer backpropagates: autograd through its loop, or the hand-derived backward below."""
+
+
+def detach_state(state: State) -> State:
+    """The state cut from the graph (each tensor of a tuple state): a truncation boundary."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    h, c = state
+    return h.detach(), c.detach()
+
+
+def is_chunk_start(t: int, truncate: int | None) -> bool:
+    """Whether (0-based) step t starts a new chunk, i.e. the state entering it is detached."""
+    return truncate is not None and t > 0 and t % truncate == 0
+
+
+class TanhRecurrence(torch.autograd.Function):
+    """``hs = TanhRecurrence.apply(u, h0, weight_hh, bias_hh, truncate, norm_out)``.
+
+    u: (T, B, H), h0: (B, H), weight_hh: (H, H), bias_hh: (H,) or None, truncate: int >= 1 or
+    None, norm_out: (T,) tensor or None, filled with ``||dL/dh_t||`` by backward. Returns hs:
+    (T, B, H), the state after every step (the final state is ``hs[-1]``).
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx,
+        u: Tensor,
+        h0: Tensor,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        truncate: int | None,
+        norm_out: Tensor | None,
+    ) -> Tensor:
+        hs = torch.empty(u.shape, dtype=u.dtype, device=u.device)
+        # One pass adds the recurrent bias to every step; each step is then one in-place addmm and
+        # one in-place tanh on its slice of the output buffer: no allocation inside the loop.
+        if bias_hh is None:
+            hs.copy_(u)
+        else:
+            torch.add(u, bias_hh, out=hs)
+        w_t = weight_hh.t()
+        prev = h0
+        for h in hs.unbind(0):
+            h.addmm_(prev, w_t).tanh_()
+            prev = h
+        ctx.save_for_backward(hs, h0, weight_hh)
+        ctx.truncate = truncate  # type: ignore[attr-defined]
+        ctx.norm_out = norm_out  # type: ignore[attr-defined]
+        ctx.has_bias = bias_hh is not None  # type: ignore[attr-defined]
+        return hs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_hs: Tensor) -> tuple[Tensor | None, ...]:
+        hs, h0, weight_hh = ctx.saved_tensors
+        truncate: int | None = ctx.truncate
+        steps, _, hidden = hs.shape
+        # g holds the total dL/dh_t; it starts as the direct part for every step at once.
+        g = torch.empty_like(hs)
+        g.copy_(grad_hs)
+        # delta starts as tanh' = 1 - h^2 for every step at once; the loop multiplies g_t in.
+        delta = torch.addcmul(hs.new_ones(()).expand_as(hs), hs, hs, value=-1.0)
+        g_steps, d_steps = g.unbind(0), delta.unbind(0)
+        for t in range(steps - 1, -1, -1):
+            if t + 1 < steps and not is_chunk_start(t + 1, truncate):
+                g_steps[t].addmm_(d_steps[t + 1], weight_hh)
+            d_steps[t].mul_(g_steps[t])
+        if ctx.norm_out is not None:
+            ctx.norm_out.copy_(torch.linalg.vector_norm(g.view(steps, -1), dim=1))
+
+        need_u, need_h0, need_w, need_b = ctx.needs_input_grad[:4]
+        grad_w = grad_b = grad_h0 = None
+        if need_w:
+            # Every step's outer product in one matmul (rows: (t, batch) pairs, t >= 2), plus t = 1.
+            grad_w = d_steps[0].t().mm(h0)
+            if steps > 1:
+                rows = delta[1:].view(-1, hidden)
+                grad_w.addmm_(rows.t(), hs[:-1].view(-1, hidden))
+        if need_b and ctx.has_bias:
+            grad_b = delta.view(-1, hidden).sum(0)
+        if need_h0:
+            grad_h0 = d_steps[0].mm(weight_hh)
+        return (delta if need_u else None), grad_h0, grad_w, grad_b, None, None
+
+
+def tanh_recurrence(
+    u: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    truncate: int | None = None,
+    norm_out: Tensor | None = None,
+) -> Tensor:
+    """The tanh recurrence with hand-derived BPTT. u: (T, B, H), h0: (B, H) -> hs: (T, B, H).
+
+    ``truncate``: detach the state every ``truncate`` steps (None: full BPTT). ``norm_out``: an
+    optional (T,) tensor that backward fills with ``||dL/dh_t||`` for every step.
+    """
+    if truncate is not None and truncate < 1:
+        raise ValueError(f"truncate must be >= 1 or None, got {truncate}")
+    if norm_out is not None and norm_out.shape != u.shape[:1]:
+        raise ValueError(f"norm_out must have shape ({u.shape[0]},), got {tuple(norm_out.shape)}")
+    hs: Tensor = TanhRecurrence.apply(u, h0, weight_hh, bias_hh, truncate, norm_out)
+    return hs

@@ -1,0 +1,176 @@
+"""The run's configuration as plain dataclasses, and the checks no type can express.
+
+The same dataclasses are Hydra's schema (``register`` stores them in a ConfigStore, so a YAML file or
+override with a wrong key or type fails with Hydra's own message) and the library's arguments (so a
+notebook builds a ``TrainConfig`` by hand, no Hydra involved). ``validate`` checks ranges and
+combinations before any work starts and raises ``ConfigError`` naming the offending key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+MODELS = ("rnn", "lstm", "gru", "torch_rnn", "torch_lstm", "torch_gru")
+DEVICES = ("auto", "cpu", "cuda")
+OPTIMIZERS = ("adam", "sgd")
+CLIP_MODES = ("norm", "value")
+ON_DIVERGE = ("stop", "raise")
+INITS = ("default", "orthogonal", "identity")
+BPTT_MODES = ("autograd", "manual")
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; the message starts with the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+
+
+@dataclass
+class TaskConfig:
+    """Base of the task group; ``name`` picks the generator in ``rnn_scratch.tasks``."""
+
+    name: str = "recall"
+
+
+@dataclass
+class RecallConfig(TaskConfig):
+    name: str = "recall"
+    n_classes: int = 8
+    n_distractors: int = 8
+    lag: int | None = None  # steps between the key and the end; None = seq_len - 1 (the first step)
+
+
+@dataclass
+class TemporalOrderConfig(TaskConfig):
+    name: str = "temporal_order"
+
+
+@dataclass
+class ModelConfig:
+    """The recurrent core (``name``) and how it is initialised and differentiated."""
+
+    name: str = "rnn"
+    init: str = "default"  # W_hh: default (torch's uniform) | orthogonal | identity (IRNN)
+    init_gain: float = 1.0
+    bias: bool = True
+    forget_bias: float = 1.0  # LSTM only: initial b_if + b_hf
+    bptt: str = "autograd"  # autograd | manual (hand-derived backward, vanilla RNN)
+    truncate: int | None = None  # truncated BPTT: gradient flows back at most this many steps
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"
+    lr: float = 3e-3
+    momentum: float = 0.0  # sgd only
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    """Everything one run needs. Top-level keys are the ones a sweep varies."""
+
+    seq_len: int = 50
+    hidden_size: int = 128
+    clip: float | None = None  # None: no clipping; a float: max global grad norm (or value)
+    clip_mode: str = "norm"  # norm | value
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    steps: int = 1500
+    batch_size: int = 64
+    eval_every: int = 250
+    eval_size: int = 1024
+    log_every: int = 10
+    name: str | None = None  # appended to the run folder's name
+    threads: int | None = None  # torch CPU threads for this run; None = torch's default
+    checkpoint_every: int = 250  # steps between checkpoints (and one at the end)
+    # None: continue an unfinished run found in this run's folder, else start; true: must continue;
+    # false: start afresh; a path: continue the run in that folder
+    resume: str | None = None
+    on_diverge: str = "stop"  # stop: end cleanly with status diverged (exit 0) | raise: exit non-zero
+    task: TaskConfig = field(default_factory=RecallConfig)  # a subclass per task, chosen by task=
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+
+
+def register(store: Any) -> None:
+    """Put the schemas in Hydra's ConfigStore (passed in: the library never imports Hydra)."""
+    # The schema's task is the base class, so any task's subclass can be merged into it.
+    store.store(name="train_schema", node=TrainConfig(task=TaskConfig()))
+    store.store(group="task", name="recall_schema", node=RecallConfig)
+    store.store(group="task", name="temporal_order_schema", node=TemporalOrderConfig)
+    store.store(group="model", name="model_schema", node=ModelConfig)
+    store.store(group="optim", name="optim_schema", node=OptimConfig)
+
+
+def _positive(key: str, value: float | None, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or not math.isfinite(value) or value <= 0:
+        raise ConfigError(key, f"must be > 0, got {value}")
+
+
+def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
+
+
+def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
+    """Check ranges and combinations; raise ``ConfigError`` on the first bad key."""
+    for key in (
+        "seq_len",
+        "hidden_size",
+        "steps",
+        "batch_size",
+        "eval_every",
+        "eval_size",
+        "log_every",
+    ):
+        _positive(key, getattr(cfg, key))
+    _positive("clip", cfg.clip, allow_none=True)
+    _one_of("clip_mode", cfg.clip_mode, CLIP_MODES)
+    _one_of("device", cfg.device, DEVICES)
+    if cfg.device == "cuda":
+        if cuda_available is None:
+            import torch
+
+            cuda_available = torch.cuda.is_available()
+        if not cuda_available:
+            raise ConfigError("device", "cuda was asked for but torch sees no CUDA device")
+    if cfg.eval_every > cfg.steps:
+        raise ConfigError("eval_every", f"must be <= steps ({cfg.steps}), got {cfg.eval_every}")
+    _one_of("model.name", cfg.model.name, MODELS)
+    _one_of("model.init", cfg.model.init, INITS)
+    _positive("model.init_gain", cfg.model.init_gain)
+    _one_of("model.bptt", cfg.model.bptt, BPTT_MODES)
+    _positive("model.truncate", cfg.model.truncate, allow_none=True)
+    if cfg.model.bptt == "manual" and cfg.model.name != "rnn":
+        raise ConfigError("model.bptt", f"manual BPTT is written for model=rnn only, not {cfg.model.name}")
+    _one_of("optim.name", cfg.optim.name, OPTIMIZERS)
+    _positive("optim.lr", cfg.optim.lr)
+    if cfg.optim.momentum < 0 or cfg.optim.weight_decay < 0:
+        raise ConfigError("optim", "momentum and weight_decay must be >= 0")
+    _validate_task(cfg)
+
+
+def _validate_task(cfg: TrainConfig) -> None:
+    task = cfg.task
+    if isinstance(task, RecallConfig):
+        _positive("task.n_classes", task.n_classes)
+        _positive("task.n_distractors", task.n_distractors)
+        if task.n_classes + task.n_distractors > 26 * 2 or max(task.n_classes, task.n_distractors) > 26:
+            raise ConfigError("task.n_classes", "keys and distractors are letters: at most 26 each")
+        if task.lag is not None and not 0 <= task.lag < cfg.seq_len:
+            raise ConfigError("task.lag", f"must be in [0, seq_len) = [0, {cfg.seq_len}), got {task.lag}")
+    elif isinstance(task, TemporalOrderConfig):
+        from rnn_scratch.tasks.synthetic import TemporalOrder
+
+        if cfg.seq_len < TemporalOrder.MIN_SEQ_LEN:
+            raise ConfigError(
+                "seq_len",
+                f"temporal_order needs seq_len >= {TemporalOrder.MIN_SEQ_LEN}, got {cfg.seq_len}",
+            )

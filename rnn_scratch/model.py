@@ -1,0 +1,72 @@
+"""The sequence model: input projection, recurrent core, read-out at the final time step only.
+
+For a batch of character indices ``x: (B, T)``::
+
+    u_t    = W_ih[:, x_t] + b_ih            the column gather, equal to one_hot(x_t) @ W_ih^T + b_ih
+    h_t    = cell(u_t, h_{t-1})             t = 1..T, unrolled by the core (rnn_scratch.layers)
+    logits = W_out h_T + b_out              (B, n_outputs): one prediction per sequence
+
+Only the last step is supervised, so everything the model learns about early characters reaches
+them through the recurrence: the gradient of the loss w.r.t. h_t for t < T flows back through
+W_hh step by step. Real-valued inputs ``x: (B, T, I)`` take the matmul path ``x_t W_ih^T + b_ih``
+instead, and variable-length batches read out at each sequence's last real step (``lengths``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from rnn_scratch.baselines import TorchRecurrentBaseline
+from rnn_scratch.config import ModelConfig
+from rnn_scratch.layers import GRU, LSTM, RNN, Recurrent
+
+CORES: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+BASELINES = {"torch_rnn": "rnn", "torch_lstm": "lstm", "torch_gru": "gru"}
+
+
+class CharClassifier(nn.Module):
+    """A recurrent core with a linear read-out of its final hidden state.
+
+    ``forward(x, lengths=None) -> (out (B, n_outputs), hidden (T, B, H))``; ``hidden`` is every
+    step's state, returned so instruments can look at it without a second pass.
+    """
+
+    def __init__(self, core: Recurrent | TorchRecurrentBaseline, n_outputs: int) -> None:
+        super().__init__()
+        self.core = core
+        hidden_size = core.hidden_size
+        bound = 1.0 / math.sqrt(hidden_size)  # torch's nn.Linear default
+        self.weight_out = nn.Parameter(torch.empty(n_outputs, hidden_size).uniform_(-bound, bound))
+        self.bias_out = nn.Parameter(torch.empty(n_outputs).uniform_(-bound, bound))
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """x: (B, T) indices or (B, T, I) values; lengths: (B,) real lengths, or None for all T."""
+        xt = x.transpose(0, 1)  # time-major, as the core wants
+        if x.is_floating_point():
+            hidden, _ = self.core(xt)
+        else:
+            hidden, _ = self.core.forward_indices(xt)
+        if lengths is None:
+            last = hidden[-1]
+        else:
+            last = hidden[lengths - 1, torch.arange(x.shape[0], device=x.device)]
+        return last @ self.weight_out.t() + self.bias_out, hidden
+
+
+def build_model(cfg: ModelConfig, input_size: int, hidden_size: int, n_outputs: int) -> CharClassifier:
+    """The classifier with the core ``cfg.name`` (rnn|lstm|gru, or a torch_* baseline)."""
+    core: Recurrent | TorchRecurrentBaseline
+    if cfg.name in BASELINES:
+        core = TorchRecurrentBaseline(BASELINES[cfg.name], input_size, hidden_size, cfg.bias)
+    elif cfg.name in CORES:
+        extra = {"forget_bias": cfg.forget_bias} if cfg.name == "lstm" else {}
+        core = CORES[cfg.name](
+            input_size, hidden_size, cfg.bias, bptt=cfg.bptt, truncate=cfg.truncate, **extra
+        )
+        core.cell.init_recurrent(cfg.init, cfg.init_gain)
+    else:
+        raise ValueError(f"model.name: unknown model {cfg.name!r}")
+    return CharClassifier(core, n_outputs)

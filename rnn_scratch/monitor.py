@@ -1,0 +1,147 @@
+"""Instruments: TensorBoard scalars, the per-timestep gradient profile, and the recurrence's dynamics.
+
+Tags (see the README for how to read them):
+
+* ``train/loss``, ``train/acc``, ``eval/loss``, ``eval/acc``
+* ``grad/norm``: global gradient norm before clipping; ``grad/clipped``: fraction of the steps since
+  the last log that were clipped
+* ``grad/h_first`` = ||dL/dh_1||, ``grad/h_last`` = ||dL/dh_T||, ``grad/h_ratio`` = first / last.
+  The loss is computed at step T only, so dL/dh_1 is dL/dh_T carried back through T-1 Jacobians
+  dh_t/dh_{t-1} = diag(1 - h_t^2) W_hh: a tiny ratio means the gradient vanished on the way, a huge
+  one that it exploded (Bengio et al. 1994; Pascanu et al. 2013).
+* ``grad/by_timestep``: heatmap image of log10 ||dL/dh_t||, training step (rows) x time step t (columns)
+* ``dynamics/spectral_radius`` (max |eigenvalue|) and ``dynamics/sigma_max`` (largest singular value) of
+  W_hh (of its candidate block g/n for LSTM/GRU); ``dynamics/saturation``: fraction of |h| > 0.95
+* ``perf/seq_per_s``; the config as text; hparams with the final metrics.
+
+The profile is also kept as a matrix (logged steps x T) and saved to ``grad_norms.npz``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+from torch.utils.tensorboard.summary import hparams  # noqa: E402
+
+SATURATION_THRESHOLD = 0.95
+
+
+class GradientProfile:
+    """||dL/ds_t|| for every time step t, one row per logged training step, for each state s (h, c)."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+        self.rows: dict[str, list[np.ndarray]] = {}
+
+    def add(self, step: int, norms: dict[str, Tensor]) -> None:
+        self.steps.append(step)
+        for key, value in norms.items():
+            self.rows.setdefault(key, []).append(value.detach().cpu().double().numpy())
+
+    def matrix(self, key: str = "h") -> np.ndarray:
+        """(logged steps, T); NaN where the core exposes no per-step gradient."""
+        return np.stack(self.rows[key]) if self.rows.get(key) else np.empty((0, 0))
+
+    def save(self, path: Path, losses: list[float]) -> None:
+        """``steps`` (logged steps,), ``h`` (and ``c``): (logged steps, T), ``loss``: every step's loss."""
+        arrays = {key: self.matrix(key) for key in self.rows}
+        steps = np.asarray(self.steps, dtype=np.int64)
+        np.savez_compressed(path, steps=steps, loss=np.asarray(losses, dtype=np.float64), **arrays)
+
+    def state_dict(self) -> dict:
+        return {"steps": list(self.steps), "rows": {k: list(v) for k, v in self.rows.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps = list(state["steps"])
+        self.rows = {k: list(v) for k, v in state["rows"].items()}
+
+
+def recurrent_dynamics(weight_hh: Tensor, hidden_size: int, n_gates: int) -> dict[str, float]:
+    """Spectral radius and largest singular value of the (H, H) block that drives the state.
+
+    For the vanilla RNN that is W_hh itself; for LSTM (i, f, g, o) and GRU (r, z, n) the candidate
+    block (g or n), which plays W_hh's role in the cell's update.
+    """
+    block = weight_hh.detach().float().split(hidden_size)[{1: 0, 4: 2, 3: 2}[n_gates]]
+    return {
+        "spectral_radius": torch.linalg.eigvals(block).abs().max().item(),
+        "sigma_max": torch.linalg.matrix_norm(block, ord=2).item(),
+    }
+
+
+def saturation(hidden: Tensor) -> float:
+    """Fraction of hidden units with |h| > 0.95, where tanh's slope 1 - h^2 < 0.1 blocks gradient."""
+    return (hidden.detach().abs() > SATURATION_THRESHOLD).float().mean().item()
+
+
+def heatmap(matrix: np.ndarray, steps: list[int], title: str) -> plt.Figure:
+    """log10 of a (training steps x time steps) matrix of gradient norms."""
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=80)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        data = np.log10(matrix)
+    extent = (0.5, matrix.shape[1] + 0.5, steps[-1], steps[0])
+    im = ax.imshow(data, aspect="auto", cmap="viridis", extent=extent, interpolation="nearest")
+    ax.set_xlabel("time step t (loss at t = T)")
+    ax.set_ylabel("training step")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="log10 ||dL/dh_t||")
+    fig.tight_layout()
+    return fig
+
+
+class Monitor:
+    """Writes one run's TensorBoard events under ``log_dir`` and keeps its gradient profile."""
+
+    def __init__(self, log_dir: Path, purge_step: int | None = None) -> None:
+        # purge_step: a resumed run hides the events its interrupted self logged after the checkpoint
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
+        self.profile = GradientProfile()
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, step)
+
+    def text(self, tag: str, text: str) -> None:
+        # Markdown: indent by four spaces so YAML keeps its layout.
+        self.writer.add_text(tag, "    " + text.replace("\n", "\n    "))
+
+    def gradient_profile(self, step: int, norms: dict[str, Tensor]) -> None:
+        """Record ||dL/ds_t|| of this step; log first, last and their ratio when available."""
+        if not norms:
+            return
+        self.profile.add(step, norms)
+        h = norms["h"].detach()
+        first, last = h[0].item(), h[-1].item()
+        if math.isfinite(first) and math.isfinite(last):
+            ratio = first / last if last > 0 else float("inf")
+            self.scalars(step, {"grad/h_first": first, "grad/h_last": last, "grad/h_ratio": ratio})
+
+    def gradient_heatmap(self, step: int) -> None:
+        matrix = self.profile.matrix("h")
+        if matrix.size and np.isfinite(matrix).any():
+            fig = heatmap(matrix, self.profile.steps, "gradient reaching each time step")
+            self.writer.add_figure("grad/by_timestep", fig, step, close=True)
+
+    def figures(self, step: int, figures: dict[str, plt.Figure]) -> None:
+        for tag, fig in figures.items():
+            self.writer.add_figure(tag, fig, step, close=True)
+
+    def hparams(self, params: dict[str, float | int | str | bool], metrics: dict[str, float]) -> None:
+        """The run's keys and final metrics, for TensorBoard's HParams dashboard (same event file)."""
+        experiment, session_start, session_end = hparams(params, metrics)
+        file_writer = self.writer._get_file_writer()
+        for summary in (experiment, session_start, session_end):
+            file_writer.add_summary(summary)
+
+    def close(self) -> None:
+        self.writer.flush()
+        self.writer.close()

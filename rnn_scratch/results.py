@@ -1,0 +1,37 @@
+"""What a run leaves behind, in the forms other tools read: JSON files and HParams values."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rnn_scratch.config import TrainConfig
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def hparam_values(cfg: TrainConfig) -> dict[str, float | int | str | bool]:
+    """The keys a sweep compares, flat, for TensorBoard's HParams (0 = off for clip and truncate)."""
+    return {
+        "seq_len": cfg.seq_len,
+        "hidden_size": cfg.hidden_size,
+        "clip": cfg.clip or 0.0,
+        "clip_mode": cfg.clip_mode,
+        "model": cfg.model.name,
+        "task": cfg.task.name,
+        "init": cfg.model.init,
+        "bptt": cfg.model.bptt,
+        "truncate": cfg.model.truncate or 0,
+        "optim": cfg.optim.name,
+        "lr": cfg.optim.lr,
+        "batch_size": cfg.batch_size,
+        "steps": cfg.steps,
+        "seed": cfg.seed,
+    }

@@ -1,0 +1,85 @@
+"""Synthetic character tasks generated on the fly from a seed; difficulty is set by ``seq_len``.
+
+recall
+    One key character (of ``n_classes`` key symbols ``A B C ...``) sits ``lag`` steps before the end;
+    every other step is a distractor from a separate alphabet ``a b c ...``. The class is the key.
+    With the default ``lag = seq_len - 1`` the key is the first character, so the network must carry
+    it across every step: the gradient that teaches it must flow back ``seq_len - 1`` steps.
+    Chance accuracy is ``1 / n_classes``.
+
+temporal_order
+    Hochreiter & Schmidhuber (1997), experiment 6a. ``B`` starts and ``E`` ends the sequence,
+    distractors come from ``{a, b, c, d}``, and ``X`` or ``Y`` appears at one random step in
+    [10%, 20%) of the sequence and at one in [50%, 60%). Four classes by their order:
+    XX, XY, YX, YY. Chance accuracy 1/4, chance NLL ln 4.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+import torch
+
+from rnn_scratch.tasks.base import Batch, Task, balanced_labels
+
+
+@dataclass
+class Recall(Task):
+    """Remember the key seen ``lag`` steps before the end. x: (B, T) long, y: (B,) in [0, n_classes)."""
+
+    n_classes: int = 8
+    n_distractors: int = 8
+    lag: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.lag is None:
+            self.lag = self.seq_len - 1
+        keys = string.ascii_uppercase[: self.n_classes]
+        distractors = string.ascii_lowercase[: self.n_distractors]
+        self.alphabet = keys + distractors
+        self.input_size = len(self.alphabet)
+        self.n_outputs = self.n_classes
+        self.chance = 1.0 / self.n_classes
+
+    def sample(self, n: int, generator: torch.Generator) -> Batch:
+        assert self.lag is not None
+        device = generator.device
+        x = torch.randint(
+            self.n_classes, self.input_size, (n, self.seq_len), generator=generator, device=device
+        )
+        y = balanced_labels(n, self.n_classes, generator)
+        x[:, self.seq_len - 1 - self.lag] = y
+        return Batch(x, y)
+
+
+def order_windows(seq_len: int) -> tuple[range, range]:
+    """The steps where the first and second symbol may sit: [10%, 20%) and [50%, 60%) of seq_len."""
+    return range(seq_len // 10, seq_len // 5), range(seq_len // 2, (6 * seq_len) // 10)
+
+
+@dataclass
+class TemporalOrder(Task):
+    """Classify the order of two X/Y symbols among distractors. x: (B, T) long, y: (B,) in [0, 4)."""
+
+    MIN_SEQ_LEN = 10  # below this the [10%, 20%) window is empty or collides with the start marker
+
+    def __post_init__(self) -> None:
+        self.alphabet = "abcdBEXY"
+        self.input_size = len(self.alphabet)
+        self.n_outputs = 4
+        self.chance = 0.25
+
+    def sample(self, n: int, generator: torch.Generator) -> Batch:
+        device = generator.device
+        start, end, sym_x = (self.alphabet.index(c) for c in "BEX")
+        x = torch.randint(0, 4, (n, self.seq_len), generator=generator, device=device)
+        x[:, 0], x[:, -1] = start, end
+        y = balanced_labels(n, 4, generator)
+        rows = torch.arange(n, device=device)
+        for i, window in enumerate(order_windows(self.seq_len)):
+            pos = torch.randint(window.start, window.stop, (n,), generator=generator, device=device)
+            # class = 2 * first + second, with X = 0 and Y = 1; the symbol is X + bit
+            bit = (y >> (1 - i)) & 1
+            x[rows, pos] = sym_x + bit
+        return Batch(x, y)

@@ -1,0 +1,54 @@
+"""Train one model: ``python scripts/train.py seq_len=50``; sweep with ``-m seq_len=10,50,100``.
+
+Hydra composes configs/train.yaml with the command-line overrides, validates types against the
+dataclasses of rnn_scratch/config.py, and gives the run its folder; ``rnn_scratch.train`` does the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from rnn_scratch.config import ConfigError, TrainConfig, register
+from rnn_scratch.train import Diverged, train
+
+log = logging.getLogger("rnn_scratch")
+register(ConfigStore.instance())
+OmegaConf.register_new_resolver("suffix", lambda name: f"_{name}" if name else "", replace=True)
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="train")
+def main(dict_cfg: DictConfig) -> float | None:
+    cfg: TrainConfig = OmegaConf.to_object(dict_cfg)  # type: ignore[assignment]
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        metrics = train(cfg, out_dir, progress=sys.stderr.isatty())
+    except ConfigError as error:
+        # One line naming the key, a non-zero exit, and no metrics.json.
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except Diverged as error:  # on_diverge=raise; metrics.json says "diverged"
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(3)
+    log.info(
+        "%s: eval_acc=%.3f eval_loss=%.4f in %.1fs -> %s",
+        metrics["status"],
+        metrics["eval_acc"] or float("nan"),
+        metrics["eval_loss"] or float("nan"),
+        metrics["wall_time_s"],
+        out_dir,
+    )
+    if metrics["status"] == "interrupted":  # checkpoint saved: resume=true continues it
+        sys.exit(128 + signal.Signals[metrics["signal"]].value)
+    return metrics["eval_acc"]
+
+
+if __name__ == "__main__":
+    main()
