@@ -171,7 +171,7 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     model = build_model(cfg.model, task.input_size, cfg.hidden_size, task.n_outputs).to(device)
     optimizer = make_optimizer(cfg, model.parameters())
     train_gen = torch.Generator(device).manual_seed(cfg.seed)
-    eval_data = task.sample(cfg.eval_size, torch.Generator(device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
+    eval_data = task.eval_set(cfg.eval_size, torch.Generator(device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
     n_gates = model.core.weight_hh.shape[0] // cfg.hidden_size
 
     start_step, losses, last, wall = 0, [], {}, 0.0

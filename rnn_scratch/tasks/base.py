@@ -51,6 +51,10 @@ class Task:
         """n sequences with their targets, drawn with ``generator`` on its device."""
         raise NotImplementedError
 
+    def eval_set(self, n: int, generator: torch.Generator) -> Batch:
+        """The held-out set: n fresh samples here; tasks with a fixed data set return their split."""
+        return self.sample(n, generator)
+
     def loss(self, out: Tensor, y: Tensor) -> Tensor:
         """Cross-entropy of the final-step logits out: (B, C) against classes y: (B,)."""
         return F.cross_entropy(out, y)
