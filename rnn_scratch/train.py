@@ -6,7 +6,8 @@ model's initial weights) and two ``torch.Generator`` streams on the run's device
 training batch of every step and one for the fixed held-out eval set.
 
 A run ends in one of three states, written to ``metrics.json``: ``completed``; ``diverged`` (the loss
-or the gradient became non-finite: the run stops at that step, and keeps its last good checkpoint);
+or the gradient became non-finite, or the loss passed ``diverge_above``: the run stops at that step
+and keeps its last good checkpoint);
 ``interrupted`` (SIGINT or SIGTERM: a checkpoint is saved first, so ``resume`` continues it exactly).
 """
 
@@ -213,8 +214,13 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
             loss.backward()
             grad_norm, clipped = clip_gradients(model, cfg.clip, cfg.clip_mode)
             loss_value = loss.item()
-            if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+            blown_up = cfg.diverge_above is not None and loss_value > cfg.diverge_above
+            if blown_up or not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
                 status = "diverged"
+                if not log_now:  # replay the step with the profile recorded: where did it blow up?
+                    model.core.record_state_grads = True
+                    optimizer.zero_grad(set_to_none=True)
+                    task.loss(model(batch.x, batch.lengths)[0], batch.y).backward()
                 norms = model.core.state_grad_norms.get("h")
                 extra = {
                     "diverged_at_step": step, "loss_at_divergence": loss_value,

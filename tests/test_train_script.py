@@ -109,6 +109,13 @@ BAD_INPUTS = [
     (["model.truncate=0"], "model.truncate"),
     (["model.bptt=magic"], "model.bptt"),
     (["no_such_key=1"], "no_such_key"),
+    (["threads=0"], "threads"),
+    (["checkpoint_every=0"], "checkpoint_every"),
+    (["on_diverge=shrug"], "on_diverge"),
+    (["diverge_above=-1"], "diverge_above"),
+    (["resume=/no/such/run"], "resume"),
+    (["resume=true"], "resume"),
+    (["model=lstm", "model.bptt=manual"], "model.bptt"),
 ]
 
 
