@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnn_scratch.config import TrainConfig
+from rnn_scratch.config import ModelConfig, RecallConfig, TrainConfig
 from rnn_scratch.train import train
 
 
@@ -19,3 +19,16 @@ def test_recall_at_seq_len_5_is_learned(tmp_path: Path) -> None:
 def test_composed_default_config_is_the_dataclass_default(compose_cfg) -> None:
     """configs/train.yaml and TrainConfig() agree, so a notebook run equals the script's."""
     assert compose_cfg() == TrainConfig()
+
+
+def test_lstm_carries_a_key_across_40_steps_where_the_vanilla_rnn_cannot(tmp_path: Path) -> None:
+    """Recall with the key 39 steps back: the LSTM's additive cell path keeps the gradient alive."""
+    acc = {}
+    for model in ("lstm", "rnn"):
+        cfg = TrainConfig(
+            seq_len=40, hidden_size=32, steps=300, eval_every=300, eval_size=512, batch_size=32,
+            log_every=50, task=RecallConfig(n_classes=4, n_distractors=4), model=ModelConfig(name=model),
+        )  # fmt: skip
+        acc[model] = train(cfg, tmp_path / model, progress=False)["eval_acc"]
+    assert acc["rnn"] < 0.35  # chance is 0.25
+    assert acc["lstm"] > acc["rnn"] + 0.15, acc
