@@ -19,6 +19,8 @@ CLIP_MODES = ("norm", "value")
 ON_DIVERGE = ("stop", "raise")
 INITS = ("default", "orthogonal", "identity")
 BPTT_MODES = ("autograd", "manual")
+NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"  # PyTorch's char-RNN tutorial data
+NAMES_SOURCE = "set task.data_dir=<a folder of <Label>.txt files> or task.download=true"
 
 
 class ConfigError(ValueError):
@@ -47,6 +49,36 @@ class RecallConfig(TaskConfig):
 @dataclass
 class TemporalOrderConfig(TaskConfig):
     name: str = "temporal_order"
+
+
+@dataclass
+class NamesConfig(TaskConfig):
+    """Language of a name, from a folder of ``<Label>.txt`` files (rnn_scratch/tasks/names.py)."""
+
+    name: str = "names"
+    data_dir: str | None = None  # the folder; None: task.download must be true
+    download: bool = False  # fetch url into cache_dir once (when data_dir is None)
+    cache_dir: str = "~/.cache/rnn_scratch"
+    url: str = NAMES_URL
+    eval_fraction: float = 0.1  # held out, stratified by label
+    split_seed: int = 0  # the train/eval split's seed (fixed across runs, whatever their seed)
+    dedupe: bool = True  # keep a name repeated within a label once
+
+
+@dataclass
+class TextConfig(TaskConfig):
+    """Next character of a UTF-8 text file (rnn_scratch/tasks/text.py)."""
+
+    name: str = "text"
+    path: str | None = None  # the file (required)
+    eval_fraction: float = 0.1  # the held-out tail
+
+
+@dataclass
+class AddingConfig(TaskConfig):
+    """The adding problem: regress the sum of two marked values (rnn_scratch/tasks/adding.py)."""
+
+    name: str = "adding"
 
 
 @dataclass
@@ -91,6 +123,9 @@ class TrainConfig:
     # None: continue an unfinished run found in this run's folder, else start; true: must continue;
     # false: start afresh; a path: continue the run in that folder
     resume: str | None = None
+    # A tanh state is bounded, so a blown-up RNN often keeps a huge but finite loss: a loss above
+    # this also counts as diverged (null: only a non-finite loss or gradient does).
+    diverge_above: float | None = 1e3
     on_diverge: str = "stop"  # stop: end cleanly with status diverged (exit 0) | raise: exit non-zero
     task: TaskConfig = field(default_factory=RecallConfig)  # a subclass per task, chosen by task=
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -103,6 +138,9 @@ def register(store: Any) -> None:
     store.store(name="train_schema", node=TrainConfig(task=TaskConfig()))
     store.store(group="task", name="recall_schema", node=RecallConfig)
     store.store(group="task", name="temporal_order_schema", node=TemporalOrderConfig)
+    store.store(group="task", name="names_schema", node=NamesConfig)
+    store.store(group="task", name="text_schema", node=TextConfig)
+    store.store(group="task", name="adding_schema", node=AddingConfig)
     store.store(group="model", name="model_schema", node=ModelConfig)
     store.store(group="optim", name="optim_schema", node=OptimConfig)
 
@@ -122,15 +160,13 @@ def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
 def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     """Check ranges and combinations; raise ``ConfigError`` on the first bad key."""
     for key in (
-        "seq_len",
-        "hidden_size",
-        "steps",
-        "batch_size",
-        "eval_every",
-        "eval_size",
-        "log_every",
-    ):
+        "seq_len", "hidden_size", "steps", "batch_size", "eval_every", "eval_size", "log_every",
+        "checkpoint_every",
+    ):  # fmt: skip
         _positive(key, getattr(cfg, key))
+    _positive("threads", cfg.threads, allow_none=True)
+    _positive("diverge_above", cfg.diverge_above, allow_none=True)
+    _one_of("on_diverge", cfg.on_diverge, ON_DIVERGE)
     _positive("clip", cfg.clip, allow_none=True)
     _one_of("clip_mode", cfg.clip_mode, CLIP_MODES)
     _one_of("device", cfg.device, DEVICES)
@@ -174,3 +210,17 @@ def _validate_task(cfg: TrainConfig) -> None:
                 "seq_len",
                 f"temporal_order needs seq_len >= {TemporalOrder.MIN_SEQ_LEN}, got {cfg.seq_len}",
             )
+    elif isinstance(task, AddingConfig):
+        from rnn_scratch.tasks.adding import Adding
+
+        if cfg.seq_len < Adding.MIN_SEQ_LEN:
+            need = f"adding needs seq_len >= {Adding.MIN_SEQ_LEN} (one marker per half)"
+            raise ConfigError("seq_len", f"{need}, got {cfg.seq_len}")
+    elif isinstance(task, (NamesConfig, TextConfig)):
+        # The files themselves are checked when the task reads them (rnn_scratch/tasks/).
+        if not 0 < task.eval_fraction < 1:
+            raise ConfigError("task.eval_fraction", f"must be in (0, 1), got {task.eval_fraction}")
+        if isinstance(task, TextConfig) and task.path is None:
+            raise ConfigError("task.path", "set task.path=<a UTF-8 text file>")
+        if isinstance(task, NamesConfig) and task.data_dir is None and not task.download:
+            raise ConfigError("task.data_dir", NAMES_SOURCE)

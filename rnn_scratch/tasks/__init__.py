@@ -1,13 +1,26 @@
-"""Tasks: where sequences and their targets come from. ``make_task`` builds one by name."""
+"""Tasks: where sequences and their targets come from. ``make_task`` builds one by name.
+
+Synthetic (generated from the seed): recall, temporal_order, adding. Real data, read from files:
+names (language of a name), text (next character of a text file).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rnn_scratch.tasks.adding import Adding
 from rnn_scratch.tasks.base import Batch, Task
+from rnn_scratch.tasks.names import Names
 from rnn_scratch.tasks.synthetic import Recall, TemporalOrder
+from rnn_scratch.tasks.text import Text
 
-TASKS: dict[str, type[Task]] = {"recall": Recall, "temporal_order": TemporalOrder}
+TASKS: dict[str, type[Task]] = {
+    "recall": Recall,
+    "temporal_order": TemporalOrder,
+    "names": Names,
+    "text": Text,
+    "adding": Adding,
+}
 
 
 def make_task(name: str, seq_len: int, **options: Any) -> Task:
@@ -17,4 +30,4 @@ def make_task(name: str, seq_len: int, **options: Any) -> Task:
     return TASKS[name](seq_len=seq_len, **options)
 
 
-__all__ = ["TASKS", "Batch", "Recall", "Task", "TemporalOrder", "make_task"]
+__all__ = ["TASKS", "Adding", "Batch", "Names", "Recall", "Task", "TemporalOrder", "Text", "make_task"]
