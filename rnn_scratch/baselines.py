@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnn_scratch.cells import State
 
@@ -36,15 +37,29 @@ class TorchRecurrentBaseline(nn.Module):
         """W_hh, shaped as the hand-written layers' (G*H, H)."""
         return self.rnn.weight_hh_l0
 
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """x: (T, B, I) -> (output (T, B, H), final state (B, H) or ((B, H), (B, H)))."""
+    def forward(
+        self, x: Tensor, state: State | None = None, mask: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """x: (T, B, I) -> (output (T, B, H), final state (B, H) or ((B, H), (B, H))).
+
+        ``mask`` (T, B) marks right-padded batches: torch runs them as a packed sequence, so the final
+        state is each row's state after its last real step (the output is zero past it).
+        """
         if state is not None:  # torch wants a leading layer dimension
             state = tuple(s.unsqueeze(0) for s in state) if isinstance(state, tuple) else state[None]
-        out, final = self.rnn(x, state)
+        if mask is None:
+            out, final = self.rnn(x, state)
+        else:
+            lengths = mask.sum(dim=0).cpu()
+            packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+            packed_out, final = self.rnn(packed, state)
+            out, _ = pad_packed_sequence(packed_out, total_length=x.shape[0])
         if isinstance(final, tuple):
             return out, (final[0][0], final[1][0])
         return out, final[0]
 
-    def forward_indices(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward_indices(
+        self, idx: Tensor, state: State | None = None, mask: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """idx: (T, B) integers: fed to torch as one-hot vectors (torch has no gather path)."""
-        return self(F.one_hot(idx, self.input_size).to(self.rnn.weight_ih_l0.dtype), state)
+        return self(F.one_hot(idx, self.input_size).to(self.rnn.weight_ih_l0.dtype), state, mask)

@@ -184,6 +184,8 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     _positive("model.init_gain", cfg.model.init_gain)
     _one_of("model.bptt", cfg.model.bptt, BPTT_MODES)
     _positive("model.truncate", cfg.model.truncate, allow_none=True)
+    if cfg.model.bptt == "manual" and cfg.task.name == "names":
+        raise ConfigError("model.bptt", "manual BPTT takes equal-length batches; task=names pads them")
     if cfg.model.bptt == "manual" and cfg.model.name != "rnn":
         raise ConfigError("model.bptt", f"manual BPTT is written for model=rnn only, not {cfg.model.name}")
     _one_of("optim.name", cfg.optim.name, OPTIMIZERS)

@@ -27,6 +27,14 @@ from rnn_scratch.bptt import BPTT_MODES, detach_state, is_chunk_start, tanh_recu
 from rnn_scratch.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 
 
+def carry_over(keep_new: Tensor, new: State, old: State) -> State:
+    """Per batch row, the new state where ``keep_new`` (B,) is True, else the old one."""
+    if isinstance(new, Tensor):
+        assert isinstance(old, Tensor)
+        return torch.where(keep_new[:, None], new, old)
+    return tuple(torch.where(keep_new[:, None], n, o) for n, o in zip(new, old, strict=True))  # type: ignore[return-value]
+
+
 class Recurrent(nn.Module):
     """Base of ``RNN``, ``LSTM`` and ``GRU``: unrolls ``cell_class`` over the first dimension."""
 
@@ -78,11 +86,15 @@ class Recurrent(nn.Module):
             setattr(self.cell, name, param)
         return self
 
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """x: (T, B, I) -> (output (T, B, H), final state)."""
-        return self.forward_projected(self.cell.input_projection(x), state)
+    def forward(
+        self, x: Tensor, state: State | None = None, mask: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """x: (T, B, I) -> (output (T, B, H), final state). ``mask``: see ``forward_projected``."""
+        return self.forward_projected(self.cell.input_projection(x), state, mask)
 
-    def forward_indices(self, idx: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward_indices(
+        self, idx: Tensor, state: State | None = None, mask: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """Like ``forward(one_hot(idx))`` without building the one-hot. idx: (T, B) integers < I.
 
         ``one_hot(idx) @ W_ih^T`` selects column ``idx`` of ``W_ih``, so the input projection of a
@@ -91,13 +103,19 @@ class Recurrent(nn.Module):
         u = self.cell.weight_ih.t()[idx]
         if self.cell.bias_ih is not None:
             u = u + self.cell.bias_ih
-        return self.forward_projected(u, state)
+        return self.forward_projected(u, state, mask)
 
-    def forward_projected(self, u: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward_projected(
+        self, u: Tensor, state: State | None = None, mask: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """The loop over time. u: (T, B, G*H) projected inputs -> (output (T, B, H), final state).
 
         With ``bptt='manual'`` the loop is ``rnn_scratch.bptt.tanh_recurrence``, whose backward is
         derived by hand; otherwise autograd records the loop below and runs back through it.
+
+        ``mask: (T, B)`` bool, for right-padded batches of different lengths: where it is False the
+        state is carried over unchanged (``s_t = s_{t-1}``), so the final state is each sequence's
+        state after its last real step, and padding changes neither outputs nor gradients.
         """
         steps, batch = u.shape[:2]
         if state is None:
@@ -108,12 +126,15 @@ class Recurrent(nn.Module):
                 k: u.new_full((steps,), float("nan")) for k in self.cell.state_parts(state)
             }
         if self.bptt == "manual":
+            if mask is not None:
+                raise ValueError("bptt='manual' takes equal-length batches only (no mask)")
             return self._forward_manual(u, state, record)
         outputs = []
         for t in range(steps):
             if is_chunk_start(t, self.truncate):  # truncated BPTT: no gradient back across here
                 state = detach_state(state)
-            state = self.cell.step(u[t], state)
+            new = self.cell.step(u[t], state)
+            state = new if mask is None else carry_over(mask[t], new, state)
             if record:
                 self._record_grad_norms(t, state)
             outputs.append(self.cell.hidden(state))

@@ -9,7 +9,8 @@ For a batch of character indices ``x: (B, T)``::
 Only the last step is supervised, so everything the model learns about early characters reaches
 them through the recurrence: the gradient of the loss w.r.t. h_t for t < T flows back through
 W_hh step by step. Real-valued inputs ``x: (B, T, I)`` take the matmul path ``x_t W_ih^T + b_ih``
-instead, and variable-length batches read out at each sequence's last real step (``lengths``).
+instead. Variable-length batches are right-padded with ``lengths``: the core carries each row's
+state unchanged through its padding, so the read-out at step T sees the state after its last real step.
 """
 
 from __future__ import annotations
@@ -45,14 +46,14 @@ class CharClassifier(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x: (B, T) indices or (B, T, I) values; lengths: (B,) real lengths, or None for all T."""
         xt = x.transpose(0, 1)  # time-major, as the core wants
+        mask = None
+        if lengths is not None:  # right padding: step t is real for rows with t < length
+            mask = torch.arange(x.shape[1], device=x.device)[:, None] < lengths[None, :]
         if x.is_floating_point():
-            hidden, _ = self.core(xt)
+            hidden, state = self.core(xt, mask=mask)
         else:
-            hidden, _ = self.core.forward_indices(xt)
-        if lengths is None:
-            last = hidden[-1]
-        else:
-            last = hidden[lengths - 1, torch.arange(x.shape[0], device=x.device)]
+            hidden, state = self.core.forward_indices(xt, mask=mask)
+        last = state[0] if isinstance(state, tuple) else state  # h after each row's last real step
         return last @ self.weight_out.t() + self.bias_out, hidden
 
 

@@ -31,9 +31,10 @@ def test_read_out_uses_only_the_final_step() -> None:
     assert (out - expected).abs().max() < 1e-12
 
 
-def test_lengths_read_out_at_each_sequences_last_step() -> None:
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru", "torch_lstm", "torch_gru"])
+def test_lengths_read_out_at_each_sequences_last_step(name: str) -> None:
     torch.manual_seed(0)
-    model = build_model(ModelConfig(name="gru"), 5, 4, 2).double()
+    model = build_model(ModelConfig(name=name), 5, 4, 2).double()
     idx = torch.randint(0, 5, (3, 6))
     lengths = torch.tensor([6, 2, 4])
     out, _ = model(idx, lengths)
@@ -102,3 +103,16 @@ def test_identity_init_is_irnn_and_orthogonal_has_unit_singular_values() -> None
     dyn = recurrent_dynamics(ortho.core.weight_hh, 6, 1)
     assert dyn["sigma_max"] == pytest.approx(1.0, abs=1e-5)
     assert dyn["spectral_radius"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_padding_leaves_the_gradient_reaching_the_last_step_intact() -> None:
+    """Padded steps carry the state over, so dL/dh_T is each row's gradient at its last real step."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name="rnn"), 5, 4, 2).double()
+    model.core.record_state_grads = True
+    idx, lengths = torch.randint(0, 5, (3, 8)), torch.tensor([3, 5, 2])
+    out, _ = model(idx, lengths)
+    out.sum().backward()
+    norms = model.core.state_grad_norms["h"]
+    assert (norms > 0).all()
+    assert torch.allclose(norms[4:], norms[-1].expand(4))  # past every row's end: carried unchanged

@@ -15,10 +15,11 @@ half up, at most n - 1) are held out. ``eval_set`` is that whole split (the run'
 ignored); ``sample`` draws training names uniformly, with replacement.
 
 Variable length: names are right-padded (with index 0) to ``width = min(seq_len, longest name)`` and
-the batch carries ``lengths``, so the classifier reads out at each name's last real character; the
-padded steps come after the read-out, so they change neither the logits nor the gradients. Longer names
-are cut to ``seq_len`` characters and counted. Padding to a fixed width, not to the longest name of a
-batch, keeps the per-timestep gradient profile one matrix (its columns past a name's end are zero).
+the batch carries ``lengths``: the recurrent core carries each name's state unchanged through its
+padding (a mask), so the read-out at the last step sees the state after the name's last real character
+and padding changes neither the logits nor the gradients. Longer names are cut to ``seq_len``
+characters and counted. Padding to a fixed width, not to the longest name of a batch, keeps the
+per-timestep gradient profile one matrix (past a name's end its column repeats the gradient at its end).
 
 Metrics: ``loss`` (cross-entropy), ``acc``, ``macro_f1``; baselines ``majority_acc`` (always the most
 frequent training label) and ``chance_acc`` (1 / labels); the eval confusion matrix as a figure.
