@@ -31,7 +31,9 @@ never detached, so ``dh_0`` is the carry out of the first chunk.
 
 The total ``g_t`` is the quantity whose norm shows vanishing and exploding gradients; the backward
 pass computes it anyway, so it also writes ``||g_t||`` (Frobenius norm over (B, H)) into an optional
-``norm_out`` (T,) tensor, with no second backward pass.
+``norm_out`` (T,) tensor, with no second backward pass. Every step gets a value: 0 where no gradient
+arrives (before a truncation boundary, when the loss reads only the final state), where the autograd
+loop's hooks, which never fire there, leave the layer's NaN.
 
 References: Werner (1990), "Backpropagation through time: what it does and how to do it";
 Williams & Peng (1990) for truncated BPTT; Karpathy's min-char-rnn for the same equations in numpy.

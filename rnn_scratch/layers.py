@@ -123,7 +123,9 @@ class Recurrent(nn.Module):
         record = self.record_state_grads and torch.is_grad_enabled()
         if record:
             self.state_grad_norms = {
-                k: u.new_full((steps,), float("nan")) for k in self.cell.state_parts(state)
+                # zero until backward reaches step t: a step no gradient reaches has gradient 0
+                k: u.new_zeros(steps)
+                for k in self.cell.state_parts(state)
             }
         if self.bptt == "manual":
             if mask is not None:

@@ -1,0 +1,242 @@
+"""Timing and memory helpers for comparing the hand-written recurrences with ``torch.nn.RNN/LSTM/GRU``.
+
+Every implementation runs the same work: a dense (T, B, I) input (one-hot rows, as characters), the
+layer's forward, and for "fwd+bwd" a backward of a fixed random gradient of the output into every
+parameter and the input. Implementations run side by side in one process, interleaved within each
+repeat so that drifting clocks and caches hit all of them alike; the reported time is the median.
+
+FLOPs counted (matmuls only, as is usual), G gate blocks (1 RNN, 4 LSTM, 3 GRU)::
+
+    forward  = 2 * B * T * (I*G*H + H*G*H)
+    fwd+bwd  = 3 * forward       (backward: one matmul for the input, one for the weight)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import rnn_scratch
+from rnn_scratch.bptt import detach_state
+from rnn_scratch.cells import State
+from rnn_scratch.layers import Recurrent
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+TORCH_LAYERS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+@dataclass
+class Case:
+    """One implementation at one size: ``step(with_grad)`` runs it once."""
+
+    name: str
+    family: str  # rnn | lstm | gru: the torch.nn layer it is compared with
+    module: nn.Module
+    x: Tensor
+    grad_out: Tensor
+    fwd_bwd_ms: list[float] = field(default_factory=list)
+    fwd_ms: list[float] = field(default_factory=list)
+
+    def step(self, with_grad: bool) -> None:
+        if not with_grad:
+            with torch.no_grad():
+                self.module(self.x)
+            return
+        for p in self.module.parameters():
+            p.grad = None
+        self.x.grad = None
+        out, _ = self.module(self.x)
+        out.backward(self.grad_out)
+
+
+def one_hot_input(steps: int, batch: int, vocab: int, device: str, dtype: torch.dtype) -> Tensor:
+    """(T, B, I) one-hot rows of random characters, as a dense float tensor that requires grad."""
+    idx = torch.randint(0, vocab, (steps, batch), device=device)
+    return F.one_hot(idx, vocab).to(dtype).requires_grad_()
+
+
+def hand_written(family: str, vocab: int, hidden: int, bptt: str = "autograd") -> Recurrent:
+    """``rnn_scratch.RNN/LSTM/GRU(vocab, hidden)``."""
+    layer: Recurrent = getattr(rnn_scratch, family.upper())(vocab, hidden, bptt=bptt)
+    return layer
+
+
+def torch_layer(family: str, like: Recurrent) -> nn.RNNBase:
+    """``torch.nn.RNN/LSTM/GRU`` with ``like``'s weights copied, so both compute the same thing."""
+    layer = TORCH_LAYERS[family](like.input_size, like.hidden_size)
+    layer.load_state_dict({f"{n}_l0": p for n, p in like.state_dict().items()})
+    return layer
+
+
+def available_families() -> list[str]:
+    """``rnn`` always; ``lstm``/``gru`` when the library has them."""
+    return [f for f in GATES if hasattr(rnn_scratch, f.upper())]
+
+
+def make_sync(device: str) -> Callable[[], None]:
+    return torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+
+def time_once(fn: Callable[[], None], device: str) -> float:
+    """Milliseconds for one call; CUDA events on a GPU, perf_counter on the CPU."""
+    if device.startswith("cuda"):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        torch.cuda.synchronize()
+        return float(start.elapsed_time(end))
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def run_interleaved(cases: list[Case], repeats: int, warmup: int, device: str) -> None:
+    """Warm every case up, then time each repeat for every case in turn (fwd+bwd, then fwd)."""
+    sync = make_sync(device)
+    for _ in range(warmup):
+        for case in cases:
+            case.step(True)
+            case.step(False)
+    sync()
+    for _ in range(repeats):
+        for case in cases:
+            case.fwd_bwd_ms.append(time_once(partial(case.step, True), device))
+            case.fwd_ms.append(time_once(partial(case.step, False), device))
+
+
+def compile_module(module: nn.Module, x: Tensor, grad_out: Tensor) -> tuple[nn.Module | None, float, str]:
+    """``torch.compile(module)``, compiled now for both grad modes so the timings exclude it.
+
+    Returns (compiled module or None, compile seconds, error message or "").
+    """
+    torch._dynamo.reset()  # a fresh cache per size: no silent fallback to eager after recompiles
+    try:
+        t0 = time.perf_counter()
+        compiled = cast(nn.Module, torch.compile(module))
+        probe = Case("compile", "", compiled, x, grad_out)
+        probe.step(True)
+        probe.step(False)
+        return compiled, time.perf_counter() - t0, ""
+    except Exception as err:  # noqa: BLE001 - any compiler failure means "skip and say so"
+        return None, float("nan"), f"{type(err).__name__}: {str(err).strip().splitlines()[0][:200]}"
+
+
+def forward_flops(family: str, batch: int, steps: int, vocab: int, hidden: int) -> int:
+    g = GATES[family]
+    return 2 * batch * steps * (vocab * g * hidden + hidden * g * hidden)
+
+
+def summarise(cases: list[Case], batch: int, steps: int, vocab: int, hidden: int) -> list[dict]:
+    """One row per case: medians, ratio to the torch.nn layer of its family, GFLOP/s."""
+    medians = {c.name: (statistics.median(c.fwd_bwd_ms), statistics.median(c.fwd_ms)) for c in cases}
+    rows = []
+    for c in cases:
+        fb, fw = medians[c.name]
+        ref_fb, ref_fw = medians.get(f"torch.nn.{c.family.upper()}", (float("nan"),) * 2)
+        flops = forward_flops(c.family, batch, steps, vocab, hidden)
+        rows.append(
+            {
+                "impl": c.name,
+                "family": c.family,
+                "B": batch,
+                "I": vocab,
+                "H": hidden,
+                "T": steps,
+                "fwd_bwd_ms": fb,
+                "fwd_ms": fw,
+                "speedup_fwd_bwd": ref_fb / fb,
+                "speedup_fwd": ref_fw / fw,
+                "gflops_fwd_bwd": 3 * flops / fb / 1e6,
+                "gflops_fwd": flops / fw / 1e6,
+                "repeats": len(c.fwd_ms),
+            }
+        )
+    return rows
+
+
+def held_bytes(fn: Callable[[], Tensor], exclude: list[Tensor]) -> int:
+    """Bytes that ``out = fn()`` keeps alive until backward: the distinct storages of the tensors
+    autograd saves (found with ``saved_tensors_hooks``, so torch's C++ layers count too) and of
+    ``out`` itself, less those of ``exclude`` (the input and the parameters, held anyway)."""
+    storages: dict[int, int] = {}
+
+    def pack(t: Tensor) -> Tensor:
+        s = t.untyped_storage()
+        storages[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    pack(out)
+    for t in exclude:
+        storages.pop(t.untyped_storage().data_ptr(), None)
+    return sum(storages.values())
+
+
+def peak_memory_bytes(fn: Callable[[], Tensor], layer: nn.Module, x: Tensor, device: str) -> int:
+    """Memory for backward: ``held_bytes`` on the CPU, peak allocation growth on CUDA (fwd+bwd)."""
+    if not device.startswith("cuda"):
+        return held_bytes(fn, [x, *layer.parameters()])
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    out = fn()
+    out.sum().backward()
+    torch.cuda.synchronize()
+    return int(torch.cuda.max_memory_allocated() - base)
+
+
+def chunked_peak_bytes(layer: Recurrent, x: Tensor, k: int, device: str) -> int:
+    """Truncated BPTT streamed chunk by chunk (forward k steps, backward, carry the state detached):
+    the memory held for backward is that of one chunk, bounded by k whatever T is."""
+    state: State | None = None
+    peak = 0
+    for start in range(0, x.shape[0], k):
+
+        def chunk(start: int = start) -> Tensor:
+            nonlocal state
+            out, new_state = layer(x[start : start + k], state)
+            state = detach_state(new_state)
+            return out
+
+        peak = max(peak, peak_memory_bytes(chunk, layer, x, device))
+    return peak
+
+
+def format_table(rows: list[dict], width: int = 10) -> str:
+    """Rows of dicts as aligned text, one column per key (but family, B, I, repeats)."""
+    keys = [k for k in rows[0] if k not in ("family", "B", "I", "repeats")]
+    first = max(len(str(r[keys[0]])) for r in rows) + 2
+    lines = [f"{keys[0]:{first}}" + " ".join(f"{k:>{max(width, len(k))}}" for k in keys[1:])]
+    for r in rows:
+        cells = []
+        for k in keys[1:]:
+            v = r[k]
+            text = f"{v:.3f}" if isinstance(v, float) else str(v)
+            cells.append(f"{text:>{max(width, len(k))}}")
+        lines.append(f"{str(r[keys[0]]):{first}}" + " ".join(cells))
+    return "\n".join(lines)
+
+
+def write_results(out: Path, rows: list[dict], memory: list[dict], meta: dict) -> None:
+    """results.csv, memory.csv and results.json (everything, with ``meta``) under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in (("results.csv", rows), ("memory.csv", memory)):
+        with open(out / name, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(table[0]))
+            writer.writeheader()
+            writer.writerows(table)
+    summary = {**meta, "results": rows, "memory": memory}
+    (out / "results.json").write_text(json.dumps(summary, indent=2))

@@ -1,0 +1,132 @@
+"""Benchmark the hand-written recurrences (autograd and hand-derived BPTT) against torch.nn.RNN/LSTM/GRU.
+
+    python scripts/benchmark.py                                     # B=64, I=32, H=128, T=50, 2 threads
+    python scripts/benchmark.py --hidden 32,128,512 --seq-len 10,50,200 --compile
+    python scripts/benchmark.py --device cuda                       # CUDA events; torch.nn.* uses cuDNN
+    python scripts/benchmark.py --tiny --out /tmp/bench             # a seconds-long smoke run
+
+Writes results.csv, memory.csv and results.json under outputs/benchmark/<timestamp>/ (or --out).
+Compile time is reported apart; inductor's on-disk cache makes a repeat fast, so time a cold compile
+with TORCHINDUCTOR_FORCE_DISABLE_CACHES=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+from pathlib import Path
+
+import torch
+
+from rnn_scratch import benchmark as bm
+
+
+def ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--hidden", type=ints, default=[128], help="comma list, e.g. 32,128,512")
+    p.add_argument("--seq-len", type=ints, default=[50], help="comma list, e.g. 10,50,200")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--vocab", type=int, default=32, help="input size I (one-hot characters)")
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    families = bm.available_families()  # rnn, and lstm/gru where rnn_scratch has them
+    p.add_argument("--families", type=lambda s: s.split(","), default=families, help=",".join(families))
+    p.add_argument("--compile", action="store_true", help="also torch.compile the autograd RNN")
+    p.add_argument("--compile-max-steps", type=int, default=50, help="skip compiling longer T")
+    p.add_argument("--truncate", type=int, default=10, help="k for the memory table")
+    p.add_argument("--mem-seq-len", type=ints, default=[25, 50, 100, 200])
+    p.add_argument("--tiny", action="store_true", help="smoke config: seconds, not minutes")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args()
+    if not set(args.families) <= set(families):
+        p.error(f"--families: choose from {','.join(families)}")
+    if args.tiny:
+        args.hidden, args.seq_len, args.batch, args.vocab = [8], [4], 4, 5
+        args.repeats, args.warmup, args.mem_seq_len, args.truncate = 2, 1, [4, 8], 2
+    return args
+
+
+def cases_for(args: argparse.Namespace, hidden: int, steps: int) -> tuple[list[bm.Case], dict]:
+    """Every implementation at one size, all on the same input; plus what torch.compile did."""
+    x = bm.one_hot_input(steps, args.batch, args.vocab, args.device, torch.float32)
+    grad = torch.randn(steps, args.batch, hidden, device=args.device)
+    cases, info = [], {"H": hidden, "T": steps}
+    for family in args.families:
+        ours = bm.hand_written(family, args.vocab, hidden).to(args.device)
+        cases.append(bm.Case(f"{family} autograd", family, ours, x, grad))
+        if family == "rnn":
+            manual = bm.hand_written(family, args.vocab, hidden, bptt="manual").to(args.device)
+            manual.load_state_dict(ours.state_dict())
+            cases.append(bm.Case("rnn manual BPTT", family, manual, x, grad))
+            if args.compile and steps > args.compile_max_steps:
+                info["compile_error"] = f"skipped: T > --compile-max-steps {args.compile_max_steps}"
+                print(f"torch.compile H={hidden} T={steps}: {info['compile_error']}")
+            elif args.compile:
+                compiled, secs, err = bm.compile_module(ours, x, grad)
+                info.update(compile_s=secs, compile_error=err)
+                print(f"torch.compile H={hidden} T={steps}: " + (err or f"{secs:.1f} s"))
+                if compiled is not None:
+                    cases.append(bm.Case("rnn autograd compiled", family, compiled, x, grad))
+        ref = bm.torch_layer(family, ours).to(args.device)
+        cases.append(bm.Case(f"torch.nn.{family.upper()}", family, ref, x, grad))
+    return cases, info
+
+
+def memory_rows(args: argparse.Namespace) -> list[dict]:
+    """Memory held for backward against T: linear in T; bounded by k when streamed chunk by chunk."""
+    hidden, k, rows = args.hidden[0], args.truncate, []
+    auto = bm.hand_written("rnn", args.vocab, hidden).to(args.device)
+    manual = bm.hand_written("rnn", args.vocab, hidden, bptt="manual").to(args.device)
+    manual_k = bm.hand_written("rnn", args.vocab, hidden, bptt="manual").to(args.device)
+    manual_k.truncate = k
+    ref = bm.torch_layer("rnn", auto).to(args.device)
+    for steps in args.mem_seq_len:
+        x = bm.one_hot_input(steps, args.batch, args.vocab, args.device, torch.float32)
+        row: dict = {"T": steps, "H": hidden, "B": args.batch}
+        for name, layer in [("rnn autograd", auto), ("rnn manual BPTT", manual),
+                            (f"rnn manual truncate={k} (one pass)", manual_k),
+                            ("torch.nn.RNN", ref)]:  # fmt: skip
+            row[name] = bm.peak_memory_bytes(lambda m=layer, x=x: m(x)[0], layer, x, args.device)
+        row[f"rnn manual, chunks of {k} streamed"] = bm.chunked_peak_bytes(manual, x, k, args.device)
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rows, compile_info = [], []
+    for hidden in args.hidden:
+        for steps in args.seq_len:
+            cases, info = cases_for(args, hidden, steps)
+            compile_info.append(info)
+            bm.run_interleaved(cases, args.repeats, args.warmup, args.device)
+            rows += bm.summarise(cases, args.batch, steps, args.vocab, hidden)
+    mem = memory_rows(args)
+
+    print(f"\n{args.device}, {args.threads} threads, float32, B={args.batch}, I={args.vocab}, times in ms,")
+    print(f"median of {args.repeats} repeats. speedup = torch.nn.* time / ours: > 1 means ours is faster.")
+    print(bm.format_table(rows))
+    print(
+        f"\nMemory held for backward, MiB ({'saved tensors + output' if args.device == 'cpu' else 'peak'}):"
+    )
+    print(bm.format_table([{k: v / 2**20 if k not in "THB" else v for k, v in r.items()} for r in mem]))
+
+    out = args.out or Path("outputs/benchmark") / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    env = {"torch": torch.__version__, "threads": args.threads, "device": args.device}
+    env["machine"] = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor()
+    config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    bm.write_results(out, rows, mem, {"config": config, "env": env, "compile": compile_info})
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
