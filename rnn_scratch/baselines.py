@@ -12,18 +12,19 @@ back through time; the profile is therefore reported as unavailable (NaN), never
 from __future__ import annotations
 
 import torch.nn.functional as F
+from collections.abc import Callable
+from typing import cast
+
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnn_scratch.cells import State
 
-MODULES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+MODULES: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class TorchRecurrentBaseline(nn.Module):
     """``torch.nn.RNN`` (tanh) / ``LSTM`` / ``GRU``, one layer, time-major, with our layer interface."""
-
-    n_gates_by_kind = {"rnn": 1, "lstm": 4, "gru": 3}
 
     def __init__(self, kind: str, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
@@ -35,7 +36,7 @@ class TorchRecurrentBaseline(nn.Module):
     @property
     def weight_hh(self) -> Tensor:
         """W_hh, shaped as the hand-written layers' (G*H, H)."""
-        return self.rnn.weight_hh_l0
+        return cast(Tensor, self.rnn.weight_hh_l0)
 
     def forward(
         self, x: Tensor, state: State | None = None, mask: Tensor | None = None
@@ -45,8 +46,10 @@ class TorchRecurrentBaseline(nn.Module):
         ``mask`` (T, B) marks right-padded batches: torch runs them as a packed sequence, so the final
         state is each row's state after its last real step (the output is zero past it).
         """
-        if state is not None:  # torch wants a leading layer dimension
-            state = tuple(s.unsqueeze(0) for s in state) if isinstance(state, tuple) else state[None]
+        if isinstance(state, tuple):  # torch wants a leading layer dimension
+            state = (state[0][None], state[1][None])
+        elif state is not None:
+            state = state[None]
         if mask is None:
             out, final = self.rnn(x, state)
         else:
@@ -62,4 +65,4 @@ class TorchRecurrentBaseline(nn.Module):
         self, idx: Tensor, state: State | None = None, mask: Tensor | None = None
     ) -> tuple[Tensor, State]:
         """idx: (T, B) integers: fed to torch as one-hot vectors (torch has no gather path)."""
-        return self(F.one_hot(idx, self.input_size).to(self.rnn.weight_ih_l0.dtype), state, mask)
+        return self(F.one_hot(idx, self.input_size).to(self.weight_hh.dtype), state, mask)

@@ -78,6 +78,11 @@ class Recurrent(nn.Module):
         self.state_grad_norms: dict[str, Tensor] = {}
 
     cell: RecurrentCell
+    # registered in __init__ from the cell, under the cell's names:
+    weight_ih: nn.Parameter
+    weight_hh: nn.Parameter
+    bias_ih: nn.Parameter | None
+    bias_hh: nn.Parameter | None
 
     def _apply(self, fn, recurse=True):  # type: ignore[no-untyped-def]
         # .to(), .double(), .cuda() may replace parameters; keep the cell looking at the layer's.

@@ -37,7 +37,7 @@ class CharClassifier(nn.Module):
 
     def __init__(self, core: Recurrent | TorchRecurrentBaseline, n_outputs: int) -> None:
         super().__init__()
-        self.core = core
+        self.core: Recurrent | TorchRecurrentBaseline = core
         hidden_size = core.hidden_size
         bound = 1.0 / math.sqrt(hidden_size)  # torch's nn.Linear default
         self.weight_out = nn.Parameter(torch.empty(n_outputs, hidden_size).uniform_(-bound, bound))

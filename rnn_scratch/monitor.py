@@ -55,7 +55,8 @@ class GradientProfile:
         """``steps`` (logged steps,), ``h`` (and ``c``): (logged steps, T), ``loss``: every step's loss."""
         arrays = {key: self.matrix(key) for key in self.rows}
         steps = np.asarray(self.steps, dtype=np.int64)
-        np.savez_compressed(path, steps=steps, loss=np.asarray(losses, dtype=np.float64), **arrays)
+        arrays.update(steps=steps, loss=np.asarray(losses, dtype=np.float64))
+        np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
 
     def state_dict(self) -> dict:
         return {"steps": list(self.steps), "rows": {k: list(v) for k, v in self.rows.items()}}

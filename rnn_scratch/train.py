@@ -195,7 +195,8 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
         }  # fmt: skip
         save_checkpoint(out_dir / CHECKPOINT, state)
 
-    status, step, extra = "completed", start_step, {}
+    status, step = "completed", start_step
+    extra: dict[str, Any] = {}
     clipped_since_log, started = 0, time.perf_counter()
     tick = started
     bar = tqdm(range(start_step + 1, cfg.steps + 1), disable=not progress, desc="train", dynamic_ncols=True)

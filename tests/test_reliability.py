@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import TRAIN_SCRIPT, run_script
 
 # Long enough to interrupt mid-run, small enough to finish in seconds.
@@ -98,8 +97,8 @@ def test_a_diverging_run_ends_as_configured(tmp_path: Path, on_diverge: str) -> 
 
 def test_a_diverging_job_does_not_take_the_sweep_down(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ["-m", *BUDGET, "steps=200", "eval_every=100", "optim=sgd", "optim.momentum=0.9", "model.init=identity",
-            "optim.lr=0.01,1e3", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    args = ["-m", *BUDGET, "steps=200", "eval_every=100", "optim=sgd", "optim.momentum=0.9",
+            "model.init=identity", "optim.lr=0.01,1e3", f"hydra.sweep.dir={sweep}"]  # fmt: skip
     proc = run_script(args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     statuses = {p.name: metrics(p)["status"] for p in sweep.iterdir() if (p / "metrics.json").exists()}
