@@ -11,10 +11,10 @@ back through time; the profile is therefore reported as unavailable (NaN), never
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from collections.abc import Callable
 from typing import cast
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
