@@ -89,7 +89,8 @@ def heatmap(matrix: np.ndarray, steps: list[int], title: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=80)
     with np.errstate(divide="ignore", invalid="ignore"):
         data = np.log10(matrix)
-    extent = (0.5, matrix.shape[1] + 0.5, steps[-1], steps[0])
+    half_row = (steps[-1] - steps[0]) / max(len(steps) - 1, 1) / 2 or 0.5  # rows centred on their step
+    extent = (0.5, matrix.shape[1] + 0.5, steps[-1] + half_row, steps[0] - half_row)
     im = ax.imshow(data, aspect="auto", cmap="viridis", extent=extent, interpolation="nearest")
     ax.set_xlabel("time step t (loss at t = T)")
     ax.set_ylabel("training step")
