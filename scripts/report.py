@@ -1,0 +1,38 @@
+"""Summarise a finished sweep: a table and figures from what its jobs wrote; nothing is re-run.
+
+    python scripts/report.py outputs/multirun/2026-01-31/12-00-00_vanishing
+    python scripts/report.py outputs/multirun/2026-01-31/12-00-00_vanishing --out docs/figures
+
+Writes summary.csv, summary.md, accuracy.png, grad_norms.png and losses.png into the sweep folder (or
+--out). Jobs without metrics.json are listed as missing, diverged ones as diverged; neither stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rnn_scratch.report import write_report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("sweep_dir", type=Path, help="a multirun folder: outputs/multirun/<date>/<time>")
+    parser.add_argument("--out", type=Path, default=None, help="where to write (default: sweep_dir)")
+    args = parser.parse_args()
+    if not args.sweep_dir.is_dir():
+        print(f"error: {args.sweep_dir}: not a folder", file=sys.stderr)
+        return 2
+    try:
+        written = write_report(args.sweep_dir, args.out)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for name, path in written.items():
+        print(f"{name:>10}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

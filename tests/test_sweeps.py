@@ -1,0 +1,220 @@
+"""Sweeps for real: a preset run by joblib, a sweep by submitit_local, the report, HParams per run.
+
+Hydra, its launchers and TensorBoard are the real ones; only the budget is tiny (conftest.TINY).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import CONFIGS, ROOT, TINY, run_script
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from rnn_scratch.parallel import (
+    available_cpus,
+    choose_gpu,
+    concurrent_jobs,
+    gpus_assigned_by_scheduler,
+    job_threads,
+    launcher_name,
+    threads_per_job,
+)
+
+REPORT_SCRIPT = ROOT / "scripts" / "report.py"
+PNG = b"\x89PNG\r\n\x1a\n"
+FIGURES = ("accuracy.png", "grad_norms.png", "losses.png")
+
+
+def jobs_in(sweep: Path) -> list[Path]:
+    return sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def joblib_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The vanishing preset, its seq_len sweep shortened on the command line: 2 seq_len x 2 clip."""
+    root = tmp_path_factory.mktemp("joblib")
+    sweep = root / "sweep"
+    args = ["-m", "+experiment=vanishing", "seq_len=5,8", *TINY, "hydra/launcher=joblib"]
+    proc = run_script([*args, f"hydra.sweep.dir={sweep}"], cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return sweep
+
+
+def test_a_preset_sweep_runs_in_parallel_with_limited_threads(joblib_sweep: Path) -> None:
+    jobs = jobs_in(joblib_sweep)
+    assert len(jobs) == 4
+    seen = set()
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text())
+        cfg = metrics["config"]
+        assert metrics["status"] == "completed" and cfg["model"]["name"] == "rnn"
+        seen.add((cfg["seq_len"], cfg["clip"]))
+        # folders are named by what was swept, not by the preset's name
+        parts = set(job.name.split(","))
+        assert f"seq_len={cfg['seq_len']}" in parts and "experiment" not in job.name
+        assert {"clip=null", "clip=1.0"} & parts
+        # joblib's default n_jobs=-1: one job per core, so each job gets cores // jobs threads
+        assert cfg["threads"] == threads_per_job(-1, available_cpus())
+    assert seen == {(5, None), (5, 1.0), (8, None), (8, 1.0)}
+
+
+def test_each_run_of_a_sweep_carries_hparams_for_tensorboard(joblib_sweep: Path) -> None:
+    for job in jobs_in(joblib_sweep):
+        acc = EventAccumulator(str(job / "tb"))
+        acc.Reload()
+        content = acc.PluginTagToContent("hparams")
+        assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(content)
+        data = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+        hparams = data.session_start_info.hparams
+        cfg = json.loads((job / "metrics.json").read_text())["config"]
+        assert hparams["seq_len"].number_value == cfg["seq_len"]
+        assert hparams["clip"].number_value == (cfg["clip"] or 0.0)
+        assert hparams["model"].string_value == "rnn"
+        experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+        assert {m.name.tag for m in experiment.experiment.metric_infos} >= {"eval/acc", "eval/loss"}
+
+
+def report(sweep: Path, out: Path) -> list[dict[str, str]]:
+    proc = run_script([str(sweep), "--out", str(out)], cwd=out.parent, script=REPORT_SCRIPT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for name in FIGURES:
+        assert (out / name).read_bytes().startswith(PNG), name
+    return read_csv(out / "summary.csv")
+
+
+def test_the_report_summarises_every_job(joblib_sweep: Path, tmp_path: Path) -> None:
+    rows = report(joblib_sweep, tmp_path / "report")
+    assert len(rows) == 4
+    assert {"job", "seq_len", "clip", "status", "eval_acc", "eval_loss", "wall_time_s"} <= set(rows[0])
+    assert {(r["seq_len"], r["clip"]) for r in rows} == {(s, c) for s in ("5", "8") for c in ("null", "1.0")}
+    assert all(r["status"] == "completed" and 0 <= float(r["eval_acc"]) <= 1 for r in rows)
+    md = (tmp_path / "report" / "summary.md").read_text()
+    assert md.count("| completed |") == 4
+    assert "Final eval accuracy by seq_len" in md and "| seq_len | clip=null | clip=1.0 |" in md
+    assert not (joblib_sweep / "summary.csv").exists()  # --out: the sweep folder is left alone
+
+
+def test_a_job_without_metrics_is_reported_missing(joblib_sweep: Path, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    shutil.copytree(joblib_sweep, sweep)
+    gone = sweep / "seq_len=11"  # as a killed job leaves it: Hydra's files, no results
+    shutil.copytree(jobs_in(sweep)[0] / ".hydra", gone / ".hydra")
+    overrides = gone / ".hydra" / "overrides.yaml"
+    overrides.write_text(re.sub(r"seq_len=\d+", "seq_len=11", overrides.read_text()))
+    rows = report(sweep, sweep)  # default-like: written into the sweep folder itself
+    assert len(rows) == 5
+    missing = [r for r in rows if r["status"] == "missing"]
+    assert [(r["job"], r["seq_len"], r["eval_acc"]) for r in missing] == [(gone.name, "11", "")]
+    md = (sweep / "summary.md").read_text()
+    assert "**missing** (1):" in md and f"`{gone.name}`" in md
+
+
+def test_report_refuses_a_folder_without_jobs(tmp_path: Path) -> None:
+    proc = run_script([str(tmp_path)], cwd=tmp_path, script=REPORT_SCRIPT, timeout=60)
+    assert proc.returncode == 2 and "no job folders" in proc.stderr
+
+
+def test_a_sweep_through_submitit_local(tmp_path: Path) -> None:
+    """submitit's local executor: each job a separate process, as on a cluster; default sweep folder."""
+    args = ["-m", *TINY, "seq_len=4,6", "name=cluster", "hydra/launcher=submitit_local"]
+    proc = run_script([*args, "hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=5"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*_cluster")
+    jobs = jobs_in(sweep)
+    assert len(jobs) == 2 and all("name=" not in j.name for j in jobs)
+    assert [[p for p in j.name.split(",") if p.startswith("seq_len=")] for j in jobs] == [
+        ["seq_len=4"],
+        ["seq_len=6"],
+    ]
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert metrics["status"] == "completed" and metrics["config"]["threads"] == 1  # = cpus_per_task
+    assert any((sweep / ".submitit").iterdir())  # submitit's own logs and pickles, skipped by the report
+    rows = report(sweep, tmp_path / "report")
+    assert [r["seq_len"] for r in rows] == ["4", "6"]
+
+
+def hydra_cfg(*overrides: str):  # noqa: ANN201 - a DictConfig
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+        return compose("train", overrides=list(overrides), return_hydra_config=True)
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml")))
+def test_every_experiment_preset_composes_and_declares_its_sweep(preset: str) -> None:
+    cfg = hydra_cfg(f"+experiment={preset}")
+    params = cfg.hydra.sweeper.params
+    assert params and all("," in str(v) for v in params.values())
+    assert cfg.name == preset  # the sweep folder: <time>_<preset>
+
+
+def test_the_vanishing_preset() -> None:
+    cfg = hydra_cfg("+experiment=vanishing")
+    assert cfg.model.name == "rnn"
+    assert cfg.hydra.sweeper.params == {"seq_len": "10,25,50,100,200", "clip": "null,1.0"}
+
+
+def test_launcher_presets() -> None:
+    local = hydra_cfg("hydra/launcher=local").hydra.launcher
+    assert launcher_name(local._target_) == "joblib" and local.n_jobs == 2
+    slurm = hydra_cfg("hydra/launcher=slurm").hydra.launcher
+    assert slurm._target_.endswith("SlurmLauncher") and slurm.partition is None
+    assert slurm.max_num_timeout > 0 and slurm.cpus_per_task and slurm.timeout_min and slurm.mem_gb
+
+
+@pytest.mark.parametrize(
+    ("n_jobs", "cpus", "threads"),
+    [(-1, 2, 1), (2, 2, 1), (1, 2, 2), (-1, 16, 1), (2, 16, 8), (3, 8, 2), (-2, 16, 1), (-8, 16, 1),
+     (8, 2, 1), (-20, 4, 4), (0, 4, 4)],
+)  # fmt: skip
+def test_threads_per_job(n_jobs: int, cpus: int, threads: int) -> None:
+    assert threads_per_job(n_jobs, cpus) == threads
+
+
+def test_jobs_times_threads_never_exceeds_the_cores() -> None:
+    for cpus in range(1, 65):
+        for n_jobs in range(-cpus - 2, cpus + 1):
+            jobs = concurrent_jobs(n_jobs, cpus)
+            assert threads_per_job(n_jobs, cpus) >= 1
+            if jobs <= cpus:
+                assert jobs * threads_per_job(n_jobs, cpus) <= cpus
+
+
+def test_job_threads_by_launcher() -> None:
+    plugins = "hydra_plugins.hydra_{0}_launcher.{0}_launcher."
+    assert launcher_name(plugins.format("joblib") + "JoblibLauncher") == "joblib"
+    assert launcher_name(plugins.format("submitit") + "SlurmLauncher") == "submitit"
+    assert launcher_name("hydra._internal.core_plugins.basic_launcher.BasicLauncher") == "basic"
+    assert job_threads("basic", 8) is None  # one job at a time: torch's default
+    assert job_threads("joblib", 8) == 1  # n_jobs unset = joblib's -1
+    assert job_threads("joblib", 8, n_jobs=2) == 4
+    assert job_threads("submitit", 8, cpus_per_task=4) == 4
+    assert job_threads("submitit", 8) is None
+
+
+def test_choose_gpu() -> None:
+    assert [choose_gpu(n, 2, {}) for n in range(5)] == [0, 1, 0, 1, 0]  # round-robin over the GPUs
+    assert choose_gpu(7, 4, {}) == 3
+    assert choose_gpu(None, 4, {}) is None  # a single run: torch's current device
+    assert choose_gpu(3, 0, {}) is None  # no GPU
+    # the user narrowed the visible GPUs: spread over those (torch counts only them)
+    assert choose_gpu(3, 2, {"CUDA_VISIBLE_DEVICES": "2,3"}) == 1
+    # a scheduler gave this job its own GPU(s): keep them
+    slurm = {"CUDA_VISIBLE_DEVICES": "5", "SUBMITIT_EXECUTOR": "slurm"}
+    assert gpus_assigned_by_scheduler(slurm) and choose_gpu(3, 1, slurm) is None
+    local = {"CUDA_VISIBLE_DEVICES": "0,1", "SUBMITIT_EXECUTOR": "local"}
+    assert choose_gpu(1, 2, local) is None
+    assert not gpus_assigned_by_scheduler({"SUBMITIT_EXECUTOR": "slurm"})
