@@ -119,7 +119,8 @@ class TanhRecurrence(torch.autograd.Function):
                 g_steps[t].addmm_(d_steps[t + 1], weight_hh)
             d_steps[t].mul_(g_steps[t])
         if ctx.norm_out is not None:
-            ctx.norm_out.copy_(torch.linalg.vector_norm(g.view(steps, -1), dim=1))
+            # in float64: squaring a float32 gradient of 1e-21 would underflow to an exact 0
+            ctx.norm_out.copy_(torch.linalg.vector_norm(g.view(steps, -1), dim=1, dtype=torch.float64))
 
         need_u, need_h0, need_w, need_b = ctx.needs_input_grad[:4]
         grad_w = grad_b = grad_h0 = None

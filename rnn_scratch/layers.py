@@ -27,6 +27,11 @@ from rnn_scratch.bptt import BPTT_MODES, detach_state, is_chunk_start, tanh_recu
 from rnn_scratch.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 
 
+def float64_norm(g: Tensor) -> Tensor:
+    """||g|| (Frobenius), accumulated in float64 so tiny float32 gradients do not underflow to 0."""
+    return torch.linalg.vector_norm(g, dtype=torch.float64)
+
+
 def carry_over(keep_new: Tensor, new: State, old: State) -> State:
     """Per batch row, the new state where ``keep_new`` (B,) is True, else the old one."""
     if isinstance(new, Tensor):
@@ -129,7 +134,8 @@ class Recurrent(nn.Module):
         if record:
             self.state_grad_norms = {
                 # zero until backward reaches step t: a step no gradient reaches has gradient 0
-                k: u.new_zeros(steps)
+                # float64: a vanished gradient of 1e-30 is a number to plot, not an underflowed 0
+                k: u.new_zeros(steps, dtype=torch.float64)
                 for k in self.cell.state_parts(state)
             }
         if self.bptt == "manual":
@@ -165,7 +171,7 @@ class Recurrent(nn.Module):
         for key, s in self.cell.state_parts(state).items():
             if s.requires_grad:
                 norms = self.state_grad_norms[key]
-                s.register_hook(lambda g, norms=norms, t=t: norms.__setitem__(t, g.norm()))
+                s.register_hook(lambda g, norms=norms, t=t: norms.__setitem__(t, float64_norm(g)))
 
     def extra_repr(self) -> str:
         extra = "" if self.bptt == "autograd" else f", bptt={self.bptt!r}"

@@ -62,14 +62,8 @@ def main(dict_cfg: DictConfig) -> float | None:
     except Diverged as error:  # on_diverge=raise; metrics.json says "diverged"
         print(f"error: {error}", file=sys.stderr)
         sys.exit(3)
-    log.info(
-        "%s: eval_acc=%.3f eval_loss=%.4f in %.1fs -> %s",
-        metrics["status"],
-        metrics["eval_acc"] or float("nan"),
-        metrics["eval_loss"] or float("nan"),
-        metrics["wall_time_s"],
-        out_dir,
-    )
+    scores = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k.startswith("eval_") and v is not None)
+    log.info("%s: %s in %.1fs -> %s", metrics["status"], scores, metrics["wall_time_s"], out_dir)
     if metrics["status"] == "interrupted":  # checkpoint saved: resume=true continues it
         sys.exit(128 + signal.Signals[metrics["signal"]].value)
     return metrics["eval_acc"]

@@ -116,3 +116,15 @@ def test_padding_leaves_the_gradient_reaching_the_last_step_intact() -> None:
     norms = model.core.state_grad_norms["h"]
     assert (norms > 0).all()
     assert torch.allclose(norms[4:], norms[-1].expand(4))  # past every row's end: carried unchanged
+
+
+@pytest.mark.parametrize("bptt", ["autograd", "manual"])
+def test_vanished_float32_gradients_are_measured_not_rounded_to_zero(bptt: str) -> None:
+    """A gradient of 1e-30 per element squares to 1e-60, below float32: norms are taken in float64."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name="rnn", bptt=bptt), 5, 4, 2)
+    model.core.record_state_grads = True
+    out, _ = model(torch.randint(0, 5, (3, 6)))
+    (out.sum() * 1e-30).backward()
+    norms = model.core.state_grad_norms["h"]
+    assert norms.dtype == torch.float64 and (norms > 0).all()
