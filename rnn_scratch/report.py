@@ -297,8 +297,9 @@ def plot_curves(by_group: dict[str, list[Job]], x: str | None, path: Path, kind:
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7)
-    if gaps:  # the hooks square float32 elements: below ~1e-23 they square to 0, so the norm reads 0
-        note = "A line that stops early: there ||dL/dh_t|| < ~1e-21, which float32 records as 0 (not drawn)."
+    if gaps:  # a norm of exactly 0: no gradient reached the step (truncated BPTT), or a run older than
+        # float64 norms, whose float32 squares underflowed below ~1e-21
+        note = "A line that stops early: there ||dL/dh_t|| = 0 was recorded (not drawn on a log scale)."
         fig.text(0.01, 0.01, note, fontsize=7, color="grey")
     return _save(fig, path, bottom=0.05 if gaps else 0.0)
 
