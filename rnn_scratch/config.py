@@ -118,7 +118,7 @@ class TrainConfig:
     eval_size: int = 1024
     log_every: int = 10
     name: str | None = None  # appended to the run folder's name
-    threads: int | None = None  # torch CPU threads for this run; None = torch's default
+    threads: int | None = None  # torch CPU threads; None: 1 (bitwise reproducible), per-job in a sweep
     checkpoint_every: int = 250  # steps between checkpoints (and one at the end)
     # None: continue an unfinished run found in this run's folder, else start; true: must continue;
     # false: start afresh; a path: continue the run in that folder

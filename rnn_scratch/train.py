@@ -164,8 +164,9 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
         _check_same_run(saved["config"], cfg)
         out_dir = source  # type: ignore[assignment]  # the run continues in its own folder
     out_dir.mkdir(parents=True, exist_ok=True)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    # One thread unless asked (or a sweep decided): with several, PyTorch's CPU reductions may
+    # differ in the last bit from run to run, and these small matmuls gain little from more.
+    torch.set_num_threads(cfg.threads or 1)
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     task = build_task(cfg)
