@@ -28,12 +28,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import rnn_scratch
+from rnn_scratch.baselines import MODULES as TORCH_MODULES
 from rnn_scratch.bptt import detach_state
 from rnn_scratch.cells import State
 from rnn_scratch.layers import Recurrent
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
-TORCH_LAYERS: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 @dataclass
@@ -74,7 +74,7 @@ def hand_written(family: str, vocab: int, hidden: int, bptt: str = "autograd") -
 
 def torch_layer(family: str, like: Recurrent) -> nn.RNNBase:
     """``torch.nn.RNN/LSTM/GRU`` with ``like``'s weights copied, so both compute the same thing."""
-    layer = TORCH_LAYERS[family](like.input_size, like.hidden_size)
+    layer = TORCH_MODULES[family](like.input_size, like.hidden_size)
     layer.load_state_dict({f"{n}_l0": p for n, p in like.state_dict().items()})
     return layer
 

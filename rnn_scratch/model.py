@@ -39,7 +39,7 @@ class CharClassifier(nn.Module):
         super().__init__()
         self.core: Recurrent | TorchRecurrentBaseline = core
         hidden_size = core.hidden_size
-        bound = 1.0 / math.sqrt(hidden_size)  # torch's nn.Linear default
+        bound = 1.0 / math.sqrt(hidden_size)  # torch's default for a linear layer
         self.weight_out = nn.Parameter(torch.empty(n_outputs, hidden_size).uniform_(-bound, bound))
         self.bias_out = nn.Parameter(torch.empty(n_outputs).uniform_(-bound, bound))
 
