@@ -27,13 +27,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-import rnn_scratch
 from rnn_scratch.baselines import MODULES as TORCH_MODULES
 from rnn_scratch.bptt import detach_state
 from rnn_scratch.cells import State
-from rnn_scratch.layers import Recurrent
+from rnn_scratch.layers import GRU, LSTM, RNN, Recurrent
 
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+LAYERS: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 @dataclass
@@ -68,7 +67,7 @@ def one_hot_input(steps: int, batch: int, vocab: int, device: str, dtype: torch.
 
 def hand_written(family: str, vocab: int, hidden: int, bptt: str = "autograd") -> Recurrent:
     """``rnn_scratch.RNN/LSTM/GRU(vocab, hidden)``."""
-    layer: Recurrent = getattr(rnn_scratch, family.upper())(vocab, hidden, bptt=bptt)
+    layer = LAYERS[family](vocab, hidden, bptt=bptt)
     return layer
 
 
@@ -80,8 +79,7 @@ def torch_layer(family: str, like: Recurrent) -> nn.RNNBase:
 
 
 def available_families() -> list[str]:
-    """``rnn`` always; ``lstm``/``gru`` when the library has them."""
-    return [f for f in GATES if hasattr(rnn_scratch, f.upper())]
+    return list(LAYERS)
 
 
 def make_sync(device: str) -> Callable[[], None]:
@@ -134,7 +132,7 @@ def compile_module(module: nn.Module, x: Tensor, grad_out: Tensor) -> tuple[nn.M
 
 
 def forward_flops(family: str, batch: int, steps: int, vocab: int, hidden: int) -> int:
-    g = GATES[family]
+    g = LAYERS[family].cell_class.n_gates
     return 2 * batch * steps * (vocab * g * hidden + hidden * g * hidden)
 
 

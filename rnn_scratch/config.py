@@ -12,13 +12,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnn_scratch.bptt import BPTT_MODES
+from rnn_scratch.cells import INITS
+
 MODELS = ("rnn", "lstm", "gru", "torch_rnn", "torch_lstm", "torch_gru")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "sgd")
 CLIP_MODES = ("norm", "value")
 ON_DIVERGE = ("stop", "raise")
-INITS = ("default", "orthogonal", "identity")
-BPTT_MODES = ("autograd", "manual")
 NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"  # PyTorch's char-RNN tutorial data
 NAMES_SOURCE = "set task.data_dir=<a folder of <Label>.txt files> or task.download=true"
 

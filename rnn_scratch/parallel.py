@@ -52,9 +52,8 @@ def threads_per_job(n_jobs: int, cpu_count: int) -> int:
 def job_threads(
     launcher: str, cpu_count: int, n_jobs: int | None = None, cpus_per_task: int | None = None
 ) -> int | None:
-    """Threads for one job of a multirun by ``launcher`` (see ``launcher_name``); None = torch's default.
-
-    The basic launcher runs one job at a time, so torch's default (all cores) is right.
+    """Threads for one job of a multirun by ``launcher`` (see ``launcher_name``); None = a single run's
+    default (one thread, bitwise reproducible), right for the basic launcher's one job at a time.
     """
     if launcher == "joblib":
         return threads_per_job(-1 if n_jobs is None else n_jobs, cpu_count)

@@ -36,7 +36,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    families = bm.available_families()  # rnn, and lstm/gru where rnn_scratch has them
+    families = bm.available_families()
     p.add_argument("--families", type=lambda s: s.split(","), default=families, help=",".join(families))
     p.add_argument("--compile", action="store_true", help="also torch.compile the autograd RNN")
     p.add_argument("--compile-max-steps", type=int, default=50, help="skip compiling longer T")
