@@ -91,7 +91,7 @@ class ModelConfig:
     init_gain: float = 1.0
     bias: bool = True
     forget_bias: float = 1.0  # LSTM only: initial b_if + b_hf
-    bptt: str = "autograd"  # autograd | manual (hand-derived backward, vanilla RNN)
+    bptt: str = "manual"  # manual (hand-derived backward, rnn_scratch/bptt/) | autograd; torch_*: ignored
     truncate: int | None = None  # truncated BPTT: gradient flows back at most this many steps
 
 
@@ -185,10 +185,6 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     _positive("model.init_gain", cfg.model.init_gain)
     _one_of("model.bptt", cfg.model.bptt, BPTT_MODES)
     _positive("model.truncate", cfg.model.truncate, allow_none=True)
-    if cfg.model.bptt == "manual" and cfg.task.name == "names":
-        raise ConfigError("model.bptt", "manual BPTT takes equal-length batches; task=names pads them")
-    if cfg.model.bptt == "manual" and cfg.model.name != "rnn":
-        raise ConfigError("model.bptt", f"manual BPTT is written for model=rnn only, not {cfg.model.name}")
     _one_of("optim.name", cfg.optim.name, OPTIMIZERS)
     _positive("optim.lr", cfg.optim.lr)
     if cfg.optim.momentum < 0 or cfg.optim.weight_decay < 0:

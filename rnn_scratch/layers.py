@@ -23,7 +23,14 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from rnn_scratch.bptt import BPTT_MODES, detach_state, is_chunk_start, tanh_recurrence
+from rnn_scratch.bptt import (
+    BPTT_MODES,
+    detach_state,
+    gru_recurrence,
+    is_chunk_start,
+    lstm_recurrence,
+    tanh_recurrence,
+)
 from rnn_scratch.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 
 
@@ -56,17 +63,13 @@ class Recurrent(nn.Module):
         **cell_kwargs: float,
     ):
         """``bptt``: ``autograd`` (autograd runs back through the loop) or ``manual`` (the
-        hand-derived backward of ``rnn_scratch.bptt``; vanilla RNN only). ``truncate``: the state is
+        hand-derived backward of ``rnn_scratch.bptt``: same values and gradients, faster, first
+        derivatives only). ``truncate``: the state is
         detached every ``truncate`` steps, so the gradient flows back at most that far (None: full
         BPTT); the same chunks in both modes, see ``rnn_scratch.bptt``."""
         super().__init__()
         if bptt not in BPTT_MODES:
             raise ValueError(f"bptt must be one of {', '.join(BPTT_MODES)}, got {bptt!r}")
-        if bptt == "manual" and not issubclass(self.cell_class, RNNCell):
-            raise ValueError(
-                f"bptt='manual' (hand-derived backward) is implemented for the vanilla RNN only, "
-                f"not {type(self).__name__}; use bptt='autograd'"
-            )
         if truncate is not None and (
             isinstance(truncate, bool) or not isinstance(truncate, int) or truncate < 1
         ):
@@ -120,8 +123,8 @@ class Recurrent(nn.Module):
     ) -> tuple[Tensor, State]:
         """The loop over time. u: (T, B, G*H) projected inputs -> (output (T, B, H), final state).
 
-        With ``bptt='manual'`` the loop is ``rnn_scratch.bptt.tanh_recurrence``, whose backward is
-        derived by hand; otherwise autograd records the loop below and runs back through it.
+        With ``bptt='manual'`` the loop is the cell's Function in ``rnn_scratch.bptt``, whose
+        backward is derived by hand; otherwise autograd records the loop below and runs back through it.
 
         ``mask: (T, B)`` bool, for right-padded batches of different lengths: where it is False the
         state is carried over unchanged (``s_t = s_{t-1}``), so the final state is each sequence's
@@ -139,9 +142,7 @@ class Recurrent(nn.Module):
                 for k in self.cell.state_parts(state)
             }
         if self.bptt == "manual":
-            if mask is not None:
-                raise ValueError("bptt='manual' takes equal-length batches only (no mask)")
-            return self._forward_manual(u, state, record)
+            return self._forward_manual(u, state, mask, record)
         outputs = []
         for t in range(steps):
             if is_chunk_start(t, self.truncate):  # truncated BPTT: no gradient back across here
@@ -153,17 +154,28 @@ class Recurrent(nn.Module):
             outputs.append(self.cell.hidden(state))
         return torch.stack(outputs), state
 
-    def _forward_manual(self, u: Tensor, h0: State, record: bool) -> tuple[Tensor, Tensor]:
-        """The tanh recurrence as one autograd Function whose backward is derived by hand.
+    def _forward_manual(
+        self, u: Tensor, state: State, mask: Tensor | None, record: bool
+    ) -> tuple[Tensor, State]:
+        """The recurrence as one autograd Function whose backward is derived by hand.
 
-        Its backward computes every ``dL/dh_t`` anyway and writes their norms straight into
-        ``state_grad_norms["h"]`` when recording.
+        Its backward computes every ``dL/dh_t`` (and ``dL/dc_t``) anyway and writes their norms
+        straight into ``state_grad_norms`` when recording.
         """
-        cell = self.cell
-        if not isinstance(cell, RNNCell) or not isinstance(h0, Tensor):
-            raise ValueError(f"bptt='manual' is implemented for the vanilla RNN only, not {cell}")
-        norms = self.state_grad_norms["h"] if record else None
-        hs = tanh_recurrence(u, h0, cell.weight_hh, cell.bias_hh, self.truncate, norms)
+        cell, k = self.cell, self.truncate
+        norms = self.state_grad_norms if record else {}
+        w, b = cell.weight_hh, cell.bias_hh
+        if isinstance(cell, LSTMCell):
+            assert isinstance(state, tuple)
+            hs, c = lstm_recurrence(u, *state, w, b, k, mask, norms.get("h"), norms.get("c"))
+            return hs, (hs[-1], c)
+        assert isinstance(state, Tensor)
+        if isinstance(cell, GRUCell):
+            hs = gru_recurrence(u, state, w, b, k, mask, norms.get("h"))
+        elif isinstance(cell, RNNCell):
+            hs = tanh_recurrence(u, state, w, b, k, norms.get("h"), mask)
+        else:
+            raise ValueError(f"bptt='manual' has no hand-derived backward for {type(cell).__name__}")
         return hs, hs[-1]
 
     def _record_grad_norms(self, t: int, state: State) -> None:

@@ -219,12 +219,10 @@ def test_bad_arguments(kwargs: dict) -> None:
         RNN(IN, H, **kwargs)
 
 
-def test_manual_needs_the_vanilla_cell() -> None:
-    for name in ("LSTM", "GRU"):
-        if hasattr(rnn_scratch, name):
-            with pytest.raises(ValueError, match="vanilla RNN only"):
-                getattr(rnn_scratch, name)(IN, H, bptt="manual")
-            getattr(rnn_scratch, name)(IN, H, truncate=3)  # truncation works for every cell
+def test_manual_and_truncation_for_every_cell() -> None:
+    for name in ("RNN", "LSTM", "GRU"):
+        layer = getattr(rnn_scratch, name)(IN, H, bptt="manual", truncate=3)
+        assert "bptt='manual'" in repr(layer) and "truncate=3" in repr(layer)
 
 
 @pytest.mark.parametrize("k", [None, 2])

@@ -115,7 +115,7 @@ BAD_INPUTS = [
     (["diverge_above=-1"], "diverge_above"),
     (["resume=/no/such/run"], "resume"),
     (["resume=true"], "resume"),
-    (["model=lstm", "model.bptt=manual"], "model.bptt"),
+    (["model=lstm", "model.bptt=reverse"], "model.bptt"),
 ]
 
 

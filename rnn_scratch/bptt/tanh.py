@@ -29,6 +29,13 @@ therefore flows back at most k steps, never across a boundary: the carry ``delta
 weights are still used at every step; only the path through the detached state is cut). ``h_0`` is
 never detached, so ``dh_0`` is the carry out of the first chunk.
 
+Masks (right-padded batches): with ``mask: (T, B)`` bool, a row whose step t is padding keeps its
+state, ``h_t = h_{t-1}`` (as the layer's autograd loop does with ``torch.where``). With ``m_t`` the
+mask as 0/1 of shape (B, 1), the backward becomes::
+
+    delta_t = g_t * (1 - h_t^2) * m_t                # padding steps send nothing into the weights
+    g_{t-1} = dL/dh_{t-1} (direct) + delta_t W_hh + (1 - m_t) * g_t   # ... but pass g_t through
+
 The total ``g_t`` is the quantity whose norm shows vanishing and exploding gradients; the backward
 pass computes it anyway, so it also writes ``||g_t||`` (Frobenius norm over (B, H)) into an optional
 ``norm_out`` (T,) tensor, with no second backward pass. Every step gets a value: 0 where no gradient
@@ -47,31 +54,15 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from rnn_scratch.cells import State
-
-BPTT_MODES = ("autograd", "manual")
-"""How a layer backpropagates: autograd through its loop, or the hand-derived backward below."""
-
-
-def detach_state(state: State) -> State:
-    """The state cut from the graph (each tensor of a tuple state): a truncation boundary."""
-    if isinstance(state, Tensor):
-        return state.detach()
-    h, c = state
-    return h.detach(), c.detach()
-
-
-def is_chunk_start(t: int, truncate: int | None) -> bool:
-    """Whether (0-based) step t starts a new chunk, i.e. the state entering it is detached."""
-    return truncate is not None and t > 0 and t % truncate == 0
+from rnn_scratch.bptt.common import check_args, is_chunk_start, mask_factors, step_norms
 
 
 class TanhRecurrence(torch.autograd.Function):
-    """``hs = TanhRecurrence.apply(u, h0, weight_hh, bias_hh, truncate, norm_out)``.
+    """``hs = TanhRecurrence.apply(u, h0, weight_hh, bias_hh, truncate, norm_out, mask)``.
 
     u: (T, B, H), h0: (B, H), weight_hh: (H, H), bias_hh: (H,) or None, truncate: int >= 1 or
-    None, norm_out: (T,) tensor or None, filled with ``||dL/dh_t||`` by backward. Returns hs:
-    (T, B, H), the state after every step (the final state is ``hs[-1]``).
+    None, norm_out: (T,) tensor or None, filled with ``||dL/dh_t||`` by backward, mask: (T, B)
+    bool or None. Returns hs: (T, B, H), the state after every step (the final state is ``hs[-1]``).
     """
 
     @staticmethod
@@ -83,6 +74,7 @@ class TanhRecurrence(torch.autograd.Function):
         bias_hh: Tensor | None,
         truncate: int | None,
         norm_out: Tensor | None,
+        mask: Tensor | None = None,
     ) -> Tensor:
         hs = torch.empty(u.shape, dtype=u.dtype, device=u.device)
         # One pass adds the recurrent bias to every step; each step is then one in-place addmm and
@@ -93,10 +85,16 @@ class TanhRecurrence(torch.autograd.Function):
             torch.add(u, bias_hh, out=hs)
         w_t = weight_hh.t()
         prev = h0
-        for h in hs.unbind(0):
-            h.addmm_(prev, w_t).tanh_()
-            prev = h
-        ctx.save_for_backward(hs, h0, weight_hh)
+        if mask is None:
+            for h in hs.unbind(0):
+                h.addmm_(prev, w_t).tanh_()
+                prev = h
+        else:
+            new = torch.empty_like(h0)
+            for h, m in zip(hs.unbind(0), mask[:, :, None].unbind(0), strict=True):
+                torch.addmm(h, prev, w_t, out=new).tanh_()
+                prev = torch.where(m, new, prev, out=h)
+        ctx.save_for_backward(hs, h0, weight_hh, mask)  # type: ignore[arg-type]  # None is allowed
         ctx.truncate = truncate  # type: ignore[attr-defined]
         ctx.norm_out = norm_out  # type: ignore[attr-defined]
         ctx.has_bias = bias_hh is not None  # type: ignore[attr-defined]
@@ -105,22 +103,29 @@ class TanhRecurrence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_hs: Tensor) -> tuple[Tensor | None, ...]:
-        hs, h0, weight_hh = ctx.saved_tensors
+        hs, h0, weight_hh, mask = ctx.saved_tensors
         truncate: int | None = ctx.truncate
         steps, _, hidden = hs.shape
         # g holds the total dL/dh_t; it starts as the direct part for every step at once.
         g = torch.empty_like(hs)
         g.copy_(grad_hs)
-        # delta starts as tanh' = 1 - h^2 for every step at once; the loop multiplies g_t in.
+        # delta starts as tanh' = 1 - h^2 (times m_t) for every step at once; the loop multiplies
+        # g_t in. For a padding step h_t is the carried state, but m_t = 0 zeroes its factor.
         delta = torch.addcmul(hs.new_ones(()).expand_as(hs), hs, hs, value=-1.0)
         g_steps, d_steps = g.unbind(0), delta.unbind(0)
+        keep: tuple[Tensor, ...] = ()
+        if mask is not None:
+            _, m, not_m = mask_factors(mask, hs)
+            delta.mul_(m)
+            keep = not_m.unbind(0)
         for t in range(steps - 1, -1, -1):
             if t + 1 < steps and not is_chunk_start(t + 1, truncate):
                 g_steps[t].addmm_(d_steps[t + 1], weight_hh)
+                if keep:
+                    g_steps[t].addcmul_(g_steps[t + 1], keep[t + 1])
             d_steps[t].mul_(g_steps[t])
         if ctx.norm_out is not None:
-            # in float64: squaring a float32 gradient of 1e-21 would underflow to an exact 0
-            ctx.norm_out.copy_(torch.linalg.vector_norm(g.view(steps, -1), dim=1, dtype=torch.float64))
+            ctx.norm_out.copy_(step_norms(g))
 
         need_u, need_h0, need_w, need_b = ctx.needs_input_grad[:4]
         grad_w = grad_b = grad_h0 = None
@@ -134,7 +139,9 @@ class TanhRecurrence(torch.autograd.Function):
             grad_b = delta.view(-1, hidden).sum(0)
         if need_h0:
             grad_h0 = d_steps[0].mm(weight_hh)
-        return (delta if need_u else None), grad_h0, grad_w, grad_b, None, None
+            if keep:
+                grad_h0.addcmul_(g_steps[0], keep[0])
+        return (delta if need_u else None), grad_h0, grad_w, grad_b, None, None, None
 
 
 def tanh_recurrence(
@@ -144,15 +151,14 @@ def tanh_recurrence(
     bias_hh: Tensor | None = None,
     truncate: int | None = None,
     norm_out: Tensor | None = None,
+    mask: Tensor | None = None,
 ) -> Tensor:
     """The tanh recurrence with hand-derived BPTT. u: (T, B, H), h0: (B, H) -> hs: (T, B, H).
 
     ``truncate``: detach the state every ``truncate`` steps (None: full BPTT). ``norm_out``: an
-    optional (T,) tensor that backward fills with ``||dL/dh_t||`` for every step.
+    optional (T,) tensor that backward fills with ``||dL/dh_t||`` for every step. ``mask``:
+    (T, B) bool, False where a row's step is padding (its state is carried over unchanged).
     """
-    if truncate is not None and truncate < 1:
-        raise ValueError(f"truncate must be >= 1 or None, got {truncate}")
-    if norm_out is not None and norm_out.shape != u.shape[:1]:
-        raise ValueError(f"norm_out must have shape ({u.shape[0]},), got {tuple(norm_out.shape)}")
-    hs: Tensor = TanhRecurrence.apply(u, h0, weight_hh, bias_hh, truncate, norm_out)
+    check_args(u, truncate, mask, (norm_out,))
+    hs: Tensor = TanhRecurrence.apply(u, h0, weight_hh, bias_hh, truncate, norm_out, mask)
     return hs

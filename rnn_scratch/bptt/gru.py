@@ -1,0 +1,165 @@
+"""Backpropagation through time by hand for the GRU, over the whole sequence.
+
+Forward, for t = 1..T (rows are batch elements; ``u_t = x_t W_ih^T + b_ih`` (B, 3H) is computed
+for all steps beforehand, blocks r, z, n as torch; every block (B, H))::
+
+    w_t = h_{t-1} W_hh^T + b_hh                     (B, 3H), blocks w^r, w^z, w^n
+    r_t = sigma(u^r_t + w^r_t)     z_t = sigma(u^z_t + w^z_t)
+    n_t = tanh(u^n_t + r_t * w^n_t)
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}           (one ``torch.lerp(n_t, h_{t-1}, z_t)``)
+
+Backward. With ``gh_t`` the total dL/dh_t and ``e_t = dL/dw_t`` (B, 3H), from t = T down to 1::
+
+    gh_t     = dL/dh_t (direct) + gh_{t+1} * z_{t+1} + e_{t+1} W_hh
+    dn_t     = gh_t * (1 - z_t) * (1 - n_t^2)                      = dL/d(u^n_t + r_t w^n_t)
+    e^r_t    = dn_t * w^n_t * r_t (1 - r_t)                         = dL/du^r_t too
+    e^z_t    = gh_t * (h_{t-1} - n_t) * z_t (1 - z_t)               = dL/du^z_t too
+    e^n_t    = dn_t * r_t                                           (while dL/du^n_t = dn_t)
+
+Every factor but ``gh_t`` is known after the forward pass, so ``e_t = gh_t * Q_t`` with
+``Q_t = [(1 - z)(1 - n^2) w^n r (1 - r), (h_{t-1} - n) z (1 - z), (1 - z)(1 - n^2) r]`` computed
+for all steps at once: the loop is one broadcast multiply, one ``addcmul`` and one (B, 3H) x (3H, H)
+matmul per step. After it, as single matmuls over all (t, batch) rows::
+
+    dW_hh = sum_t e_t^T h_{t-1}   (3H, H)     db_hh = sum_t e_t   (3H,)
+    du_t  = [e^r_t, e^z_t, dn_t]  (B, 3H)     dh_0 = gh_1 * z_1 + e_1 W_hh
+
+Masks (right-padded batches): where ``mask[t, b]`` is False the state is carried, ``h_t =
+h_{t-1}``. With ``m_t`` the mask as 0/1 (B, 1), ``Q_t`` and ``dn_t`` are multiplied by ``m_t`` and
+the carry ``gh_t * z_t`` becomes ``gh_t * (m_t z_t + 1 - m_t)``: padding passes the gradient on.
+
+Truncation (``truncate = k``): no carry into step t-1 when (0-based) step t starts a chunk, as in
+``rnn_scratch.bptt.tanh``. ``||gh_t||`` goes into an optional (T,) float64 buffer for the instruments.
+
+References: Cho et al. (2014); torch's ``GRUCell`` for ``b_hn`` inside the reset product.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
+
+from rnn_scratch.bptt.common import check_args, is_chunk_start, mask_factors, previous, step_norms
+
+
+class GRURecurrence(torch.autograd.Function):
+    """``hs = GRURecurrence.apply(u, h0, weight_hh, bias_hh, truncate, mask, norm_out)``.
+
+    u: (T, B, 3H) projected inputs, h0: (B, H), weight_hh: (3H, H), bias_hh: (3H,) or None,
+    truncate: int >= 1 or None, mask: (T, B) bool or None, norm_out: (T,) or None, filled with
+    ``||dL/dh_t||`` by backward. Returns hs: (T, B, H), the state after every step.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: FunctionCtx,
+        u: Tensor,
+        h0: Tensor,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        truncate: int | None,
+        mask: Tensor | None,
+        norm_out: Tensor | None,
+    ) -> Tensor:
+        steps, batch, three_h = u.shape
+        hidden = three_h // 3
+        acts = torch.empty(steps, batch, three_h, dtype=u.dtype, device=u.device)
+        acts.copy_(u)  # becomes r, z, n in place, step by step
+        rec = torch.empty_like(acts)  # w_t = h_{t-1} W_hh^T + b_hh, kept: w^n_t is needed backward
+        hs = torch.empty(steps, batch, hidden, dtype=u.dtype, device=u.device)
+        w_t = weight_hh.t()
+        rz_s, rec_rz_s = acts[:, :, : 2 * hidden].unbind(0), rec[:, :, : 2 * hidden].unbind(0)
+        r_s, z_s, n_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(3))
+        rec_s, rec_n_s = rec.unbind(0), rec[:, :, 2 * hidden :].unbind(0)
+        m_s = mask[:, :, None].unbind(0) if mask is not None else None
+        new = torch.empty_like(h0) if mask is not None else None
+        h = h0
+        for t in range(steps):
+            if bias_hh is None:
+                torch.mm(h, w_t, out=rec_s[t])
+            else:
+                torch.addmm(bias_hh, h, w_t, out=rec_s[t])
+            rz_s[t].add_(rec_rz_s[t]).sigmoid_()
+            n_s[t].addcmul_(r_s[t], rec_n_s[t]).tanh_()
+            if m_s is None:
+                h = torch.lerp(n_s[t], h, z_s[t], out=hs[t])
+            else:
+                assert new is not None
+                torch.lerp(n_s[t], h, z_s[t], out=new)
+                h = torch.where(m_s[t], new, h, out=hs[t])
+        ctx.save_for_backward(acts, rec, hs, h0, weight_hh, mask)  # type: ignore[arg-type]
+        ctx.truncate = truncate  # type: ignore[attr-defined]
+        ctx.norm_out = norm_out  # type: ignore[attr-defined]
+        ctx.has_bias = bias_hh is not None  # type: ignore[attr-defined]
+        return hs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_hs: Tensor) -> tuple[Tensor | None, ...]:
+        acts, rec, hs, h0, weight_hh, mask = ctx.saved_tensors
+        steps, batch, three_h = acts.shape
+        hidden = three_h // 3
+        r, z, n = (acts[:, :, k * hidden : (k + 1) * hidden] for k in range(3))
+        h_prev = previous(h0, hs)
+        # dn_t = gh_t * p_n, and e_t = gh_t * q_t with q = [p_n w^n r(1-r), (h_prev - n) z(1-z), p_n r]
+        p_n = torch.addcmul(n.new_ones(()).expand_as(n), n, n, value=-1.0).mul_(1.0 - z)
+        q = torch.empty(steps, batch, 3, hidden, dtype=acts.dtype, device=acts.device)
+        torch.mul(z, 1.0 - z, out=q[:, :, 1]).mul_(h_prev - n)
+        carry_h: Tensor = z
+        if mask is not None:
+            mb, m, _ = mask_factors(mask, acts)
+            p_n.mul_(m)
+            q[:, :, 1].mul_(m)
+            carry_h = torch.where(mb, z, 1.0)
+        torch.mul(r, 1.0 - r, out=q[:, :, 0]).mul_(rec[:, :, 2 * hidden :]).mul_(p_n)
+        torch.mul(p_n, r, out=q[:, :, 2])
+
+        gh = torch.empty_like(hs)  # the direct dL/dh_t, becoming the total step by step
+        gh.copy_(grad_hs)
+        e = torch.empty(steps, batch, three_h, dtype=acts.dtype, device=acts.device)
+        gh_s, e_s, e3_s = gh.unbind(0), e.unbind(0), e.view(steps, batch, 3, hidden).unbind(0)
+        q_s, carry_s = q.unbind(0), carry_h.unbind(0)
+        truncate: int | None = ctx.truncate
+        for t in range(steps - 1, -1, -1):
+            torch.mul(gh_s[t][:, None], q_s[t], out=e3_s[t])
+            if t > 0 and not is_chunk_start(t, truncate):
+                gh_s[t - 1].addcmul_(gh_s[t], carry_s[t]).addmm_(e_s[t], weight_hh)
+        if ctx.norm_out is not None:
+            ctx.norm_out.copy_(step_norms(gh))
+
+        need_u, need_h0, need_w, need_b = ctx.needs_input_grad[:4]
+        grad_u = grad_h0 = grad_w = grad_b = None
+        if need_u:
+            grad_u = torch.empty_like(e)
+            grad_u[:, :, : 2 * hidden] = e[:, :, : 2 * hidden]
+            torch.mul(gh, p_n, out=grad_u[:, :, 2 * hidden :])
+        if need_h0:
+            grad_h0 = torch.addcmul(e_s[0].mm(weight_hh), gh_s[0], carry_s[0])
+        if need_w:
+            grad_w = e.view(-1, three_h).t().mm(h_prev.view(-1, hidden))
+        if need_b and ctx.has_bias:
+            grad_b = e.view(-1, three_h).sum(0)
+        return grad_u, grad_h0, grad_w, grad_b, None, None, None
+
+
+def gru_recurrence(
+    u: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None = None,
+    truncate: int | None = None,
+    mask: Tensor | None = None,
+    norm_out: Tensor | None = None,
+) -> Tensor:
+    """The GRU recurrence with hand-derived BPTT. u: (T, B, 3H), h0: (B, H) -> hs: (T, B, H).
+
+    ``truncate``: detach the state every ``truncate`` steps (None: full BPTT). ``mask``: (T, B)
+    bool, False where a row's step is padding (its state is carried over). ``norm_out``: an optional
+    (T,) tensor that backward fills with ``||dL/dh_t||`` for every step.
+    """
+    check_args(u, truncate, mask, (norm_out,))
+    hs: Tensor = GRURecurrence.apply(u, h0, weight_hh, bias_hh, truncate, mask, norm_out)
+    return hs
