@@ -9,6 +9,11 @@ FLOPs counted (matmuls only, as is usual), G gate blocks (1 RNN, 4 LSTM, 3 GRU):
 
     forward  = 2 * B * T * (I*G*H + H*G*H)
     fwd+bwd  = 3 * forward       (backward: one matmul for the input, one for the weight)
+
+The floor (``MatmulFloor``) runs those matmuls and nothing else, into preallocated buffers: the input
+projection, T recurrent matmuls (B, H) x (H, G*H) one after another, and backward T matmuls
+(B, G*H) x (G*H, H) back through time plus one matmul each for dW_hh, dW_ih and dx. A recurrence
+cannot beat it without changing the arithmetic; ``vs_floor`` = our time / the floor's.
 """
 
 from __future__ import annotations
@@ -57,6 +62,39 @@ class Case:
         self.x.grad = None
         out, _ = self.module(self.x)
         out.backward(self.grad_out)
+
+
+class MatmulFloor(Case):
+    """The matmuls of one fwd+bwd of a G-gate recurrence alone, like ``module``'s (see the top)."""
+
+    def __init__(self, name: str, family: str, module: Recurrent, x: Tensor, grad_out: Tensor) -> None:
+        super().__init__(name, family, module, x, grad_out)
+        steps, batch, inputs = x.shape
+        gh, hidden = module.weight_hh.shape
+        self.w_ih, self.w_hh = module.weight_ih.detach(), module.weight_hh.detach()
+        new = partial(torch.empty, dtype=x.dtype, device=x.device)
+        self.xs = x.detach().reshape(-1, inputs)
+        self.u, self.acts = new(steps * batch, gh), new(steps, batch, gh)
+        self.hs, self.g = new(steps, batch, hidden), new(steps, batch, hidden)
+        self.h0 = torch.zeros(batch, hidden, dtype=x.dtype, device=x.device)
+        self.dw_hh, self.dw_ih, self.dx = new(gh, hidden), new(gh, inputs), new(steps * batch, inputs)
+
+    def step(self, with_grad: bool) -> None:
+        hidden = self.hs.shape[2]
+        torch.mm(self.xs, self.w_ih.t(), out=self.u)
+        u = self.u.view_as(self.acts)
+        h, w_t = self.h0, self.w_hh.t()
+        for t in range(self.acts.shape[0]):
+            h = torch.addmm(u[t], h, w_t, out=self.acts[t])[:, :hidden]
+        if not with_grad:
+            return
+        delta = self.acts  # stands for dL/da: the elementwise work that makes it is left out
+        for t in range(delta.shape[0] - 1, 0, -1):
+            torch.mm(delta[t], self.w_hh, out=self.g[t - 1])
+        rows = delta.view(-1, delta.shape[2])
+        torch.mm(rows.t(), self.hs.view(-1, hidden), out=self.dw_hh)
+        torch.mm(rows.t(), self.xs, out=self.dw_ih)
+        torch.mm(rows, self.w_ih, out=self.dx)
 
 
 def one_hot_input(steps: int, batch: int, vocab: int, device: str, dtype: torch.dtype) -> Tensor:
@@ -143,6 +181,7 @@ def summarise(cases: list[Case], batch: int, steps: int, vocab: int, hidden: int
     for c in cases:
         fb, fw = medians[c.name]
         ref_fb, ref_fw = medians.get(f"torch.nn.{c.family.upper()}", (float("nan"),) * 2)
+        floor_fb, floor_fw = medians.get(f"{c.family} matmul floor", (float("nan"),) * 2)
         flops = forward_flops(c.family, batch, steps, vocab, hidden)
         rows.append(
             {
@@ -156,6 +195,8 @@ def summarise(cases: list[Case], batch: int, steps: int, vocab: int, hidden: int
                 "fwd_ms": fw,
                 "speedup_fwd_bwd": ref_fb / fb,
                 "speedup_fwd": ref_fw / fw,
+                "vs_floor": fb / floor_fb,
+                "vs_floor_fwd": fw / floor_fw,
                 "gflops_fwd_bwd": 3 * flops / fb / 1e6,
                 "gflops_fwd": flops / fw / 1e6,
                 "repeats": len(c.fwd_ms),

@@ -61,10 +61,11 @@ def cases_for(args: argparse.Namespace, hidden: int, steps: int) -> tuple[list[b
     for family in args.families:
         ours = bm.hand_written(family, args.vocab, hidden).to(args.device)
         cases.append(bm.Case(f"{family} autograd", family, ours, x, grad))
+        manual = bm.hand_written(family, args.vocab, hidden, bptt="manual").to(args.device)
+        manual.load_state_dict(ours.state_dict())
+        cases.append(bm.Case(f"{family} manual BPTT", family, manual, x, grad))
+        cases.append(bm.MatmulFloor(f"{family} matmul floor", family, manual, x, grad))
         if family == "rnn":
-            manual = bm.hand_written(family, args.vocab, hidden, bptt="manual").to(args.device)
-            manual.load_state_dict(ours.state_dict())
-            cases.append(bm.Case("rnn manual BPTT", family, manual, x, grad))
             if args.compile and steps > args.compile_max_steps:
                 info["compile_error"] = f"skipped: T > --compile-max-steps {args.compile_max_steps}"
                 print(f"torch.compile H={hidden} T={steps}: {info['compile_error']}")

@@ -58,3 +58,14 @@ def previous(first: Tensor, seq: Tensor) -> Tensor:
 
     first: (B, H), seq: (T, B, H) -> (T, B, H)."""
     return torch.cat([first[None], seq[:-1]])
+
+
+def tanh_from_sigmoid_(s: Tensor) -> Tensor:
+    """In place: ``s = sigma(2a)`` becomes ``tanh(a) = 2 s - 1``.
+
+    On the CPU ``torch.sigmoid`` is several times faster than ``torch.tanh``, so the recurrences
+    double the pre-activations that feed a tanh (their slice of ``u``, ``W_hh`` and ``b_hh``, once
+    per call) and take a sigmoid instead. In float32 the result is exact to about 1e-7 absolute
+    (``torch.tanh``: about 1e-7 relative); the backward pass uses the true derivatives.
+    """
+    return s.mul_(2.0).sub_(1.0)

@@ -19,7 +19,8 @@ Backward. With ``gh_t`` the total dL/dh_t and ``e_t = dL/dw_t`` (B, 3H), from t 
 Every factor but ``gh_t`` is known after the forward pass, so ``e_t = gh_t * Q_t`` with
 ``Q_t = [(1 - z)(1 - n^2) w^n r (1 - r), (h_{t-1} - n) z (1 - z), (1 - z)(1 - n^2) r]`` computed
 for all steps at once: the loop is one broadcast multiply, one ``addcmul`` and one (B, 3H) x (3H, H)
-matmul per step. After it, as single matmuls over all (t, batch) rows::
+matmul per step. (The forward pass computes the tanh as ``2 sigma(2x) - 1``, see
+``rnn_scratch.bptt.common.tanh_from_sigmoid_``.) After it, as single matmuls over all (t, batch) rows::
 
     dW_hh = sum_t e_t^T h_{t-1}   (3H, H)     db_hh = sum_t e_t   (3H,)
     du_t  = [e^r_t, e^z_t, dn_t]  (B, 3H)     dh_0 = gh_1 * z_1 + e_1 W_hh
@@ -42,7 +43,14 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from rnn_scratch.bptt.common import check_args, is_chunk_start, mask_factors, previous, step_norms
+from rnn_scratch.bptt.common import (
+    check_args,
+    is_chunk_start,
+    mask_factors,
+    previous,
+    step_norms,
+    tanh_from_sigmoid_,
+)
 
 
 class GRURecurrence(torch.autograd.Function):
@@ -66,11 +74,15 @@ class GRURecurrence(torch.autograd.Function):
     ) -> Tensor:
         steps, batch, three_h = u.shape
         hidden = three_h // 3
-        acts = torch.empty(steps, batch, three_h, dtype=u.dtype, device=u.device)
-        acts.copy_(u)  # becomes r, z, n in place, step by step
-        rec = torch.empty_like(acts)  # w_t = h_{t-1} W_hh^T + b_hh, kept: w^n_t is needed backward
+        # The n block of u, W_hh and b_hh doubled: n_t = 2 sigma(2 (u^n + r w^n)) - 1 (tanh_from_sigmoid_).
+        scale = u.new_ones(3, hidden)
+        scale[2] = 2.0
+        scale = scale.view(-1)
+        acts = u * scale  # becomes r, z, n in place, step by step
+        rec = torch.empty_like(acts)  # w_t (its n block doubled), kept: w^n_t is needed backward
         hs = torch.empty(steps, batch, hidden, dtype=u.dtype, device=u.device)
-        w_t = weight_hh.t()
+        w_t = (weight_hh * scale[:, None]).t()
+        b_hh = bias_hh * scale if bias_hh is not None else None
         rz_s, rec_rz_s = acts[:, :, : 2 * hidden].unbind(0), rec[:, :, : 2 * hidden].unbind(0)
         r_s, z_s, n_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(3))
         rec_s, rec_n_s = rec.unbind(0), rec[:, :, 2 * hidden :].unbind(0)
@@ -78,12 +90,12 @@ class GRURecurrence(torch.autograd.Function):
         new = torch.empty_like(h0) if mask is not None else None
         h = h0
         for t in range(steps):
-            if bias_hh is None:
+            if b_hh is None:
                 torch.mm(h, w_t, out=rec_s[t])
             else:
-                torch.addmm(bias_hh, h, w_t, out=rec_s[t])
+                torch.addmm(b_hh, h, w_t, out=rec_s[t])
             rz_s[t].add_(rec_rz_s[t]).sigmoid_()
-            n_s[t].addcmul_(r_s[t], rec_n_s[t]).tanh_()
+            tanh_from_sigmoid_(n_s[t].addcmul_(r_s[t], rec_n_s[t]).sigmoid_())
             if m_s is None:
                 h = torch.lerp(n_s[t], h, z_s[t], out=hs[t])
             else:
@@ -105,17 +117,16 @@ class GRURecurrence(torch.autograd.Function):
         r, z, n = (acts[:, :, k * hidden : (k + 1) * hidden] for k in range(3))
         h_prev = previous(h0, hs)
         # dn_t = gh_t * p_n, and e_t = gh_t * q_t with q = [p_n w^n r(1-r), (h_prev - n) z(1-z), p_n r]
-        p_n = torch.addcmul(n.new_ones(()).expand_as(n), n, n, value=-1.0).mul_(1.0 - z)
-        q = torch.empty(steps, batch, 3, hidden, dtype=acts.dtype, device=acts.device)
-        torch.mul(z, 1.0 - z, out=q[:, :, 1]).mul_(h_prev - n)
-        carry_h: Tensor = z
+        p_n = (1.0 - n * n).mul_(1.0 - z)
+        q_z = (h_prev - n).mul_(z).mul_(1.0 - z)
+        carry_h: Tensor = z.contiguous()
         if mask is not None:
             mb, m, _ = mask_factors(mask, acts)
             p_n.mul_(m)
-            q[:, :, 1].mul_(m)
+            q_z.mul_(m)
             carry_h = torch.where(mb, z, 1.0)
-        torch.mul(r, 1.0 - r, out=q[:, :, 0]).mul_(rec[:, :, 2 * hidden :]).mul_(p_n)
-        torch.mul(p_n, r, out=q[:, :, 2])
+        q_r = (rec[:, :, 2 * hidden :] * 0.5).mul_(r).mul_(1.0 - r).mul_(p_n)  # 0.5: w^n was doubled
+        q = torch.stack([q_r, q_z, p_n * r], dim=2)
 
         gh = torch.empty_like(hs)  # the direct dL/dh_t, becoming the total step by step
         gh.copy_(grad_hs)
@@ -133,9 +144,7 @@ class GRURecurrence(torch.autograd.Function):
         need_u, need_h0, need_w, need_b = ctx.needs_input_grad[:4]
         grad_u = grad_h0 = grad_w = grad_b = None
         if need_u:
-            grad_u = torch.empty_like(e)
-            grad_u[:, :, : 2 * hidden] = e[:, :, : 2 * hidden]
-            torch.mul(gh, p_n, out=grad_u[:, :, 2 * hidden :])
+            grad_u = torch.cat([e[:, :, : 2 * hidden], gh * p_n], dim=2)
         if need_h0:
             grad_h0 = torch.addcmul(e_s[0].mm(weight_hh), gh_s[0], carry_s[0])
         if need_w:

@@ -19,19 +19,22 @@ t = T down to 1 (``delta_{T+1} = 0``, ``gc_{T+1} f_{T+1} = dL/dc_T`` from the fi
     delta^f_t   = gc_t * c_{t-1} * f_t (1 - f_t)
     delta^g_t   = gc_t * i_t * (1 - g_t^2)
 
-Everything but ``gh_t`` and ``gc_t`` is known after the forward pass, so the factors multiplying
-them (``tanh(c_t) o_t (1 - o_t)``, ``o_t (1 - tanh(c_t)^2)``, ...) are computed for all steps at
-once before the loop; the loop itself is five small ops and one (B, 4H) x (4H, H) matmul per step.
+Everything but ``gh_t`` and ``gc_t`` is known in the forward pass, so the factors multiplying
+them (``tanh(c_t) o_t (1 - o_t)``, ``o_t (1 - tanh(c_t)^2)``, ...) are written there, step by step
+while the step's values are in the cache; the backward loop is then five small ops and one
+(B, 4H) x (4H, H) matmul per step.
 After it, as single matmuls over all (t, batch) rows::
 
     dW_hh = sum_t delta_t^T h_{t-1}   (4H, H)     db_hh = sum_t delta_t   (4H,)
     du_t  = delta_t                               (dW_ih, db_ih: autograd through u)
     dh_0  = delta_1 W_hh              (B, H)      dc_0 = gc_1 * f_1       (B, H)
 
-Internally the gate blocks are stored in the order o, i, f, g: the three sigmoids are then one
-contiguous (B, 3H) slice in the forward pass, and the three blocks multiplied by ``gc_t`` one
-(B, 3H) slice in the backward pass. ``W_hh``, ``b_hh`` and ``u`` are permuted once per call and the
-gradients permuted back, so callers see torch's order i, f, g, o.
+Speed: ``tanh(a) = 2 sigma(2a) - 1``, and the sigmoid is several times cheaper than the tanh on
+the CPU. The g block of ``u + b_hh`` and of ``W_hh`` is doubled once per call, so one in-place
+sigmoid over the whole (B, 4H) row of gates gives i, f, o and ``sigma(2 a^g)``, turned into g by
+``2 s - 1``; ``tanh(c_t)`` is computed the same way. (In float32 that is exact to about 1e-7
+absolute, where ``torch.tanh`` is exact to about 1e-7 relative.) The backward pass uses the
+derivatives of the true pre-activations, so the gradients are those of the equations above.
 
 Masks (right-padded batches): where ``mask[t, b]`` is False the state is carried, ``(h_t, c_t) =
 (h_{t-1}, c_{t-1})``. With ``m_t`` the mask as 0/1 (B, 1), every delta is multiplied by ``m_t``, the
@@ -56,24 +59,27 @@ recurrent neural networks", ch. 4.6 (the LSTM's BPTT equations).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from rnn_scratch.bptt.common import check_args, is_chunk_start, mask_factors, previous, step_norms
+from rnn_scratch.bptt.common import (
+    check_args,
+    is_chunk_start,
+    mask_factors,
+    step_norms,
+    tanh_from_sigmoid_,
+)
 
-TO_INTERNAL = [3, 0, 1, 2]
-"""Internal block k is torch's block ``TO_INTERNAL[k]``: o, i, f, g from i, f, g, o."""
-TO_TORCH = [1, 2, 3, 0]
-"""Torch's block j is internal block ``TO_TORCH[j]``."""
 
-
-def _weight_internal(weight_hh: Tensor) -> Tensor:
-    """``weight_hh`` (4H, H) with its row blocks in the internal order o, i, f, g."""
-    hidden = weight_hh.shape[1]
-    return weight_hh.view(4, hidden, hidden)[TO_INTERNAL].reshape(4 * hidden, hidden)
+def gate_scale(hidden: int, like: Tensor) -> Tensor:
+    """(4H,): 2 on the g block, 1 elsewhere: the pre-activations whose sigmoid gives tanh via 2s - 1."""
+    scale = like.new_ones(4, hidden)
+    scale[2] = 2.0
+    return scale.view(-1)
 
 
 class LSTMRecurrence(torch.autograd.Function):
@@ -96,44 +102,63 @@ class LSTMRecurrence(torch.autograd.Function):
         mask: Tensor | None,
         norm_h: Tensor | None,
         norm_c: Tensor | None,
+        grad_enabled: bool = True,
     ) -> tuple[Tensor, Tensor]:
         steps, batch, four_h = u.shape
         hidden = four_h // 4
-        # acts: the pre-activations u_t + b_hh for all steps (internal order), then in place, step
-        # by step, + h_{t-1} W_hh^T and the gate nonlinearities: the saved o, i, f, g.
-        acts = torch.empty(steps, batch, 4, hidden, dtype=u.dtype, device=u.device)
-        u4 = u.reshape(steps, batch, 4, hidden)
-        for k, j in enumerate(TO_INTERNAL):
-            if bias_hh is None:
-                acts[:, :, k].copy_(u4[:, :, j])
-            else:
-                torch.add(u4[:, :, j], bias_hh[j * hidden : (j + 1) * hidden], out=acts[:, :, k])
-        acts = acts.view(steps, batch, four_h)
-        w_t = _weight_internal(weight_hh).t()
-        cs, tcs, hs = (torch.empty(steps, batch, hidden, dtype=u.dtype, device=u.device) for _ in range(3))
-        a_s, sig_s, tanh_s = (
-            acts.unbind(0),
-            acts[:, :, : 3 * hidden].unbind(0),
-            acts[:, :, 3 * hidden :].unbind(0),
-        )
-        o_s, i_s, f_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(3))
+        scale = gate_scale(hidden, u)
+        # acts: u_t + b_hh for all steps (g block doubled), then in place, step by step,
+        # + h_{t-1} W_hh^T and the gate nonlinearities: the saved i, f, g, o.
+        acts = u * scale if bias_hh is None else torch.addcmul(bias_hh * scale, u, scale)
+        w_t = (weight_hh * scale[:, None]).t()
+        new = partial(torch.empty, dtype=u.dtype, device=u.device)
+        cs, hs, tc = new(steps, batch, hidden), new(steps, batch, hidden), new(batch, hidden)
+        a_s = acts.unbind(0)
+        i_s, f_s, g_s, o_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(4))
         m_s = mask[:, :, None].unbind(0) if mask is not None else None
-        new_c, new_h = (torch.empty_like(h0) for _ in range(2)) if mask is not None else (None, None)
+        new_c, new_h = (torch.empty_like(h0) for _ in range(2))
+        # For the backward pass, each step also writes the factors that multiply gh_t and gc_t
+        # there (see the top): computed here, while the step's values are in the cache, they cost
+        # a few small ops instead of many passes over (T, B, 4H) tensors afterwards.
+        grad = grad_enabled and any(ctx.needs_input_grad[:5])  # type: ignore[attr-defined]
+        factors = new(steps, batch, four_h) if grad else acts
+        h_path = new(steps, batch, hidden) if grad else cs  # o_t (1 - tanh(c_t)^2) (* m_t)
+        carry_c = new(steps, batch, hidden) if grad and mask is not None else acts[:, :, hidden : 2 * hidden]
+        shift = torch.zeros(4, hidden, dtype=u.dtype, device=u.device)
+        shift[2] = 1.0  # (a + shift)(1 - a): s (1 - s) on the sigmoid blocks, (1 + g)(1 - g) on g
+        shift, one = shift.view(-1), u.new_ones(())
+        p_s, hp_s, carry_s = factors.unbind(0), h_path.unbind(0), carry_c.unbind(0)
+        p_i_s, p_f_s, p_g_s, p_o_s = (
+            factors[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(4)
+        )
         h, c = h0, c0
         for t in range(steps):
-            a_s[t].addmm_(h, w_t)
-            sig_s[t].sigmoid_()
-            tanh_s[t].tanh_()
+            a_s[t].addmm_(h, w_t).sigmoid_()
+            tanh_from_sigmoid_(g_s[t])
+            c_t = cs[t] if m_s is None else new_c
+            h_t = hs[t] if m_s is None else new_h
+            torch.mul(f_s[t], c, out=c_t).addcmul_(i_s[t], g_s[t])
+            tanh_from_sigmoid_(torch.mul(c_t, 2.0, out=tc).sigmoid_())
+            torch.mul(o_s[t], tc, out=h_t)
+            if grad:
+                p = torch.add(a_s[t], shift, out=p_s[t])
+                p.addcmul_(p, a_s[t], value=-1.0)
+                p_i_s[t].mul_(g_s[t])
+                p_f_s[t].mul_(c)  # c_{t-1}
+                p_g_s[t].mul_(i_s[t])
+                p_o_s[t].mul_(tc)
+                torch.mul(h_t, tc, out=hp_s[t])  # o tanh(c)^2 (h_t is still o_t tanh(c_t) here)
+                torch.sub(o_s[t], hp_s[t], out=hp_s[t])
+                if m_s is not None:
+                    p.mul_(m_s[t])
+                    hp_s[t].mul_(m_s[t])
+                    torch.where(m_s[t], f_s[t], one, out=carry_s[t])
             if m_s is None:
-                c = torch.mul(f_s[t], c, out=cs[t]).addcmul_(i_s[t], tanh_s[t])
-                h = torch.mul(o_s[t], torch.tanh(c, out=tcs[t]), out=hs[t])
+                h, c = h_t, c_t
             else:
-                assert new_c is not None and new_h is not None
-                torch.mul(f_s[t], c, out=new_c).addcmul_(i_s[t], tanh_s[t])
-                torch.mul(o_s[t], torch.tanh(new_c, out=tcs[t]), out=new_h)
-                c = torch.where(m_s[t], new_c, c, out=cs[t])
-                h = torch.where(m_s[t], new_h, h, out=hs[t])
-        ctx.save_for_backward(acts, cs, tcs, hs, h0, c0, weight_hh, mask)  # type: ignore[arg-type]
+                c = torch.where(m_s[t], c_t, c, out=cs[t])
+                h = torch.where(m_s[t], h_t, h, out=hs[t])
+        ctx.save_for_backward(factors, h_path, carry_c, hs, h0, weight_hh, mask)  # type: ignore[arg-type]
         ctx.truncate = truncate  # type: ignore[attr-defined]
         ctx.norms = (norm_h, norm_c)  # type: ignore[attr-defined]
         ctx.has_bias = bias_hh is not None  # type: ignore[attr-defined]
@@ -142,51 +167,34 @@ class LSTMRecurrence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_hs: Tensor, grad_c_last: Tensor) -> tuple[Tensor | None, ...]:
-        acts, cs, tcs, hs, h0, c0, weight_hh, mask = ctx.saved_tensors
-        steps, batch, four_h = acts.shape
+        factors, h_path, carry_c, hs, h0, weight_hh, mask = ctx.saved_tensors
+        steps, batch, four_h = factors.shape
         hidden = four_h // 4
-        w = _weight_internal(weight_hh)
-        o, i, f, g = (acts[:, :, k * hidden : (k + 1) * hidden] for k in range(4))
-        # The factors of gh_t (block o, and the h-path into gc_t) and of gc_t (blocks i, f, g).
-        factors = torch.empty_like(acts)
-        p_o, p_i, p_f, p_g = (factors[:, :, k * hidden : (k + 1) * hidden] for k in range(4))
-        torch.mul(o, 1.0 - o, out=p_o).mul_(tcs)
-        torch.mul(i, 1.0 - i, out=p_i).mul_(g)
-        torch.mul(f, 1.0 - f, out=p_f).mul_(previous(c0, cs))
-        torch.addcmul(i, i, g * g, value=-1.0, out=p_g)
-        h_path = torch.addcmul(o, o, tcs * tcs, value=-1.0)  # o_t (1 - tanh(c_t)^2)
-        carry_c: Tensor = f
         not_m: tuple[Tensor, ...] = ()
         if mask is not None:
-            mb, m, keep = mask_factors(mask, acts)
-            factors.mul_(m)
-            h_path.mul_(m)
-            carry_c = torch.where(mb, f, 1.0)
-            not_m = keep.unbind(0)
+            not_m = mask_factors(mask, factors)[2].unbind(0)
 
         gh = torch.empty_like(hs)  # the direct dL/dh_t, becoming the total step by step
         gh.copy_(grad_hs)
         gc = torch.empty_like(gh)  # the total dL/dc_t
-        delta = torch.empty_like(acts)
+        delta = torch.empty_like(factors)
         gh_s, gc_s, d_s = gh.unbind(0), gc.unbind(0), delta.unbind(0)
-        d_o_s, d_ifg_s = (
-            delta[:, :, :hidden].unbind(0),
-            delta[:, :, hidden:].view(steps, batch, 3, hidden).unbind(0),
-        )
-        p_o_s, p_ifg_s = p_o.unbind(0), factors[:, :, hidden:].view(steps, batch, 3, hidden).unbind(0)
+        d_ifg_s = delta[:, :, : 3 * hidden].view(steps, batch, 3, hidden).unbind(0)
+        p_ifg_s = factors[:, :, : 3 * hidden].view(steps, batch, 3, hidden).unbind(0)
+        d_o_s, p_o_s = delta[:, :, 3 * hidden :].unbind(0), factors[:, :, 3 * hidden :].unbind(0)
         h_path_s, carry_s = h_path.unbind(0), carry_c.unbind(0)
         carry = grad_c_last.clone()  # gc_{t+1} f_{t+1}: what reaches c_t from later steps
         truncate: int | None = ctx.truncate
         for t in range(steps - 1, -1, -1):
             gc_t = torch.addcmul(carry, gh_s[t], h_path_s[t], out=gc_s[t])
-            torch.mul(gh_s[t], p_o_s[t], out=d_o_s[t])
             torch.mul(gc_t[:, None], p_ifg_s[t], out=d_ifg_s[t])
+            torch.mul(gh_s[t], p_o_s[t], out=d_o_s[t])
             if is_chunk_start(t, truncate):
                 carry.zero_()
                 continue
             torch.mul(gc_t, carry_s[t], out=carry)
             if t > 0:
-                gh_s[t - 1].addmm_(d_s[t], w)
+                gh_s[t - 1].addmm_(d_s[t], weight_hh)
                 if not_m:
                     gh_s[t - 1].addcmul_(gh_s[t], not_m[t])
         norm_h, norm_c = ctx.norms
@@ -196,20 +204,19 @@ class LSTMRecurrence(torch.autograd.Function):
             norm_c.copy_(step_norms(gc))
 
         need_u, need_h0, need_c0, need_w, need_b = ctx.needs_input_grad[:5]
-        grad_u = grad_h0 = grad_w = grad_b = None
-        if need_u:
-            grad_u = delta.view(steps, batch, 4, hidden)[:, :, TO_TORCH].reshape(steps, batch, four_h)
+        grad_h0 = grad_w = grad_b = None
         if need_h0:
-            grad_h0 = d_s[0].mm(w)
+            grad_h0 = d_s[0].mm(weight_hh)
             if not_m:
                 grad_h0.addcmul_(gh_s[0], not_m[0])
         if need_w:
-            flat = delta.view(-1, four_h).t().mm(previous(h0, hs).view(-1, hidden))
-            grad_w = flat.view(4, hidden, hidden)[TO_TORCH].reshape(four_h, hidden)
+            grad_w = delta[0].t().mm(h0)
+            if steps > 1:
+                grad_w.addmm_(delta[1:].reshape(-1, four_h).t(), hs[:-1].reshape(-1, hidden))
         if need_b and ctx.has_bias:
-            grad_b = delta.view(-1, 4, hidden).sum(0)[TO_TORCH].reshape(four_h)
+            grad_b = delta.view(-1, four_h).sum(0)
         grad_c0 = carry if need_c0 else None
-        return grad_u, grad_h0, grad_c0, grad_w, grad_b, None, None, None, None
+        return (delta if need_u else None), grad_h0, grad_c0, grad_w, grad_b, None, None, None, None, None
 
 
 def lstm_recurrence(
@@ -230,5 +237,6 @@ def lstm_recurrence(
     optional (T,) tensors that backward fills with ``||dL/dh_t||`` and ``||dL/dc_t||``.
     """
     check_args(u, truncate, mask, (norm_h, norm_c))
-    hs, c_last = LSTMRecurrence.apply(u, h0, c0, weight_hh, bias_hh, truncate, mask, norm_h, norm_c)
+    grad = torch.is_grad_enabled()  # off inside forward: say whether to write the backward's factors
+    hs, c_last = LSTMRecurrence.apply(u, h0, c0, weight_hh, bias_hh, truncate, mask, norm_h, norm_c, grad)
     return hs, c_last

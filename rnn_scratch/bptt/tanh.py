@@ -54,7 +54,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from rnn_scratch.bptt.common import check_args, is_chunk_start, mask_factors, step_norms
+from rnn_scratch.bptt.common import check_args, is_chunk_start, mask_factors, step_norms, tanh_from_sigmoid_
 
 
 class TanhRecurrence(torch.autograd.Function):
@@ -78,21 +78,22 @@ class TanhRecurrence(torch.autograd.Function):
     ) -> Tensor:
         hs = torch.empty(u.shape, dtype=u.dtype, device=u.device)
         # One pass adds the recurrent bias to every step; each step is then one in-place addmm and
-        # one in-place tanh on its slice of the output buffer: no allocation inside the loop.
+        # the tanh, in place, on its slice of the output buffer: no allocation inside the loop. The
+        # tanh is 2 sigma(2a) - 1, its argument doubled once for all steps (tanh_from_sigmoid_).
         if bias_hh is None:
-            hs.copy_(u)
+            torch.mul(u, 2.0, out=hs)
         else:
-            torch.add(u, bias_hh, out=hs)
-        w_t = weight_hh.t()
+            torch.add(bias_hh * 2.0, u, alpha=2.0, out=hs)
+        w_t = (weight_hh * 2.0).t()
         prev = h0
         if mask is None:
             for h in hs.unbind(0):
-                h.addmm_(prev, w_t).tanh_()
+                tanh_from_sigmoid_(h.addmm_(prev, w_t).sigmoid_())
                 prev = h
         else:
             new = torch.empty_like(h0)
             for h, m in zip(hs.unbind(0), mask[:, :, None].unbind(0), strict=True):
-                torch.addmm(h, prev, w_t, out=new).tanh_()
+                tanh_from_sigmoid_(torch.addmm(h, prev, w_t, out=new).sigmoid_())
                 prev = torch.where(m, new, prev, out=h)
         ctx.save_for_backward(hs, h0, weight_hh, mask)  # type: ignore[arg-type]  # None is allowed
         ctx.truncate = truncate  # type: ignore[attr-defined]
