@@ -93,6 +93,7 @@ class ModelConfig:
     forget_bias: float = 1.0  # LSTM only: initial b_if + b_hf
     bptt: str = "manual"  # manual (hand-derived backward, rnn_scratch/bptt/) | autograd; torch_*: ignored
     truncate: int | None = None  # truncated BPTT: gradient flows back at most this many steps
+    cuda_graph: bool = False  # replay the manual recurrence as CUDA graphs (device=cuda, bptt=manual)
 
 
 @dataclass
@@ -185,6 +186,10 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     _positive("model.init_gain", cfg.model.init_gain)
     _one_of("model.bptt", cfg.model.bptt, BPTT_MODES)
     _positive("model.truncate", cfg.model.truncate, allow_none=True)
+    if cfg.model.cuda_graph and (
+        cfg.device != "cuda" or cfg.model.bptt != "manual" or cfg.model.name not in MODELS[:3]
+    ):
+        raise ConfigError("model.cuda_graph", "needs device=cuda, model.bptt=manual and model=rnn|lstm|gru")
     _one_of("optim.name", cfg.optim.name, OPTIMIZERS)
     _positive("optim.lr", cfg.optim.lr)
     if cfg.optim.momentum < 0 or cfg.optim.weight_decay < 0:

@@ -18,6 +18,7 @@ over the whole batch, of shape (T,). That profile is how vanishing and exploding
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -31,6 +32,7 @@ from rnn_scratch.bptt import (
     lstm_recurrence,
     tanh_recurrence,
 )
+from rnn_scratch.bptt.graphed import graph_key, graph_recurrence
 from rnn_scratch.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 
 
@@ -60,13 +62,16 @@ class Recurrent(nn.Module):
         *,
         bptt: str = "autograd",
         truncate: int | None = None,
+        cuda_graph: bool = False,
         **cell_kwargs: float,
     ):
         """``bptt``: ``autograd`` (autograd runs back through the loop) or ``manual`` (the
         hand-derived backward of ``rnn_scratch.bptt``: same values and gradients, faster, first
         derivatives only). ``truncate``: the state is
         detached every ``truncate`` steps, so the gradient flows back at most that far (None: full
-        BPTT); the same chunks in both modes, see ``rnn_scratch.bptt``."""
+        BPTT); the same chunks in both modes, see ``rnn_scratch.bptt``. ``cuda_graph``: with
+        ``bptt='manual'`` on a GPU, replay the recurrence as CUDA graphs
+        (``rnn_scratch.bptt.graphed``)."""
         super().__init__()
         if bptt not in BPTT_MODES:
             raise ValueError(f"bptt must be one of {', '.join(BPTT_MODES)}, got {bptt!r}")
@@ -74,7 +79,10 @@ class Recurrent(nn.Module):
             isinstance(truncate, bool) or not isinstance(truncate, int) or truncate < 1
         ):
             raise ValueError(f"truncate must be an int >= 1 or None, got {truncate!r}")
-        self.bptt, self.truncate = bptt, truncate
+        if cuda_graph and bptt != "manual":
+            raise ValueError("cuda_graph=True replays the hand-derived recurrence: it needs bptt='manual'")
+        self.bptt, self.truncate, self.cuda_graph = bptt, truncate, cuda_graph
+        self._graphs: dict[tuple, Callable[..., object]] = {}  # type: ignore[type-arg]
         cell = self.cell_class(input_size, hidden_size, bias, **cell_kwargs)
         # The cell is not a submodule: its parameters are registered on the layer under the cell's
         # own names, so the layer's state_dict reads like the cell's and like torch's.
@@ -165,6 +173,8 @@ class Recurrent(nn.Module):
         cell, k = self.cell, self.truncate
         norms = self.state_grad_norms if record else {}
         w, b = cell.weight_hh, cell.bias_hh
+        if self.cuda_graph and mask is None and not record and torch.is_grad_enabled():
+            return self._forward_graphed(u, state)
         if isinstance(cell, LSTMCell):
             assert isinstance(state, tuple)
             hs, c = lstm_recurrence(u, *state, w, b, k, mask, norms.get("h"), norms.get("c"))
@@ -177,6 +187,32 @@ class Recurrent(nn.Module):
         else:
             raise ValueError(f"bptt='manual' has no hand-derived backward for {type(cell).__name__}")
         return hs, hs[-1]
+
+    def _forward_graphed(self, u: Tensor, state: State) -> tuple[Tensor, State]:
+        """The manual recurrence as CUDA graphs, one per input signature, recorded on first use."""
+        cell, k = self.cell, self.truncate
+        parts = state if isinstance(state, tuple) else (state,)
+        args = (u, *parts, cell.weight_hh, *([] if cell.bias_hh is None else [cell.bias_hh]))
+        key = graph_key(*args)
+        if key not in self._graphs:
+            has_b = cell.bias_hh is not None
+
+            def run(u: Tensor, *rest: Tensor) -> object:
+                n = 2 if isinstance(cell, LSTMCell) else 1
+                s, w, b = rest[:n], rest[n], (rest[n + 1] if has_b else None)
+                if isinstance(cell, LSTMCell):
+                    return lstm_recurrence(u, s[0], s[1], w, b, k)
+                if isinstance(cell, GRUCell):
+                    return gru_recurrence(u, s[0], w, b, k)
+                return tanh_recurrence(u, s[0], w, b, k)
+
+            self._graphs[key] = graph_recurrence(run, args)
+        out = self._graphs[key](*args)
+        if isinstance(out, tuple):
+            hs, c = out
+            return hs, (hs[-1], c)
+        assert isinstance(out, Tensor)
+        return out, out[-1]
 
     def _record_grad_norms(self, t: int, state: State) -> None:
         """Hook each state tensor of step t: when backward reaches it, store ``||dL/ds_t||``."""

@@ -16,6 +16,7 @@ state unchanged through its padding, so the read-out at step T sees the state af
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -63,7 +64,8 @@ def build_model(cfg: ModelConfig, input_size: int, hidden_size: int, n_outputs: 
     if cfg.name in BASELINES:
         core = TorchRecurrentBaseline(BASELINES[cfg.name], input_size, hidden_size, cfg.bias)
     elif cfg.name in CORES:
-        extra = {"forget_bias": cfg.forget_bias} if cfg.name == "lstm" else {}
+        extra: dict[str, Any] = {"forget_bias": cfg.forget_bias} if cfg.name == "lstm" else {}
+        extra["cuda_graph"] = cfg.cuda_graph
         core = CORES[cfg.name](
             input_size, hidden_size, cfg.bias, bptt=cfg.bptt, truncate=cfg.truncate, **extra
         )

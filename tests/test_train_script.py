@@ -116,6 +116,7 @@ BAD_INPUTS = [
     (["resume=/no/such/run"], "resume"),
     (["resume=true"], "resume"),
     (["model=lstm", "model.bptt=reverse"], "model.bptt"),
+    (["model.cuda_graph=true"], "model.cuda_graph"),
 ]
 
 
