@@ -16,9 +16,10 @@ Backward. With ``gh_t`` the total dL/dh_t and ``e_t = dL/dw_t`` (B, 3H), from t 
     e^z_t    = gh_t * (h_{t-1} - n_t) * z_t (1 - z_t)               = dL/du^z_t too
     e^n_t    = dn_t * r_t                                           (while dL/du^n_t = dn_t)
 
-Every factor but ``gh_t`` is known after the forward pass, so ``e_t = gh_t * Q_t`` with
-``Q_t = [(1 - z)(1 - n^2) w^n r (1 - r), (h_{t-1} - n) z (1 - z), (1 - z)(1 - n^2) r]`` computed
-for all steps at once: the loop is one broadcast multiply, one ``addcmul`` and one (B, 3H) x (3H, H)
+Every factor but ``gh_t`` is known in the forward pass, so ``e_t = gh_t * Q_t`` with
+``Q_t = [(1 - z)(1 - n^2) w^n r (1 - r), (h_{t-1} - n) z (1 - z), (1 - z)(1 - n^2) r]`` written
+there, step by step while the step's values are in the cache: the loop is one broadcast
+multiply, one ``addcmul`` and one (B, 3H) x (3H, H)
 matmul per step. (The forward pass computes the tanh as ``2 sigma(2x) - 1``, see
 ``rnn_scratch.bptt.common.tanh_from_sigmoid_``.) After it, as single matmuls over all (t, batch) rows::
 
@@ -46,8 +47,6 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 from rnn_scratch.bptt.common import (
     check_args,
     is_chunk_start,
-    mask_factors,
-    previous,
     step_norms,
     tanh_from_sigmoid_,
 )
@@ -71,6 +70,7 @@ class GRURecurrence(torch.autograd.Function):
         truncate: int | None,
         mask: Tensor | None,
         norm_out: Tensor | None,
+        grad_enabled: bool = True,
     ) -> Tensor:
         steps, batch, three_h = u.shape
         hidden = three_h // 3
@@ -87,7 +87,15 @@ class GRURecurrence(torch.autograd.Function):
         r_s, z_s, n_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(3))
         rec_s, rec_n_s = rec.unbind(0), rec[:, :, 2 * hidden :].unbind(0)
         m_s = mask[:, :, None].unbind(0) if mask is not None else None
-        new = torch.empty_like(h0) if mask is not None else None
+        new = torch.empty_like(h0)
+        # For the backward pass, each step also writes p_n and q (see the top) while its values are
+        # in the cache: a few small ops instead of many passes over (T, B, 3H) tensors afterwards.
+        grad = grad_enabled and any(ctx.needs_input_grad[:4])  # type: ignore[attr-defined]
+        p_n = torch.empty_like(hs) if grad else hs
+        q = torch.empty(steps, batch, 3, hidden, dtype=u.dtype, device=u.device) if grad else acts
+        carry_h = torch.empty_like(hs) if grad and mask is not None else acts[:, :, hidden : 2 * hidden]
+        pn_s, carry_s, q_s = p_n.unbind(0), carry_h.unbind(0), q.unbind(0) if grad else ()
+        ones = torch.ones_like(h0)
         h = h0
         for t in range(steps):
             if b_hh is None:
@@ -95,14 +103,26 @@ class GRURecurrence(torch.autograd.Function):
             else:
                 torch.addmm(b_hh, h, w_t, out=rec_s[t])
             rz_s[t].add_(rec_rz_s[t]).sigmoid_()
-            tanh_from_sigmoid_(n_s[t].addcmul_(r_s[t], rec_n_s[t]).sigmoid_())
+            r, z, n = r_s[t], z_s[t], n_s[t]
+            tanh_from_sigmoid_(n.addcmul_(r, rec_n_s[t]).sigmoid_())
+            if grad:
+                one_z = torch.sub(ones, z)
+                pn = torch.addcmul(ones, n, n, value=-1.0, out=pn_s[t]).mul_(one_z)  # (1 - n^2)(1 - z)
+                q_r, q_z, q_n = q_s[t].unbind(1)
+                torch.sub(h, n, out=q_z).mul_(z).mul_(one_z)  # (h_{t-1} - n) z (1 - z)
+                if m_s is not None:
+                    pn.mul_(m_s[t])
+                    q_z.mul_(m_s[t])
+                    torch.where(m_s[t], z, ones, out=carry_s[t])
+                # r (1 - r) w^n p_n; 0.5: the n block of w was doubled
+                torch.addcmul(r, r, r, value=-1.0, out=q_r).mul_(rec_n_s[t]).mul_(pn).mul_(0.5)
+                torch.mul(pn, r, out=q_n)
             if m_s is None:
-                h = torch.lerp(n_s[t], h, z_s[t], out=hs[t])
+                h = torch.lerp(n, h, z, out=hs[t])
             else:
-                assert new is not None
-                torch.lerp(n_s[t], h, z_s[t], out=new)
+                torch.lerp(n, h, z, out=new)
                 h = torch.where(m_s[t], new, h, out=hs[t])
-        ctx.save_for_backward(acts, rec, hs, h0, weight_hh, mask)  # type: ignore[arg-type]
+        ctx.save_for_backward(q, p_n, carry_h, hs, h0, weight_hh, mask)  # type: ignore[arg-type]
         ctx.truncate = truncate  # type: ignore[attr-defined]
         ctx.norm_out = norm_out  # type: ignore[attr-defined]
         ctx.has_bias = bias_hh is not None  # type: ignore[attr-defined]
@@ -111,26 +131,13 @@ class GRURecurrence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_hs: Tensor) -> tuple[Tensor | None, ...]:
-        acts, rec, hs, h0, weight_hh, mask = ctx.saved_tensors
-        steps, batch, three_h = acts.shape
-        hidden = three_h // 3
-        r, z, n = (acts[:, :, k * hidden : (k + 1) * hidden] for k in range(3))
-        h_prev = previous(h0, hs)
-        # dn_t = gh_t * p_n, and e_t = gh_t * q_t with q = [p_n w^n r(1-r), (h_prev - n) z(1-z), p_n r]
-        p_n = (1.0 - n * n).mul_(1.0 - z)
-        q_z = (h_prev - n).mul_(z).mul_(1.0 - z)
-        carry_h: Tensor = z.contiguous()
-        if mask is not None:
-            mb, m, _ = mask_factors(mask, acts)
-            p_n.mul_(m)
-            q_z.mul_(m)
-            carry_h = torch.where(mb, z, 1.0)
-        q_r = (rec[:, :, 2 * hidden :] * 0.5).mul_(r).mul_(1.0 - r).mul_(p_n)  # 0.5: w^n was doubled
-        q = torch.stack([q_r, q_z, p_n * r], dim=2)
+        q, p_n, carry_h, hs, h0, weight_hh, mask = ctx.saved_tensors
+        steps, batch, _, hidden = q.shape
+        three_h = 3 * hidden
 
         gh = torch.empty_like(hs)  # the direct dL/dh_t, becoming the total step by step
         gh.copy_(grad_hs)
-        e = torch.empty(steps, batch, three_h, dtype=acts.dtype, device=acts.device)
+        e = torch.empty(steps, batch, three_h, dtype=hs.dtype, device=hs.device)
         gh_s, e_s, e3_s = gh.unbind(0), e.unbind(0), e.view(steps, batch, 3, hidden).unbind(0)
         q_s, carry_s = q.unbind(0), carry_h.unbind(0)
         truncate: int | None = ctx.truncate
@@ -148,10 +155,12 @@ class GRURecurrence(torch.autograd.Function):
         if need_h0:
             grad_h0 = torch.addcmul(e_s[0].mm(weight_hh), gh_s[0], carry_s[0])
         if need_w:
-            grad_w = e.view(-1, three_h).t().mm(h_prev.view(-1, hidden))
+            grad_w = e[0].t().mm(h0)
+            if steps > 1:
+                grad_w.addmm_(e[1:].reshape(-1, three_h).t(), hs[:-1].reshape(-1, hidden))
         if need_b and ctx.has_bias:
             grad_b = e.view(-1, three_h).sum(0)
-        return grad_u, grad_h0, grad_w, grad_b, None, None, None
+        return grad_u, grad_h0, grad_w, grad_b, None, None, None, None
 
 
 def gru_recurrence(
@@ -170,5 +179,6 @@ def gru_recurrence(
     (T,) tensor that backward fills with ``||dL/dh_t||`` for every step.
     """
     check_args(u, truncate, mask, (norm_out,))
-    hs: Tensor = GRURecurrence.apply(u, h0, weight_hh, bias_hh, truncate, mask, norm_out)
+    grad = torch.is_grad_enabled()  # off inside forward: say whether to write the backward's factors
+    hs: Tensor = GRURecurrence.apply(u, h0, weight_hh, bias_hh, truncate, mask, norm_out, grad)
     return hs
