@@ -124,8 +124,10 @@ def make_sync(device: str) -> Callable[[], None]:
     return torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
 
 
-def time_once(fn: Callable[[], None], device: str) -> float:
-    """Milliseconds for one call; CUDA events on a GPU, perf_counter on the CPU."""
+def time_once(fn: Callable[[], None], device: str, clock: str = "wall") -> float:
+    """Milliseconds for one call; CUDA events on a GPU, perf_counter on the CPU, or with
+    ``clock="process"`` the CPU time of this process (``time.process_time``): on a shared machine
+    it does not count the time other processes hold the cores (meaningful with one thread)."""
     if device.startswith("cuda"):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
@@ -133,12 +135,13 @@ def time_once(fn: Callable[[], None], device: str) -> float:
         end.record()
         torch.cuda.synchronize()
         return float(start.elapsed_time(end))
-    t0 = time.perf_counter()
+    now = time.process_time if clock == "process" else time.perf_counter
+    t0 = now()
     fn()
-    return (time.perf_counter() - t0) * 1e3
+    return (now() - t0) * 1e3
 
 
-def run_interleaved(cases: list[Case], repeats: int, warmup: int, device: str) -> None:
+def run_interleaved(cases: list[Case], repeats: int, warmup: int, device: str, clock: str = "wall") -> None:
     """Warm every case up, then time each repeat for every case in turn (fwd+bwd, then fwd)."""
     sync = make_sync(device)
     for _ in range(warmup):
@@ -148,8 +151,8 @@ def run_interleaved(cases: list[Case], repeats: int, warmup: int, device: str) -
     sync()
     for _ in range(repeats):
         for case in cases:
-            case.fwd_bwd_ms.append(time_once(partial(case.step, True), device))
-            case.fwd_ms.append(time_once(partial(case.step, False), device))
+            case.fwd_bwd_ms.append(time_once(partial(case.step, True), device, clock))
+            case.fwd_ms.append(time_once(partial(case.step, False), device, clock))
 
 
 def compile_module(module: nn.Module, x: Tensor, grad_out: Tensor) -> tuple[nn.Module | None, float, str]:

@@ -36,6 +36,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--clock", default="wall", choices=["wall", "process"],
+                   help="CPU: wall time, or this process's CPU time (shared machine, 1 thread)")  # fmt: skip
     families = bm.available_families()
     p.add_argument("--families", type=lambda s: s.split(","), default=families, help=",".join(families))
     p.add_argument("--compile", action="store_true", help="also torch.compile the autograd RNN")
@@ -109,7 +111,7 @@ def main() -> None:
         for steps in args.seq_len:
             cases, info = cases_for(args, hidden, steps)
             compile_info.append(info)
-            bm.run_interleaved(cases, args.repeats, args.warmup, args.device)
+            bm.run_interleaved(cases, args.repeats, args.warmup, args.device, args.clock)
             rows += bm.summarise(cases, args.batch, steps, args.vocab, hidden)
     mem = memory_rows(args)
 
@@ -122,7 +124,7 @@ def main() -> None:
     print(bm.format_table([{k: v / 2**20 if k not in "THB" else v for k, v in r.items()} for r in mem]))
 
     out = args.out or Path("outputs/benchmark") / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    env = {"torch": torch.__version__, "threads": args.threads, "device": args.device}
+    env = {"torch": torch.__version__, "threads": args.threads, "device": args.device, "clock": args.clock}
     env["machine"] = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor()
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     bm.write_results(out, rows, mem, {"config": config, "env": env, "compile": compile_info})
