@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 from rnn_scratch.aggregate import FINISHED, Group, number, sort_key  # noqa: E402
 
 MAX_LINES = 4  # more series than this on one axis: split them into panels
+TAB10 = [f"C{i}" for i in range(10)]  # matplotlib's default colour cycle
 
 
 def _panels(n: int, title: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
@@ -80,11 +81,13 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
     jobs = [j for g in groups for j in g.finished]
     labels = sorted({g.values[x] for g in groups}, key=sort_key)
     numeric = all(number(v) is not None for v in labels)
-    position = {v: (number(v) if numeric else float(i)) for i, v in enumerate(labels)}
+    position: dict[str, float] = {
+        v: (number(v) or 0.0) if numeric else float(i) for i, v in enumerate(labels)
+    }
     for ax, panel in zip(axes, panels, strict=True):
         members = [g for g in groups if _label(g.values, panel_keys) == panel]
         lines = list(dict.fromkeys(_label(g.values, line_keys) for g in members))
-        for colour, line in zip(plt.get_cmap("tab10").colors, lines, strict=False):
+        for colour, line in zip(TAB10, lines, strict=False):
             series = sorted(
                 (g for g in members if _label(g.values, line_keys) == line),
                 key=lambda g: position[g.values[x]],
@@ -93,11 +96,12 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             if not pts:
                 continue
             xs = [p[0] for p in pts]
-            ax.plot(xs, [s.mean for _, s in pts], "o-", color=colour, label=line, markersize=4)
-            lo = [s.low if s.low is not None else s.mean for _, s in pts]
-            hi = [s.high if s.high is not None else s.mean for _, s in pts]
+            means = np.array([s.mean for _, s in pts], dtype=float)
+            lo = np.array([s.low if s.low is not None else s.mean for _, s in pts], dtype=float)
+            hi = np.array([s.high if s.high is not None else s.mean for _, s in pts], dtype=float)
             if metric == "eval_acc":
                 lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+            ax.plot(xs, means, "o-", color=colour, label=line, markersize=4)
             ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
             for g in series:
                 for i, j in enumerate(g.finished):

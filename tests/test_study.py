@@ -168,3 +168,19 @@ def test_the_study_script_rebuilds_docs_and_resumes(tmp_path: Path) -> None:
     (jobs[1] / "metrics.json").unlink()
     page = study(tmp_path, "--only", "cells", "--report-only")
     assert f"**missing** (1): `{jobs[1].name}`" in page and "Jobs: 3 finished of 4" in page
+
+
+@pytest.mark.slow  # 4 runs of up to 300 steps at seq_len 50: ~30 s on an idle core
+@pytest.mark.parametrize("seed", [0, 1])
+def test_clipping_rescues_sgd_with_momentum_in_the_exploding_regime(seed: int, tmp_path: Path) -> None:
+    """The stability preset's claim at small scale: SGD lr 0.05, momentum 0.9, orthogonal W_hh, seq_len
+    50: clipping the global norm at 1.0 solves recall within 300 steps, no clipping does not."""
+    cfg = TrainConfig(
+        seq_len=50, steps=300, eval_every=100, eval_size=256, seed=seed, device="cpu", stop_when_solved=True,
+        model=ModelConfig(init="orthogonal", bptt="manual"),
+        optim=OptimConfig(name="sgd", lr=0.05, momentum=0.9),
+    )  # fmt: skip
+    clipped = train(dataclasses.replace(cfg, clip=1.0), tmp_path / "clip", progress=False)
+    free = train(cfg, tmp_path / "free", progress=False)
+    assert clipped["status"] == "solved" and clipped["clipped_fraction"] > 0
+    assert free["steps_to_solve"] is None and free["eval_acc"] < 0.5
