@@ -30,9 +30,8 @@ TAB10 = [f"C{i}" for i in range(10)]  # matplotlib's default colour cycle
 def _panels(n: int, title: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(4.2 * cols, 3.3 * rows), dpi=90, squeeze=False, sharey=sharey
-    )
+    size = (6.4, 4.4) if n == 1 else (4.2 * cols, 3.3 * rows)
+    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=90, squeeze=False, sharey=sharey)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     fig.suptitle(title)
@@ -87,7 +86,7 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
     for ax, panel in zip(axes, panels, strict=True):
         members = [g for g in groups if _label(g.values, panel_keys) == panel]
         lines = list(dict.fromkeys(_label(g.values, line_keys) for g in members))
-        for colour, line in zip(TAB10, lines, strict=False):
+        for k, (colour, line) in enumerate(zip(TAB10, lines, strict=False)):
             series = sorted(
                 (g for g in members if _label(g.values, line_keys) == line),
                 key=lambda g: position[g.values[x]],
@@ -101,7 +100,8 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             hi = np.array([s.high if s.high is not None else s.mean for _, s in pts], dtype=float)
             if metric == "eval_acc":
                 lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
-            ax.plot(xs, means, "o-", color=colour, label=line, markersize=4)
+            style = ("-", "--", "-.", ":")[k % 4]  # lines that coincide (all at 1.0) stay visible
+            ax.plot(xs, means, marker="o", linestyle=style, color=colour, label=line, markersize=4)
             ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
             for g in series:
                 for i, j in enumerate(g.finished):

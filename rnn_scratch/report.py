@@ -186,6 +186,22 @@ class Sweep:
         return out
 
 
+def sweep_order(sweep_dir: Path) -> dict[str, list[str]]:
+    """The values of each swept key in the order the sweep listed them (Hydra's multirun.yaml: the
+    preset's sweeper params, replaced by command-line sweeps); {} when unreadable."""
+    try:
+        hydra = (yaml.safe_load((sweep_dir / "multirun.yaml").read_text()) or {}).get("hydra", {})
+    except (OSError, yaml.YAMLError):
+        return {}
+    listed = {str(k): str(v) for k, v in ((hydra.get("sweeper") or {}).get("params") or {}).items()}
+    listed |= dict(
+        str(o).lstrip("+").split("=", 1)
+        for o in (hydra.get("overrides") or {}).get("task", [])
+        if "=" in str(o)
+    )
+    return {k: v.split(",") for k, v in listed.items()}
+
+
 def analyse(sweep_dir: Path | str) -> Sweep:
     """Read every job under ``sweep_dir``; raise ``FileNotFoundError`` when there is none."""
     sweep_dir = Path(sweep_dir)
@@ -196,7 +212,16 @@ def analyse(sweep_dir: Path | str) -> Sweep:
     keys = swept_keys(jobs)
     x = x_key(keys, jobs)
     order = [*(k for k in keys if k not in (x, "seed")), *([x] if x else []), "seed"]
-    jobs.sort(key=lambda j: [sort_key(j.overrides.get(k)) for k in order])
+    listed = sweep_order(sweep_dir)
+
+    def position(key: str, value: str | None) -> tuple[int, float, str]:
+        """Words in the order the sweep listed them (model: rnn, lstm, gru), else ``sort_key``."""
+        found = sort_key(value)
+        if found[0] == 2 and value in listed.get(key, []):
+            return (2, float(listed[key].index(value)), "")
+        return found
+
+    jobs.sort(key=lambda j: [position(k, j.overrides.get(k)) for k in order])
     groups = group_by_seed(jobs, [k for k in order if k in keys])
     return Sweep(sweep_dir, jobs, keys, x, groups, primary_metric(jobs))
 

@@ -122,7 +122,8 @@ def headline(sweep: Sweep, path: Path) -> bool:
     if sweep.x != x:
         return False
     groups: list[Group] = sweep.groups
-    title = f"{sweep.metric.replace('_', ' ')} against {x}: mean over seeds, 95% CI band, each seed a dot"
+    task = (sweep.config or {}).get("task", {}).get("name", "")
+    title = f"{task}: {sweep.metric.replace('_', ' ')} against {x} over {len(sweep.seeds)} seeds"
     return plot_metric(groups, x, sweep.metric, path, title=title)
 
 
