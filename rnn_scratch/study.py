@@ -57,12 +57,13 @@ class Preset:
     elapsed_s: float | None = None
 
     def claim(self) -> list[str]:
-        """The YAML's leading comment block, without the package line and the command lines."""
+        """The YAML's leading comment block up to its first empty comment line (notes below it, such as
+        hand-measured timings, stay out of the page), without the package line and command lines."""
         lines = []
         for line in self.config.read_text().splitlines():
-            if not line.startswith("#"):
-                break
             text = line.lstrip("#").strip()
+            if not line.startswith("#") or (not text and lines):
+                break
             if text and not text.startswith(("@package", "python ")):
                 lines.append(text)
         return lines
