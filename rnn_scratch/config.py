@@ -129,6 +129,12 @@ class TrainConfig:
     # this also counts as diverged (null: only a non-finite loss or gradient does).
     diverge_above: float | None = 1e3
     on_diverge: str = "stop"  # stop: end cleanly with status diverged (exit 0) | raise: exit non-zero
+    # Stop at the first eval that meets the task's solved rule (status "solved"; steps_to_solve is
+    # recorded either way), so a study can give a generous budget without spending it on solved runs.
+    stop_when_solved: bool = False
+    # Return the metrics of a run already finished in this folder with the same config, not re-run it
+    # (a study re-launched into its own folders redoes only what is missing).
+    skip_completed: bool = False
     task: TaskConfig = field(default_factory=RecallConfig)  # a subclass per task, chosen by task=
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -5,7 +5,9 @@
 model's initial weights) and two ``torch.Generator`` streams on the run's device, one for the fresh
 training batch of every step and one for the fixed held-out eval set.
 
-A run ends in one of three states, written to ``metrics.json``: ``completed``; ``diverged`` (the loss
+A run ends in one of four states, written to ``metrics.json``: ``completed``; ``solved``
+(``stop_when_solved``: the task's solved rule held at an eval, so the run stopped there, early);
+``diverged`` (the loss
 or the gradient became non-finite, or the loss passed ``diverge_above``: the run stops at that step
 and keeps its last good checkpoint);
 ``interrupted`` (SIGINT or SIGTERM: a checkpoint is saved first, so ``resume`` continues it exactly).
@@ -136,9 +138,26 @@ def resume_from(cfg: TrainConfig, out_dir: Path) -> Path | None:
 
 def _completed(run_dir: Path) -> bool:
     try:
-        return json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+        return json.loads((run_dir / "metrics.json").read_text())["status"] in ("completed", "solved")
     except (OSError, ValueError, KeyError):
         return False
+
+
+FREE_KEYS = {"resume", "device", "threads", "name", "checkpoint_every", "on_diverge", "skip_completed"}
+
+
+def finished_metrics(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
+    """``skip_completed``: the metrics of a run already finished in ``out_dir`` (completed, solved or
+    diverged) with the same config but for the keys that do not shape it, else None."""
+    try:
+        metrics = json.loads((out_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(metrics, dict) or metrics.get("status") not in ("completed", "solved", "diverged"):
+        return None
+    saved, now = metrics.get("config") or {}, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    same = all(saved.get(k) == v for k, v in now.items() if k not in FREE_KEYS)
+    return metrics if same else None
 
 
 def _check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
@@ -158,6 +177,8 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     """
     validate(cfg)
     out_dir = Path(out_dir)
+    if cfg.skip_completed and (done := finished_metrics(cfg, out_dir)) is not None:
+        return done
     source = resume_from(cfg, out_dir)
     saved = load_checkpoint(source / CHECKPOINT) if source else None
     if saved:
@@ -234,6 +255,9 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
                 break
             optimizer.step()
             losses.append(loss_value)
+            last["grad_norm_max"] = max(last.get("grad_norm_max", 0.0), grad_norm)
+            last["grad_norm_final"] = grad_norm
+            last["clipped_steps"] = last.get("clipped_steps", 0) + int(clipped)
             clipped_since_log += clipped
             if log_now:
                 now = time.perf_counter()
@@ -259,6 +283,11 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
                 monitor.scalars(step, {f"dynamics/{k}": v for k, v in dynamics.items()})
                 monitor.gradient_heatmap(step)
                 monitor.figures(step, task.figures(eval_out, eval_data.y))
+                if last.get("steps_to_solve") is None and task.solved(evaluated):
+                    last["steps_to_solve"] = step  # the first evaluated step that met the rule
+                    if cfg.stop_when_solved and step < cfg.steps:
+                        status = "solved"
+                        break
             if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint(step)
     bar.close()
@@ -273,6 +302,10 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
         **{k: last.get(k) for k in ("train_loss", "eval_loss", "eval_acc")},
         **last,
         **task.baselines(),
+        "steps_to_solve": last.get("steps_to_solve"),  # null: never solved, or no rule (solved_rule)
+        "solved_rule": task.solved_rule,
+        "solved": None if task.solved_rule is None else last.get("steps_to_solve") is not None,
+        "clipped_fraction": last.get("clipped_steps", 0) / max(step, 1),
         "wall_time_s": wall,
         "seq_per_s": (step - start_step) * cfg.batch_size / max(time.perf_counter() - started, 1e-9),
         "device": str(device),

@@ -44,10 +44,11 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def joblib_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The vanishing preset, its seq_len sweep shortened on the command line: 2 seq_len x 2 clip."""
+    """The vanishing preset, its sweep changed on the command line: 2 seq_len x 2 clip, one seed."""
     root = tmp_path_factory.mktemp("joblib")
     sweep = root / "sweep"
-    args = ["-m", "+experiment=vanishing", "seq_len=5,8", *TINY, "hydra/launcher=joblib"]
+    sweep_over = ["seq_len=5,8", "clip=null,1.0", "seed=0"]
+    args = ["-m", "+experiment=vanishing", *sweep_over, *TINY, "hydra/launcher=joblib"]
     proc = run_script([*args, f"hydra.sweep.dir={sweep}"], cwd=root)
     assert proc.returncode == 0, proc.stderr
     return sweep
@@ -164,7 +165,8 @@ def test_every_experiment_preset_composes_and_declares_its_sweep(preset: str) ->
 def test_the_vanishing_preset() -> None:
     cfg = hydra_cfg("+experiment=vanishing")
     assert cfg.model.name == "rnn"
-    assert cfg.hydra.sweeper.params == {"seq_len": "10,25,50,100,200", "clip": "null,1.0"}
+    assert cfg.hydra.sweeper.params == {"seq_len": "10,25,50", "seed": "0,1,2"}
+    assert cfg.stop_when_solved and cfg.model.bptt == "manual"
 
 
 def test_launcher_presets() -> None:

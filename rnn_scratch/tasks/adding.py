@@ -22,6 +22,7 @@ from torch import Tensor
 from rnn_scratch.tasks.base import Batch, Task
 
 BASELINE_MSE = 1.0 / 6.0
+SOLVED_MSE = 0.1 * BASELINE_MSE  # solved: eval MSE at most a tenth of the always-1 predictor's
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Adding(Task):
     def __post_init__(self) -> None:
         self.input_size, self.n_outputs = 2, 1
         self.eval_baseline: float | None = None
+        self.solved_rule = f"eval_mse <= 0.1 x 1/6 = {SOLVED_MSE:.4g}"
 
     def sample(self, n: int, generator: torch.Generator) -> Batch:
         device, steps, half = generator.device, self.seq_len, self.seq_len // 2
@@ -59,6 +61,9 @@ class Adding(Task):
     def metrics(self, out: Tensor, y: Tensor) -> dict[str, float]:
         mse = self.loss(out, y).item()
         return {"loss": mse, "mse": mse}
+
+    def solved(self, metrics: dict[str, float]) -> bool | None:
+        return metrics["mse"] <= SOLVED_MSE
 
     def baselines(self) -> dict[str, float]:
         """``baseline_mse`` = 1/6 (always 1, in expectation); ``baseline_mse_eval``: on the eval set."""

@@ -70,6 +70,13 @@ class Task:
         """Reference scores a trained model must beat, for metrics.json and the report."""
         return {"chance_acc": self.chance}
 
+    solved_rule: str | None = None  # the rule ``solved`` applies, in words, for metrics.json and docs
+
+    def solved(self, metrics: dict[str, float]) -> bool | None:
+        """Whether eval ``metrics`` meet the task's solved threshold; None: the task defines none
+        (names, text: the metric is reported, never a success)."""
+        return None
+
     def figures(self, out: Tensor, y: Tensor) -> dict[str, Any]:
         """Task-specific matplotlib figures of the eval outputs, by TensorBoard tag (none here)."""
         return {}

@@ -23,6 +23,8 @@ import torch
 
 from rnn_scratch.tasks.base import Batch, Task, balanced_labels
 
+SOLVED_ACC = 0.9  # recall and temporal order count as solved at eval accuracy >= this
+
 
 @dataclass
 class Recall(Task):
@@ -41,6 +43,10 @@ class Recall(Task):
         self.input_size = len(self.alphabet)
         self.n_outputs = self.n_classes
         self.chance = 1.0 / self.n_classes
+        self.solved_rule = f"eval_acc >= {SOLVED_ACC}"
+
+    def solved(self, metrics: dict[str, float]) -> bool | None:
+        return metrics["acc"] >= SOLVED_ACC
 
     def sample(self, n: int, generator: torch.Generator) -> Batch:
         assert self.lag is not None
@@ -69,6 +75,10 @@ class TemporalOrder(Task):
         self.input_size = len(self.alphabet)
         self.n_outputs = 4
         self.chance = 0.25
+        self.solved_rule = f"eval_acc >= {SOLVED_ACC}"
+
+    def solved(self, metrics: dict[str, float]) -> bool | None:
+        return metrics["acc"] >= SOLVED_ACC
 
     def sample(self, n: int, generator: torch.Generator) -> Batch:
         device = generator.device

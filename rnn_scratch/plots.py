@@ -1,0 +1,229 @@
+"""The report's figures, over seeds: a mean with its 95% CI band and every seed as a dot; curves as the
+median over seeds with a band from the lowest to the highest seed.
+
+* ``plot_metric``: the primary metric (eval accuracy, or the adding problem's eval MSE on a log scale)
+  against x, a line per series (the swept keys other than x and seed); with many series, a panel per
+  value of all but the last of those keys. Chance (or the 1/6 baseline and the solved threshold) dashed.
+* ``plot_curves``: ``grad_norms`` (||dL/dh_t|| against t at the last logged step, log scale) or
+  ``losses`` (training loss against step, moving average), a panel per series and a line per x.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from rnn_scratch.aggregate import FINISHED, Group, number, sort_key  # noqa: E402
+
+MAX_LINES = 4  # more series than this on one axis: split them into panels
+TAB10 = [f"C{i}" for i in range(10)]  # matplotlib's default colour cycle
+
+
+def _panels(n: int, title: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
+    cols = min(n, 4)
+    rows = math.ceil(n / cols)
+    size = (6.4, 4.4) if n == 1 else (4.2 * cols, 3.3 * rows)
+    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=90, squeeze=False, sharey=sharey)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    return fig, list(axes.flat[:n])
+
+
+def _colours(n: int) -> list[Any]:
+    return [plt.get_cmap("viridis")(v) for v in np.linspace(0.0, 0.9, max(n, 1))]
+
+
+def _save(fig: plt.Figure, path: Path, bottom: float = 0.0) -> bool:
+    fig.tight_layout(rect=(0, bottom, 1, 1))  # bottom: room for a footnote
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def _label(values: dict[str, str], keys: list[str]) -> str:
+    return ", ".join(f"{k}={values[k]}" for k in keys) or "all runs"
+
+
+def _log_x(ax: plt.Axes, xs: list[float]) -> None:
+    ticks = sorted(set(xs))
+    if ticks and min(ticks) > 0 and max(ticks) / min(ticks) >= 8:
+        ax.set_xscale("log")
+        ax.set_xticks(ticks, [f"{v:g}" for v in ticks])
+        ax.minorticks_off()
+
+
+def split(groups: list[Group], x: str) -> tuple[list[str], list[str]]:
+    """(panel keys, line keys) among the group keys other than x: all in one panel while few lines."""
+    others = [k for k in (groups[0].values if groups else {}) if k != x]
+    n_lines = len({_label(g.values, others) for g in groups})
+    if n_lines <= MAX_LINES or len(others) < 2:
+        return [], others
+    return others[:-1], others[-1:]
+
+
+def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str | None = None) -> bool:
+    """``metric`` against ``x``: mean and 95% CI band per line, each seed a dot. False if nothing to draw."""
+    if not any(g.finished and g.summary(metric).n for g in groups):
+        return False
+    panel_keys, line_keys = split(groups, x)
+    panels = list(dict.fromkeys(_label(g.values, panel_keys) for g in groups))
+    fig, axes = _panels(len(panels), title or f"{metric} over seeds: mean, 95% CI, each seed a dot")
+    jobs = [j for g in groups for j in g.finished]
+    labels = sorted({g.values[x] for g in groups}, key=sort_key)
+    numeric = all(number(v) is not None for v in labels)
+    position: dict[str, float] = {
+        v: (number(v) or 0.0) if numeric else float(i) for i, v in enumerate(labels)
+    }
+    for ax, panel in zip(axes, panels, strict=True):
+        members = [g for g in groups if _label(g.values, panel_keys) == panel]
+        lines = list(dict.fromkeys(_label(g.values, line_keys) for g in members))
+        for k, (colour, line) in enumerate(zip(TAB10, lines, strict=False)):
+            series = sorted(
+                (g for g in members if _label(g.values, line_keys) == line),
+                key=lambda g: position[g.values[x]],
+            )
+            pts = [(position[g.values[x]], g.summary(metric)) for g in series if g.summary(metric).n]
+            if not pts:
+                continue
+            xs = [p[0] for p in pts]
+            means = np.array([s.mean for _, s in pts], dtype=float)
+            lo = np.array([s.low if s.low is not None else s.mean for _, s in pts], dtype=float)
+            hi = np.array([s.high if s.high is not None else s.mean for _, s in pts], dtype=float)
+            if metric == "eval_acc":
+                lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+            style = ("-", "--", "-.", ":")[k % 4]  # lines that coincide (all at 1.0) stay visible
+            ax.plot(xs, means, marker="o", linestyle=style, color=colour, label=line, markersize=4)
+            ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
+            for g in series:
+                for i, j in enumerate(g.finished):
+                    v = j.metrics.get(metric)
+                    if v is not None and math.isfinite(v):
+                        xv = (
+                            position[g.values[x]] * (1 + 0.03 * (i - 1))
+                            if numeric
+                            else position[g.values[x]] + 0.04 * (i - 1)
+                        )
+                        ax.plot(
+                            xv,
+                            v,
+                            "x" if j.status == "diverged" else ".",
+                            color=colour,
+                            alpha=0.6,
+                            markersize=6,
+                        )
+        _reference_lines(ax, jobs, metric)
+        if numeric:
+            _log_x(ax, [position[g.values[x]] for g in members])
+        else:
+            ax.set_xticks(list(position.values()), labels)
+            ax.set_xlim(-0.5, len(labels) - 0.5)
+        ax.set_title(panel if panel_keys else "", fontsize=9)
+        ax.set_xlabel(x)
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    note = "band: 95% Student-t CI of the mean over seeds; dots: seeds (x: diverged)"
+    fig.text(0.01, 0.01, note, fontsize=7, color="grey")
+    return _save(fig, path, bottom=0.05)
+
+
+def _reference_lines(ax: plt.Axes, jobs: list[Any], metric: str) -> None:
+    if metric == "eval_acc":
+        ax.set_ylim(0, 1.05)
+        refs = {("chance", j.metrics["chance_acc"]) for j in jobs if j.metrics.get("chance_acc") is not None}
+        refs |= {
+            ("solved", 0.9) for j in jobs if str(j.metrics.get("solved_rule", "")).startswith("eval_acc")
+        }
+    elif metric == "eval_mse":
+        ax.set_yscale("log")
+        refs = {("baseline 1/6", j.metrics["baseline_mse"]) for j in jobs if j.metrics.get("baseline_mse")}
+        refs |= {("solved", v / 10) for _, v in list(refs)}
+    else:
+        return
+    for name, value in sorted(refs, key=lambda r: r[1]):
+        ax.axhline(value, color="grey", linestyle="--" if name != "solved" else ":", linewidth=1)
+        ax.annotate(
+            name, (0.01, value), xycoords=("axes fraction", "data"), va="bottom", color="grey", fontsize=7
+        )
+
+
+def _gradient_curve(job: Any) -> np.ndarray | None:
+    """||dL/dh_t|| for t = 1..T at the last logged step with a finite value (a diverged run's last is NaN)."""
+    h = job.profile.get("h")
+    finite = np.isfinite(h).any(axis=1).nonzero()[0] if h is not None and h.ndim == 2 else []
+    if not len(finite):
+        return None
+    norms = h[finite[-1]]  # type: ignore[index]
+    return np.where(norms > 0, norms, np.nan)
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average; the first points average what there is so far."""
+    if window <= 1 or values.size == 0:
+        return values
+    csum = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, values.size + 1)
+    start = np.maximum(idx - window, 0)
+    return (csum[idx] - csum[start]) / (idx - start)
+
+
+def _loss_curve(job: Any) -> np.ndarray | None:
+    loss = job.profile.get("loss")
+    if loss is None or not loss.size:
+        return None
+    return smooth(loss, max(1, loss.size // 50))
+
+
+def _stack(curves: list[np.ndarray]) -> np.ndarray:
+    """Curves of unequal length (runs stopped when solved) padded with NaN: (n, max length)."""
+    out = np.full((len(curves), max(c.size for c in curves)), np.nan)
+    for i, c in enumerate(curves):
+        out[i, : c.size] = c
+    return out
+
+
+def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str) -> bool:
+    """``kind`` "grad_norms" or "losses": a panel per series, a line per x (median over seeds, band
+    from the lowest to the highest seed)."""
+    curve = _gradient_curve if kind == "grad_norms" else _loss_curve
+    if not any(curve(j) is not None for g in groups for j in g.jobs if j.status in FINISHED):
+        return False  # e.g. only torch_* baselines: they expose no per-step gradient
+    others = [k for k in (groups[0].values if groups else {}) if k != x]
+    panels = list(dict.fromkeys(_label(g.values, others) for g in groups))
+    title = {
+        "grad_norms": "||dL/dh_t|| at the end of training (loss at t = T): median over seeds, band min..max"
+    }
+    fig, axes = _panels(len(panels), title.get(kind, "training loss: median over seeds, band min..max"))
+    for ax, panel in zip(axes, panels, strict=True):
+        members = [g for g in groups if _label(g.values, others) == panel]
+        for colour, g in zip(_colours(len(members)), members, strict=True):
+            curves = [c for j in g.finished if (c := curve(j)) is not None]
+            if not curves:
+                continue
+            stacked = _stack(curves)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a step no seed reached: all NaN
+                mid, lo, hi = (np.nanmedian(stacked, 0), np.nanmin(stacked, 0), np.nanmax(stacked, 0))
+            t = np.arange(1, mid.size + 1)
+            name = f"{x}={g.values.get(x)}" if x else g.label
+            ax.plot(t, mid, color=colour, label=f"{name} ({len(curves)} seeds)")
+            ax.fill_between(t, lo, hi, color=colour, alpha=0.2, linewidth=0)
+        if kind == "grad_norms":
+            ax.set_yscale("log")
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("time step t" if kind == "grad_norms" else "step")
+        ax.set_ylabel("||dL/dh_t||" if kind == "grad_norms" else "loss (moving average)")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -1,0 +1,162 @@
+"""The study's pages: each preset's sweep reported into ``docs/study/<preset>/`` and one generated
+``docs/study.md`` that embeds their tables and figures, plus the README's headline figure.
+
+``scripts/study.py`` runs the presets (Hydra multiruns) and then calls ``write_study``; this module only
+reads what the runs left on disk (``rnn_scratch.report``), so the pages can be rebuilt at any time.
+A preset's claim is the leading comment block of its YAML (``configs/experiment/<name>.yaml``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnn_scratch.aggregate import Group
+from rnn_scratch.plots import plot_metric
+from rnn_scratch.report import METRIC_FIGURE, Sweep, analyse, brief, tables, write_report
+
+HEADLINE = ("cells", "seq_len")  # the README's figure: this preset's metric against this key
+PREAMBLE = """\
+How to read this page. Every number here comes from the runs' own `metrics.json`; nothing is typed by
+hand. Rebuild it with `python scripts/study.py` (quick profile: 3 seeds per setting, sized for a laptop;
+`--profile full`: 10 seeds and the whole grids, for a cluster or a GPU, e.g. `hydra/launcher=slurm`;
+`--only cells,stability` for some presets; `--report-only` to redraw from `outputs/study/` without
+running). Re-running resumes: finished jobs are not re-run, interrupted ones continue from their
+checkpoint, jobs still missing are listed under their preset.
+
+- **Seeds**: runs that differ only in `seed` form a group. A cell reads `mean ± 95% CI (solved k/n)`:
+  the mean of the final eval metric over the group's n finished runs, the half-width of a two-sided 95%
+  Student-t confidence interval (t quantile for n - 1 degrees of freedom, `rnn_scratch/stats.py`), and k
+  runs of n that solved the task. With 3 seeds the interval is wide and, at 0 or 1, may pass the bounds
+  of the metric: read it with k/n.
+- **Solved**: recall and temporal order: eval accuracy >= 0.9; the adding problem: eval MSE <= 0.1 x 1/6
+  (1/6 is the MSE of always answering 1); names and text: no rule (the metric only). The rule is checked
+  at every eval; **steps to solve** is the first eval step that met it (the measure of Hochreiter &
+  Schmidhuber 1997), its median taken over the solved runs. Presets stop a run once solved
+  (`stop_when_solved=true`, status `solved`), so the final metric of a solved run is the one at that eval.
+- **Diverged** runs (non-finite loss or loss above `diverge_above`) count in n as unsolved; their metric
+  is the last eval before diverging. **max grad norm**: the median over seeds of each run's largest
+  global gradient norm before clipping; **clipped steps**: the mean fraction of steps clipping changed.
+- **Figures**: the metric's mean over seeds with its CI band, each seed a dot (a cross if it diverged);
+  gradient profiles ||dL/dh_t|| and loss curves as the median over seeds with a min..max band.
+- **Compute** is the sum of the runs' `wall_time_s` (one thread each: core-seconds); on 2 cores running
+  2 jobs at once the preset takes about half of it. Timings on a shared machine are noisy.
+"""
+
+
+@dataclass
+class Preset:
+    """One study preset: its YAML, its runs' folder, and how its last run in this session went."""
+
+    name: str
+    config: Path  # configs/experiment/<name>.yaml
+    runs: Path  # outputs/study/<profile>/<name>
+    exit_code: int | None = None  # None: not run in this session
+    elapsed_s: float | None = None
+
+    def claim(self) -> list[str]:
+        """The YAML's leading comment block up to its first empty comment line (notes below it, such as
+        hand-measured timings, stay out of the page), without the package line and command lines."""
+        lines = []
+        for line in self.config.read_text().splitlines():
+            text = line.lstrip("#").strip()
+            if not line.startswith("#") or (not text and lines):
+                break
+            if text and not text.startswith(("@package", "python ")):
+                lines.append(text)
+        return lines
+
+
+def _rel(path: Path, start: Path) -> str:
+    return Path(os.path.relpath(path, start)).as_posix()
+
+
+def _budget(sweep: Sweep) -> str:
+    config = sweep.config or {}
+    fixed = {k: v for k, v in brief(config).items() if k not in sweep.keys and k != "seed"}
+    return ", ".join(f"{k}={'null' if v is None else v}" for k, v in fixed.items())
+
+
+def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], Sweep | None]:
+    """The Markdown of one preset (and its sweep, when it has runs), after writing docs/study/<name>/."""
+    lines = [f"## {preset.name}", ""]
+    if not preset.config.is_file():
+        return [*lines, f"Not run: no `configs/experiment/{preset.name}.yaml` in this checkout.", ""], None
+    lines += [*(f"> {text}" for text in preset.claim()), ""]
+    if not preset.runs.is_dir() or not any(preset.runs.rglob(".hydra")):
+        return [
+            *lines,
+            f"No runs in `{_rel(preset.runs, root)}` yet (exit code {preset.exit_code}).",
+            "",
+        ], None
+    out = docs / "study" / preset.name
+    if out.exists():
+        shutil.rmtree(out)  # figures of a grid since shrunk must not linger
+    written = write_report(preset.runs, out)
+    sweep = analyse(preset.runs)
+    done = sum(j.status in ("completed", "solved", "diverged") for j in sweep.jobs)
+    lines += [
+        f"Settings: {_budget(sweep)}; swept: {', '.join(sweep.keys)}; seeds: {', '.join(sweep.seeds)}.",
+        f"Jobs: {done} finished of {len(sweep.jobs)}; compute {sweep.compute_s:.0f} core-s "
+        f"(about {sweep.compute_s / 120:.1f} min on 2 cores). Runs: `{_rel(preset.runs, root)}`.",
+        "",
+        *tables(sweep),
+        "",
+    ]
+    for key in (METRIC_FIGURE[sweep.metric], "grad_norms", "losses"):
+        if key in written:
+            lines += [f"![{preset.name}: {key}]({_rel(written[key], docs)})", ""]
+    for status, bad in sweep.bad().items():
+        names = ", ".join(f"`{j.folder.name}`" for j in bad)
+        lines += [f"**{status}** ({len(bad)}): {names}", ""]
+    if preset.exit_code not in (None, 0):
+        lines += [f"The multirun exited with code {preset.exit_code}: some jobs failed (listed above).", ""]
+    lines += [f"All tables: [study/{preset.name}/summary.md]({_rel(out / 'summary.md', docs)}).", ""]
+    return lines, sweep
+
+
+def headline(sweep: Sweep, path: Path) -> bool:
+    """The README's figure: the headline preset's metric against its x, a line per model."""
+    _, x = HEADLINE
+    if sweep.x != x:
+        return False
+    groups: list[Group] = sweep.groups
+    task = (sweep.config or {}).get("task", {}).get("name", "")
+    title = f"{task}: {sweep.metric.replace('_', ' ')} against {x} over {len(sweep.seeds)} seeds"
+    return plot_metric(groups, x, sweep.metric, path, title=title)
+
+
+def write_study(
+    presets: list[Preset], docs: Path, profile: str, overrides: list[str], root: Path
+) -> list[Path]:
+    """Write docs/study/<preset>/, docs/study.md and docs/study/headline.png; return what was written."""
+    (docs / "study").mkdir(parents=True, exist_ok=True)
+    command = " ".join(["python scripts/study.py", f"--profile {profile}", *overrides])
+    body, written = [], []
+    for preset in presets:
+        lines, sweep = preset_section(preset, docs, root)
+        body += lines
+        if (
+            sweep is not None
+            and preset.name == HEADLINE[0]
+            and headline(sweep, docs / "study" / "headline.png")
+        ):
+            written.append(docs / "study" / "headline.png")
+    contents = [f"- [{p.name}](#{p.name})" for p in presets]
+    page = [
+        "# The study",
+        "",
+        f"<!-- Generated by scripts/study.py ({command}); edit the generator, not this page. -->",
+        "",
+        f"Profile **{profile}**, rebuilt by `{command}`.",
+        "",
+        PREAMBLE,
+        *contents,
+        "",
+        *body,
+    ]
+    (docs / "study.md").write_text("\n".join(page).rstrip() + "\n")
+    written.append(docs / "study.md")
+    return written
