@@ -29,6 +29,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
@@ -103,6 +104,7 @@ def heatmap(
     im = ax.imshow(
         data, aspect="auto", cmap="viridis", extent=extent, interpolation="nearest", vmin=vmin, vmax=vmax
     )
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # time steps are whole
     ax.set_xlabel("time step t (loss at t = T)")
     ax.set_ylabel("training step")
     ax.set_title(title)
