@@ -135,6 +135,9 @@ class TrainConfig:
     # Return the metrics of a run already finished in this folder with the same config, not re-run it
     # (a study re-launched into its own folders redoes only what is missing).
     skip_completed: bool = False
+    # log10 ||dL/dh_t|| colour range of the grad/by_timestep heatmap, e.g. [-12, 0]: the same colours
+    # in every run, so runs compare by eye; None: fitted to each run
+    heatmap_range: list[float] | None = None
     task: TaskConfig = field(default_factory=RecallConfig)  # a subclass per task, chosen by task=
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -165,6 +168,23 @@ def _one_of(key: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(key, f"must be one of {', '.join(choices)}, got {value!r}")
 
 
+PERIODS = ("eval_every", "log_every", "checkpoint_every")
+
+
+def period_notice(cfg: TrainConfig) -> str | None:
+    """A one-line notice when a period is longer than the run, else None.
+
+    Such a period is clamped to ``steps`` in effect: the loop evaluates, logs and checkpoints at the
+    last step anyway, so ``steps=100`` with the default ``eval_every=250`` is a short run, not a mistake.
+    The config keeps the value given, so the run can be resumed with more steps.
+    """
+    long = {k: getattr(cfg, k) for k in PERIODS if getattr(cfg, k) > cfg.steps > 0}
+    if not long:
+        return None
+    said = ", ".join(f"{k}={v}" for k, v in long.items())
+    return f"{said} > steps={cfg.steps}: clamped to {cfg.steps} (the last step evaluates, logs, checkpoints)"
+
+
 def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     """Check ranges and combinations; raise ``ConfigError`` on the first bad key."""
     for key in (
@@ -175,6 +195,11 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     _positive("threads", cfg.threads, allow_none=True)
     _positive("diverge_above", cfg.diverge_above, allow_none=True)
     _one_of("on_diverge", cfg.on_diverge, ON_DIVERGE)
+    if cfg.heatmap_range is not None and not (
+        len(cfg.heatmap_range) == 2 and all(map(math.isfinite, cfg.heatmap_range))
+        and cfg.heatmap_range[0] < cfg.heatmap_range[1]
+    ):  # fmt: skip
+        raise ConfigError("heatmap_range", f"must be [low, high] with low < high, got {cfg.heatmap_range}")
     _positive("clip", cfg.clip, allow_none=True)
     _one_of("clip_mode", cfg.clip_mode, CLIP_MODES)
     _one_of("device", cfg.device, DEVICES)
@@ -185,8 +210,6 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
             cuda_available = torch.cuda.is_available()
         if not cuda_available:
             raise ConfigError("device", "cuda was asked for but torch sees no CUDA device")
-    if cfg.eval_every > cfg.steps:
-        raise ConfigError("eval_every", f"must be <= steps ({cfg.steps}), got {cfg.eval_every}")
     _one_of("model.name", cfg.model.name, MODELS)
     _one_of("model.init", cfg.model.init, INITS)
     _positive("model.init_gain", cfg.model.init_gain)

@@ -1,6 +1,6 @@
 """Instruments: TensorBoard scalars, the per-timestep gradient profile, and the recurrence's dynamics.
 
-Tags (see the README for how to read them):
+Tags (docs/instruments.md says how to read them):
 
 * ``train/loss``, ``train/acc``, ``eval/loss``, ``eval/acc``
 * ``grad/norm``: global gradient norm before clipping; ``grad/clipped``: fraction of the steps since
@@ -8,11 +8,14 @@ Tags (see the README for how to read them):
 * ``grad/h_first`` = ||dL/dh_1||, ``grad/h_last`` = ||dL/dh_T||, ``grad/h_ratio`` = first / last.
   The loss is computed at step T only, so dL/dh_1 is dL/dh_T carried back through T-1 Jacobians
   dh_t/dh_{t-1} = diag(1 - h_t^2) W_hh: a tiny ratio means the gradient vanished on the way, a huge
-  one that it exploded (Bengio et al. 1994; Pascanu et al. 2013).
-* ``grad/by_timestep``: heatmap image of log10 ||dL/dh_t||, training step (rows) x time step t (columns)
+  one that it exploded (Bengio et al. 1994; Pascanu et al. 2013). ``grad/log10_h_first``,
+  ``grad/log10_h_last``, ``grad/log10_h_ratio``: their log10, readable on a linear axis (1e-10 -> -10).
+* ``grad/by_timestep``: heatmap image of log10 ||dL/dh_t||, training step (rows) x time step t (columns);
+  its colour range is fitted per run unless ``color_range`` (config ``heatmap_range``) fixes it
 * ``dynamics/spectral_radius`` (max |eigenvalue|) and ``dynamics/sigma_max`` (largest singular value) of
   W_hh (of its candidate block g/n for LSTM/GRU); ``dynamics/saturation``: fraction of |h| > 0.95
-* ``perf/seq_per_s``; the config as text; hparams with the final metrics.
+* ``perf/seq_per_s``; the config as text; an HParams session with the final metrics (a sweep's
+  experiment summary is written once at its root: ``rnn_scratch.dashboard``).
 
 The profile is also kept as a matrix (logged steps x T) and saved to ``grad_norms.npz``.
 """
@@ -26,11 +29,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from torch.utils.tensorboard.summary import hparams  # noqa: E402
+
+from rnn_scratch.dashboard import name_session  # noqa: E402
 
 SATURATION_THRESHOLD = 0.95
 
@@ -84,14 +90,21 @@ def saturation(hidden: Tensor) -> float:
     return (hidden.detach().abs() > SATURATION_THRESHOLD).float().mean().item()
 
 
-def heatmap(matrix: np.ndarray, steps: list[int], title: str) -> plt.Figure:
-    """log10 of a (training steps x time steps) matrix of gradient norms."""
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=80)
+def heatmap(
+    matrix: np.ndarray, steps: list[int], title: str, color_range: tuple[float, float] | None = None
+) -> plt.Figure:
+    """log10 of a (training steps x time steps) matrix of gradient norms; ``color_range``: (lo, hi) of
+    the log10 colour scale, the same for every run (None: fitted to this run)."""
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    vmin, vmax = color_range if color_range else (None, None)
     with np.errstate(divide="ignore", invalid="ignore"):
         data = np.log10(matrix)
     half_row = (steps[-1] - steps[0]) / max(len(steps) - 1, 1) / 2 or 0.5  # rows centred on their step
     extent = (0.5, matrix.shape[1] + 0.5, steps[-1] + half_row, steps[0] - half_row)
-    im = ax.imshow(data, aspect="auto", cmap="viridis", extent=extent, interpolation="nearest")
+    im = ax.imshow(
+        data, aspect="auto", cmap="viridis", extent=extent, interpolation="nearest", vmin=vmin, vmax=vmax
+    )
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # time steps are whole
     ax.set_xlabel("time step t (loss at t = T)")
     ax.set_ylabel("training step")
     ax.set_title(title)
@@ -103,10 +116,13 @@ def heatmap(matrix: np.ndarray, steps: list[int], title: str) -> plt.Figure:
 class Monitor:
     """Writes one run's TensorBoard events under ``log_dir`` and keeps its gradient profile."""
 
-    def __init__(self, log_dir: Path, purge_step: int | None = None) -> None:
+    def __init__(
+        self, log_dir: Path, purge_step: int | None = None, color_range: tuple[float, float] | None = None
+    ) -> None:
         # purge_step: a resumed run hides the events its interrupted self logged after the checkpoint
         self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
         self.profile = GradientProfile()
+        self.color_range = color_range
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
         for tag, value in values.items():
@@ -126,22 +142,35 @@ class Monitor:
         if math.isfinite(first) and math.isfinite(last):
             ratio = first / last if last > 0 else float("inf")
             self.scalars(step, {"grad/h_first": first, "grad/h_last": last, "grad/h_ratio": ratio})
+            logs = {"first": first, "last": last, "ratio": ratio}
+            self.scalars(
+                step, {f"grad/log10_h_{k}": math.log10(v) for k, v in logs.items() if 0 < v < math.inf}
+            )
 
     def gradient_heatmap(self, step: int) -> None:
         matrix = self.profile.matrix("h")
         if matrix.size and np.isfinite(matrix).any():
-            fig = heatmap(matrix, self.profile.steps, "gradient reaching each time step")
+            fig = heatmap(matrix, self.profile.steps, "gradient reaching each time step", self.color_range)
             self.writer.add_figure("grad/by_timestep", fig, step, close=True)
 
     def figures(self, step: int, figures: dict[str, plt.Figure]) -> None:
         for tag, fig in figures.items():
             self.writer.add_figure(tag, fig, step, close=True)
 
-    def hparams(self, params: dict[str, float | int | str | bool], metrics: dict[str, float]) -> None:
-        """The run's keys and final metrics, for TensorBoard's HParams dashboard (same event file)."""
-        experiment, session_start, session_end = hparams(params, metrics)
+    def hparams(
+        self, params: dict[str, float | int | str | bool], metrics: dict[str, float], name: str | None = None
+    ) -> None:
+        """The run's keys and final metrics, for TensorBoard's HParams dashboard (same event file).
+
+        A session only: the experiment (which keys and metrics) is the sweep's, written once at its root
+        (``rnn_scratch.dashboard``); for lone runs TensorBoard derives it from their sessions.
+        ``name``: the session's "Trial ID" in the dashboard (default: the run's path).
+        """
+        _, session_start, session_end = hparams(params, metrics)
+        if name:
+            session_start = name_session(session_start, name)
         file_writer = self.writer._get_file_writer()
-        for summary in (experiment, session_start, session_end):
+        for summary in (session_start, session_end):
             file_writer.add_summary(summary)
 
     def close(self) -> None:

@@ -18,17 +18,18 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def hparam_values(cfg: TrainConfig) -> dict[str, float | int | str | bool]:
-    """The keys a sweep compares, flat, for TensorBoard's HParams (0 = off for clip and truncate)."""
+    """The keys a sweep compares, flat, for TensorBoard's HParams. ``clip`` and ``truncate`` are strings,
+    ``none`` when off (a number 0 would read as "clip to zero"), so one column holds both kinds."""
     return {
         "seq_len": cfg.seq_len,
         "hidden_size": cfg.hidden_size,
-        "clip": cfg.clip or 0.0,
+        "clip": "none" if cfg.clip is None else str(cfg.clip),
         "clip_mode": cfg.clip_mode,
         "model": cfg.model.name,
         "task": cfg.task.name,
         "init": cfg.model.init,
         "bptt": cfg.model.bptt,
-        "truncate": cfg.model.truncate or 0,
+        "truncate": "none" if cfg.model.truncate is None else str(cfg.model.truncate),
         "optim": cfg.optim.name,
         "lr": cfg.optim.lr,
         "batch_size": cfg.batch_size,

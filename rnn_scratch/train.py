@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import random
 import signal
@@ -33,7 +34,7 @@ from torch import nn
 from tqdm import tqdm
 
 from rnn_scratch.checkpoint import CHECKPOINT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from rnn_scratch.config import ConfigError, TrainConfig, validate
+from rnn_scratch.config import ConfigError, TrainConfig, period_notice, validate
 from rnn_scratch.model import CharClassifier, build_model
 from rnn_scratch.monitor import Monitor, recurrent_dynamics, saturation
 from rnn_scratch.results import hparam_values, write_json
@@ -41,6 +42,7 @@ from rnn_scratch.tasks import Batch, Task, make_task
 
 EVAL_SEED_OFFSET = 1_000_003  # the eval stream's seed is seed + this: disjoint from training's
 EVAL_CHUNK = 512
+log = logging.getLogger(__name__)
 
 
 class Diverged(RuntimeError):
@@ -162,7 +164,7 @@ def finished_metrics(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
 
 def _check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
     """A checkpoint continues only the run that wrote it: the keys that shape the run must match."""
-    free = {"steps", "resume", "device", "threads", "name", "checkpoint_every", "on_diverge"}
+    free = {"steps", "resume", "device", "threads", "name", "checkpoint_every", "on_diverge", "heatmap_range"}
     now = dataclasses.asdict(cfg)
     for key, value in saved.items():
         if key not in free and now.get(key) != value:
@@ -176,6 +178,8 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     ``Diverged`` after writing them.
     """
     validate(cfg)
+    if notice := period_notice(cfg):
+        log.info(notice)
     out_dir = Path(out_dir)
     if cfg.skip_completed and (done := finished_metrics(cfg, out_dir)) is not None:
         return done
@@ -198,7 +202,8 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     n_gates = model.core.weight_hh.shape[0] // cfg.hidden_size
 
     start_step, losses, last, wall = 0, [], {}, 0.0
-    monitor = Monitor(out_dir / "tb", purge_step=saved["step"] + 1 if saved else None)
+    color_range = tuple(cfg.heatmap_range) if cfg.heatmap_range else None
+    monitor = Monitor(out_dir / "tb", saved["step"] + 1 if saved else None, color_range)  # type: ignore[arg-type]
     if saved:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -315,7 +320,7 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     }
     final = {f"eval/{k[5:]}": v for k, v in last.items() if k.startswith("eval_")}
     monitor.gradient_heatmap(step)
-    monitor.hparams(hparam_values(cfg), final)
+    monitor.hparams(hparam_values(cfg), final, name=f"{out_dir.name} ({out_dir.parent.name})")
     monitor.close()
     monitor.profile.save(out_dir / "grad_norms.npz", losses=losses)
     write_json(out_dir / "metrics.json", metrics)

@@ -6,9 +6,11 @@ dataclasses of rnn_scratch/config.py, and gives the run its folder; ``rnn_scratc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -17,16 +19,107 @@ import hydra
 import torch
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from rnn_scratch import parallel
+from rnn_scratch import dashboard, parallel
 from rnn_scratch.config import ConfigError, TrainConfig, register
+from rnn_scratch.results import hparam_values
 from rnn_scratch.train import Diverged, resolve_device, train
 
 log = logging.getLogger("rnn_scratch")
 register(ConfigStore.instance())
 OmegaConf.register_new_resolver("suffix", lambda name: f"_{name}" if name else "", replace=True)
+# A single run's folder: <time>_<name>, or <time>_<task>-<model>-seq<seq_len> when no name is given.
+OmegaConf.register_new_resolver(
+    "run_label", lambda name, task, model, seq_len: name or f"{task}-{model}-seq{seq_len}", replace=True
+)
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+HYDRA_FILES = {".hydra", "train.log"}  # what Hydra puts in a run folder before the run starts
+
+
+def help_text(part: str) -> str:
+    """``--help``'s group choices (``groups``) or top-level keys (``keys``), read from configs/."""
+    primary = OmegaConf.load(CONFIGS / "train.yaml")
+    if part == "keys":  # "key: default   # comment" lines of train.yaml, up to its hydra: section
+        lines = (CONFIGS / "train.yaml").read_text().split("\nhydra:")[0].splitlines()
+        keys = [ln for ln in lines if ln[:1].isalpha() and ":" in ln and not ln.startswith("defaults")]
+        rows = [
+            (k.split(":")[0], k.split(":", 1)[1].split("#")[0].strip(), k.partition("#")[2].strip())
+            for k in keys
+        ]
+        return "\n".join(f"  {f'{k}={v}':<24} {c}" for k, v, c in rows)
+    defaults = OmegaConf.to_container(primary.defaults)
+    chosen = {k: v for d in defaults if isinstance(d, dict) for k, v in d.items()}  # type: ignore[union-attr]
+    rows = []
+    for group in ("task", "model", "optim", "hydra/launcher"):
+        names = sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
+        if group == "hydra/launcher":
+            names += ["joblib", "submitit_local", "submitit_slurm"]  # the launcher plugins' own
+        names = [f"{n}*" if chosen.get(group) == n else n for n in names]
+        rows.append(f"  {group + '=':<17}{', '.join(names)}")
+    for path in sorted((CONFIGS / "experiment").glob("*.yaml")):
+        text = " ".join(
+            ln[2:] for ln in path.read_text().splitlines() if ln.startswith("# ") and "@" not in ln
+        )
+        about = text.split("python ")[0].split(". ")[0]  # its comment's first sentence
+        about = about if len(about) <= 88 else about[:85] + "..."
+        rows.append(f"  {'+experiment=' + path.stem:<28}{about}")
+    return "\n".join(rows)
+
+
+OmegaConf.register_new_resolver("rnn_help", help_text, replace=True)
+
+
+def name_jobs_by_swept_keys(argv: list[str]) -> list[str]:
+    """A sweep's job folders named by the keys it varies: ``seq_len=10,clip=null``, not every override.
+
+    Adds the command line's single-valued overrides to ``override_dirname.exclude_keys``.
+    """
+    if not {"-m", "--multirun"} & set(argv) or any("override_dirname.exclude_keys" in a for a in argv):
+        return argv
+    args = [a for a in argv[1:] if "=" in a and not a.startswith("-")]
+    try:
+        overrides = OverridesParser.create().parse_overrides(args)
+    except Exception:  # Hydra reports a bad override itself, with its own message
+        return argv
+    fixed = [o.key_or_group for o in overrides if not o.is_sweep_override() and not o.is_hydra_override()]
+    base = OmegaConf.load(CONFIGS / "train.yaml").hydra.job.config.override_dirname.exclude_keys
+    keys = ",".join(f"'{k}'" for k in dict.fromkeys([*base, *fixed]))
+    return [*argv, f"hydra.job.config.override_dirname.exclude_keys=[{keys}]"]
+
+
+def swept_keys() -> list[str]:
+    """The override keys this sweep's job was given that name its folder (the keys the sweep varied)."""
+    hydra_cfg = HydraConfig.get()
+    excluded = set(hydra_cfg.job.config.override_dirname.exclude_keys)
+    keys = [o.key_or_group for o in OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))]
+    return [k for k in keys if k not in excluded]
+
+
+def discard_refused(out_dir: Path) -> None:
+    """A run refused before it started leaves no folder: remove one that holds only Hydra's files."""
+    if out_dir.is_dir() and {p.name for p in out_dir.iterdir()} <= HYDRA_FILES:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        if HydraConfig.get().mode == RunMode.RUN:
+            with contextlib.suppress(OSError):  # the day's folder, if this was its only run
+                out_dir.parent.rmdir()
+
+
+def final_line(metrics: dict) -> str:
+    """``eval_acc=0.98 (chance 0.125) eval_loss=0.05``: each eval metric beside its baselines."""
+    parts = []
+    for key, value in metrics.items():
+        if key.startswith("eval_") and value is not None:
+            name = key[len("eval_") :]
+            refs = [
+                f"{k[: -len(name) - 1]} {v:.4g}"
+                for k, v in metrics.items()
+                if k.endswith(f"_{name}") and not k.startswith(("eval_", "train_")) and isinstance(v, float)
+            ]
+            parts.append(f"{key}={value:.4g}" + (f" ({', '.join(refs)})" if refs else ""))
+    return " ".join(parts)
 
 
 def share_the_machine(cfg: TrainConfig) -> TrainConfig:
@@ -52,22 +145,31 @@ def share_the_machine(cfg: TrainConfig) -> TrainConfig:
 @hydra.main(version_base="1.3", config_path="../configs", config_name="train")
 def main(dict_cfg: DictConfig) -> float | None:
     cfg = share_the_machine(OmegaConf.to_object(dict_cfg))  # type: ignore[arg-type]
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    # One bar per terminal line: jobs running side by side get none (each logs a line when done).
+    alone = hydra_cfg.mode == RunMode.RUN or parallel.launcher_name(hydra_cfg.launcher._target_) == "basic"
     try:
-        metrics = train(cfg, out_dir, progress=sys.stderr.isatty())
+        metrics = train(cfg, out_dir, progress=sys.stderr.isatty() and alone)
     except ConfigError as error:
-        # One line naming the key, a non-zero exit, and no metrics.json.
+        # One line naming the key, a non-zero exit, and no run folder.
         print(f"error: {error}", file=sys.stderr)
+        discard_refused(out_dir)
         sys.exit(2)
     except Diverged as error:  # on_diverge=raise; metrics.json says "diverged"
         print(f"error: {error}", file=sys.stderr)
         sys.exit(3)
-    scores = " ".join(f"{k}={v:.4g}" for k, v in metrics.items() if k.startswith("eval_") and v is not None)
-    log.info("%s: %s in %.1fs -> %s", metrics["status"], scores, metrics["wall_time_s"], out_dir)
+    if hydra_cfg.mode == RunMode.MULTIRUN and hydra_cfg.job.num == 0:  # the sweep's HParams experiment
+        params = hparam_values(cfg)
+        tags = [f"eval/{k[5:]}" for k in metrics if k.startswith("eval_")] + ["train/loss"]
+        swept = dashboard.swept_hparams(swept_keys(), list(params))
+        dashboard.write_sweep_experiment(hydra_cfg.sweep.dir, params, tags, swept)
+    log.info("%s: %s in %.1fs -> %s", metrics["status"], final_line(metrics), metrics["wall_time_s"], out_dir)
     if metrics["status"] == "interrupted":  # checkpoint saved: resume=true continues it
         sys.exit(128 + signal.Signals[metrics["signal"]].value)
     return metrics["eval_acc"]
 
 
 if __name__ == "__main__":
+    sys.argv = name_jobs_by_swept_keys(sys.argv)
     main()

@@ -357,6 +357,7 @@ def test_names_trains_through_the_script(train_run, tmp_path: Path) -> None:
     assert "eval/confusion" in acc.Tags()["images"] and "eval/macro_f1" in acc.Tags()["scalars"]
 
 
+@pytest.mark.slow
 def test_text_trains_and_samples_through_the_scripts(train_run, tmp_path: Path) -> None:
     path, text = text_file(tmp_path)
     proc, run_dir = train_run("task=text", f"task.path={path}", "seq_len=8")

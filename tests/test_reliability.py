@@ -26,6 +26,7 @@ def losses(run_dir: Path) -> np.ndarray:
     return np.load(run_dir / "grad_norms.npz")["loss"]
 
 
+@pytest.mark.slow
 def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     straight, broken = tmp_path / "straight", tmp_path / "broken"
     assert run_script([*BUDGET, f"hydra.run.dir={straight}"], cwd=tmp_path).returncode == 0
@@ -56,6 +57,7 @@ def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None
     assert np.array_equal(np.load(straight / "grad_norms.npz")["h"], np.load(broken / "grad_norms.npz")["h"])
 
 
+@pytest.mark.slow
 def test_resume_from_another_folder_continues_there(tmp_path: Path) -> None:
     first = tmp_path / "first"
     short = [*BUDGET, "steps=200", "eval_every=100"]
@@ -69,6 +71,7 @@ def test_resume_from_another_folder_continues_there(tmp_path: Path) -> None:
     assert not (tmp_path / "x" / "metrics.json").exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_run(tmp_path: Path) -> None:
     first = tmp_path / "first"
     assert (
@@ -79,6 +82,7 @@ def test_resume_refuses_a_different_run(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "hidden_size" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("on_diverge", ["stop", "raise"])
 def test_a_diverging_run_ends_as_configured(tmp_path: Path, on_diverge: str) -> None:
     run_dir = tmp_path / "run"
@@ -95,6 +99,7 @@ def test_a_diverging_run_ends_as_configured(tmp_path: Path, on_diverge: str) -> 
     assert np.isfinite(losses(run_dir)).all()  # only finite losses in the curve
 
 
+@pytest.mark.slow
 def test_a_diverging_job_does_not_take_the_sweep_down(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", *BUDGET, "steps=200", "eval_every=100", "optim=sgd", "optim.momentum=0.9",
@@ -105,6 +110,7 @@ def test_a_diverging_job_does_not_take_the_sweep_down(tmp_path: Path) -> None:
     assert sorted(statuses.values()) == ["completed", "diverged"], statuses
 
 
+@pytest.mark.slow
 def test_two_processes_same_seed_identical_loss_curves(tmp_path: Path) -> None:
     """At the default size (H=128, B=64, T=50), where a multi-threaded reduction would show."""
     runs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]

@@ -54,6 +54,7 @@ def joblib_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return sweep
 
 
+@pytest.mark.slow
 def test_a_preset_sweep_runs_in_parallel_with_limited_threads(joblib_sweep: Path) -> None:
     jobs = jobs_in(joblib_sweep)
     assert len(jobs) == 4
@@ -72,20 +73,29 @@ def test_a_preset_sweep_runs_in_parallel_with_limited_threads(joblib_sweep: Path
     assert seen == {(5, None), (5, 1.0), (8, None), (8, 1.0)}
 
 
+@pytest.mark.slow
 def test_each_run_of_a_sweep_carries_hparams_for_tensorboard(joblib_sweep: Path) -> None:
+    """A session per run; one experiment at the sweep's root, the swept keys first and marked."""
     for job in jobs_in(joblib_sweep):
         acc = EventAccumulator(str(job / "tb"))
         acc.Reload()
         content = acc.PluginTagToContent("hparams")
-        assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(content)
-        data = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
-        hparams = data.session_start_info.hparams
+        assert "_hparams_/session_start_info" in content and "_hparams_/experiment" not in content
+        start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+        hparams = start.session_start_info.hparams
         cfg = json.loads((job / "metrics.json").read_text())["config"]
         assert hparams["seq_len"].number_value == cfg["seq_len"]
-        assert hparams["clip"].number_value == (cfg["clip"] or 0.0)
+        assert hparams["clip"].string_value == ("none" if cfg["clip"] is None else str(cfg["clip"]))
         assert hparams["model"].string_value == "rnn"
-        experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
-        assert {m.name.tag for m in experiment.experiment.metric_infos} >= {"eval/acc", "eval/loss"}
+        assert start.session_start_info.group_name == f"{job.name} ({joblib_sweep.name})"  # the trial's name
+    root = EventAccumulator(str(joblib_sweep))
+    root.Reload()
+    content = root.PluginTagToContent("hparams")
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    infos = list(experiment.hparam_infos)
+    assert {i.name for i in infos[:2]} == {"seq_len", "clip"}  # the preset's and the command line's sweep
+    assert {i.name for i in infos if i.differs} == {"seq_len", "clip"}
+    assert {m.name.tag for m in experiment.metric_infos} >= {"eval/acc", "eval/loss"}
 
 
 def report(sweep: Path, out: Path) -> list[dict[str, str]]:
@@ -96,6 +106,7 @@ def report(sweep: Path, out: Path) -> list[dict[str, str]]:
     return read_csv(out / "summary.csv")
 
 
+@pytest.mark.slow
 def test_the_report_summarises_every_job(joblib_sweep: Path, tmp_path: Path) -> None:
     rows = report(joblib_sweep, tmp_path / "report")
     assert len(rows) == 4
@@ -108,6 +119,7 @@ def test_the_report_summarises_every_job(joblib_sweep: Path, tmp_path: Path) -> 
     assert not (joblib_sweep / "summary.csv").exists()  # --out: the sweep folder is left alone
 
 
+@pytest.mark.slow
 def test_a_job_without_metrics_is_reported_missing(joblib_sweep: Path, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     shutil.copytree(joblib_sweep, sweep)
@@ -128,6 +140,7 @@ def test_report_refuses_a_folder_without_jobs(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no job folders" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_sweep_through_submitit_local(tmp_path: Path) -> None:
     """submitit's local executor: each job a separate process, as on a cluster; default sweep folder."""
     args = ["-m", *TINY, "seq_len=4,6", "name=cluster", "hydra/launcher=submitit_local"]

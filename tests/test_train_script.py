@@ -15,6 +15,7 @@ TAGS = {
     "train/loss", "train/acc", "eval/loss", "eval/acc", "grad/norm", "grad/clipped",
     "grad/h_first", "grad/h_last", "grad/h_ratio", "dynamics/spectral_radius",
     "dynamics/sigma_max", "dynamics/saturation", "perf/seq_per_s",
+    "grad/log10_h_first", "grad/log10_h_last", "grad/log10_h_ratio",
 }  # fmt: skip
 
 
@@ -48,6 +49,7 @@ def test_a_tiny_run_writes_every_output(train_run) -> None:
     assert np.isfinite(profile["h"]).all() and (profile["h"] > 0).all()
     ratio = acc.Scalars("grad/h_ratio")[-1].value
     assert ratio == pytest.approx(profile["h"][-1, 0] / profile["h"][-1, -1], rel=1e-5)
+    assert acc.Scalars("grad/log10_h_ratio")[-1].value == pytest.approx(np.log10(ratio), rel=1e-5)
 
 
 def test_same_seed_same_loss_curve(tmp_path: Path) -> None:
@@ -96,7 +98,7 @@ BAD_INPUTS = [
     (["clip_mode=sideways"], "clip_mode"),
     (["steps=0"], "steps"),
     (["batch_size=0"], "batch_size"),
-    (["eval_every=100"], "eval_every"),
+    (["heatmap_range=[0,-5]"], "heatmap_range"),
     (["optim.lr=0"], "optim.lr"),
     (["optim.lr=-0.1"], "optim.lr"),
     (["seq_len=10", "task.lag=10"], "task.lag"),

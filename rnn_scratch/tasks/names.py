@@ -214,11 +214,11 @@ class Names(Task):
         self.majority = int(torch.bincount(y[train], minlength=self.n_outputs).argmax())
         self.chance = 1.0 / self.n_outputs
         self.info = {
-            "names_truncated": float(sum(len(name) > self.width for name in names)),
-            "names_skipped": float(counts["skipped"]),
-            "names_duplicate": float(counts["duplicate"]),
-            "names_train": float(len(train)),
-            "names_eval": float(len(held_out)),
+            "names_truncated": sum(len(name) > self.width for name in names),
+            "names_skipped": counts["skipped"],
+            "names_duplicate": counts["duplicate"],
+            "names_train": len(train),
+            "names_eval": len(held_out),
         }
 
     def _on(self, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:

@@ -1,0 +1,75 @@
+"""What a new user meets first: short runs, ``--help``, run folders, refused runs, the final line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import CONFIGS, run_script
+
+from rnn_scratch.tasks.names import Names
+
+SMALL = ["eval_size=32", "batch_size=8", "hidden_size=8"]
+
+
+@pytest.mark.parametrize("steps", [1, 100])
+def test_a_short_run_needs_only_steps(train_run, steps: int) -> None:
+    """Periods longer than the run are clamped to it with a notice, not refused."""
+    proc, run_dir = train_run(f"steps={steps}", "seq_len=5", *SMALL, tiny=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"clamped to {steps}" in proc.stdout + proc.stderr
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "completed" and metrics["steps"] == steps
+    assert metrics["eval_acc"] is not None  # evaluated at the last step
+    # the final line names the chance level beside the metric
+    assert "(chance 0.125)" in proc.stdout + proc.stderr
+
+
+def test_help_lists_real_choices_presets_and_keys(tmp_path: Path) -> None:
+    proc = run_script(["--help"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout
+    assert "_schema" not in text
+    for preset in (CONFIGS / "experiment").glob("*.yaml"):
+        assert f"+experiment={preset.stem}" in text
+    for choice in ("recall*", "temporal_order", "torch_lstm", "adam*", "sgd", "joblib"):
+        assert choice in text
+    for key in ("seq_len=50", "clip=null", "steps=1500", "heatmap_range=null"):
+        assert key in text
+    assert "python scripts/train.py -m" in text
+
+
+def test_a_refused_run_leaves_no_folder(tmp_path: Path) -> None:
+    proc = run_script(["seq_len=0"], cwd=tmp_path)
+    assert proc.returncode == 2 and "seq_len" in proc.stderr
+    runs = tmp_path / "outputs" / "runs"
+    assert not runs.exists() or not any(runs.iterdir()), list(runs.rglob("*"))
+
+
+def test_a_run_folder_says_what_ran(tmp_path: Path) -> None:
+    proc = run_script(["steps=2", "seq_len=6", "model=gru", *SMALL], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = (tmp_path / "outputs" / "runs").glob("*/*")
+    assert run.name.endswith("_recall-gru-seq6"), run.name
+    proc = run_script(["steps=2", "seq_len=6", "name=mine", *SMALL], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert any(p.name.endswith("_mine") for p in (tmp_path / "outputs" / "runs").glob("*/*"))
+
+
+def test_a_sweep_job_is_named_by_the_swept_keys_only(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ["-m", "seq_len=5,6", "steps=2", *SMALL, f"hydra.sweep.dir={sweep}"]
+    proc = run_script(args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["seq_len=5", "seq_len=6"]
+
+
+def test_counts_in_metrics_are_integers(tmp_path: Path) -> None:
+    for label, names in {"A": "Ann\nAnn\nBo\nCy\n", "B": "Dee\nEd\nFay\nGus\n"}.items():
+        (tmp_path / f"{label}.txt").write_text(names)
+    baselines = Names(seq_len=8, data_dir=str(tmp_path), eval_fraction=0.25).baselines()
+    assert baselines["names_duplicate"] == 1 and isinstance(baselines["names_duplicate"], int)
+    counts = {k: v for k, v in baselines.items() if k.startswith("names_")}
+    assert all(isinstance(v, int) for v in counts.values()), counts
+    assert json.dumps(counts).count(".") == 0  # written as 1, not 1.0
