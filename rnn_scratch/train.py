@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from rnn_scratch.analysis.instruments import log_dynamics
 from rnn_scratch.checkpoint import CHECKPOINT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rnn_scratch.config import ConfigError, TrainConfig, validate
 from rnn_scratch.model import CharClassifier, build_model
@@ -259,6 +260,9 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
                 monitor.scalars(step, {f"dynamics/{k}": v for k, v in dynamics.items()})
                 monitor.gradient_heatmap(step)
                 monitor.figures(step, task.figures(eval_out, eval_data.y))
+                if cfg.analysis:  # hidden-state dynamics: memory, Lyapunov, trajectories
+                    chance, draw = task.chance or None, step == cfg.steps  # images: last eval only
+                    last.update(log_dynamics(monitor, step, model, eval_data, chance, draw))
             if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint(step)
     bar.close()
