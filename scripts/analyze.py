@@ -43,7 +43,8 @@ def main() -> None:
                 f"target_{result['target_metric']}(first, last)=({summary['target_score'][0]:.2f}, "
                 f"{summary['target_score'][-1]:.2f}) MC={summary['memory_capacity']:.2f} "
                 f"lyapunov_max={summary['lyapunov_max']:.3f} fixed_points={fixed['count']} "
-                f"(stable {fixed['stable']}, saddle {fixed['saddle']}) -> {out}"
+                f"(stable {fixed['stable']}, saddle {fixed['saddle']}; min q {fixed['min_speed']:.1e}) "
+                f"-> {out}"
             )
             results.append(result)
         if len(results) > 1:

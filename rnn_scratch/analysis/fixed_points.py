@@ -27,12 +27,14 @@ from rnn_scratch.cells import RecurrentCell
 @dataclass
 class FixedPoints:
     """``points`` (P, n); ``speed`` q at each (P,); ``eigenvalues`` (P, n) complex, by |λ| descending;
-    ``kind``: stable | saddle | unstable for each."""
+    ``kind``: stable | saddle | unstable for each; ``min_speed``: the lowest q any start reached
+    (above ``tol`` when none was kept: then the search found slow points only)."""
 
     points: Tensor
     speed: Tensor
     eigenvalues: Tensor
     kind: list[str]
+    min_speed: float = float("nan")
 
     def summary(self) -> dict[str, object]:
         """Counts and the largest |λ| of each point, as JSON-ready values."""
@@ -45,6 +47,7 @@ class FixedPoints:
             if len(self.kind)
             else [],
             "speed": [float(v) for v in self.speed],
+            "min_speed": self.min_speed,
         }
 
 
@@ -96,7 +99,8 @@ def find_fixed_points(
             else s.new_zeros(0, s.shape[1])
         )
         eig = torch.stack([e[e.abs().argsort(descending=True)] for e in eig]) if kept else eig
-    return FixedPoints(points, speed[kept], eig, [classify(e) for e in eig])
+    kinds = [classify(e) for e in eig]
+    return FixedPoints(points, speed[kept], eig, kinds, speed.min().item())
 
 
 def _newton(cell: RecurrentCell, u: Tensor, s: Tensor, iters: int = 8) -> Tensor:

@@ -150,6 +150,9 @@ def compare_figure(results: list[dict[str, Any]]) -> plt.Figure:
         lyapunov_axis(row[2], r["lyapunov"])
         trajectories_axis(row[3], r["proj"], r["labels"], *_fixed_on_plane(r))
         summary = r["fixed_points"].summary()
-        row[3].set_title(f"{summary['count']} fixed points ({r['fixed_input']} input)", fontsize=9)
+        title = (
+            f"{summary['count']} fixed points ({r['fixed_input']} input), min q {summary['min_speed']:.0e}"
+        )
+        row[3].set_title(title, fontsize=9)
     fig.tight_layout()
     return fig
