@@ -145,6 +145,7 @@ def _completed(run_dir: Path) -> bool:
 def _check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
     """A checkpoint continues only the run that wrote it: the keys that shape the run must match."""
     free = {"steps", "resume", "device", "threads", "name", "checkpoint_every", "on_diverge"}
+    free.add("analysis")  # the dynamics instruments only measure: a run may resume with them toggled
     now = dataclasses.asdict(cfg)
     for key, value in saved.items():
         if key not in free and now.get(key) != value:
