@@ -38,7 +38,8 @@ def time_axis(
         )
     right.set_ylabel("backward (log)", color="tab:red")
     lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
-    ax.legend(lines, [str(line.get_label()) for line in lines], fontsize=7, loc="lower left")
+    labels = [str(line.get_label()) for line in lines]  # below the axes: no curve is hidden
+    ax.legend(lines, labels, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 
 
 def memory_axis(ax: Axes, curve: np.ndarray, capacity: float) -> None:
@@ -58,7 +59,7 @@ def memory_figure(
     chance: float | None = None,
     product: np.ndarray | None = None,
 ) -> plt.Figure:
-    fig, (left, mid) = plt.subplots(1, 2, figsize=(9, 3.3), dpi=80, gridspec_kw={"width_ratios": [3, 2]})
+    fig, (left, mid) = plt.subplots(1, 2, figsize=(9, 3.9), dpi=80, gridspec_kw={"width_ratios": [3, 2]})
     time_axis(left, target, grad, product, chance)
     left.set_title("forward memory vs backward gradient", fontsize=9)
     memory_axis(mid, curve, capacity)

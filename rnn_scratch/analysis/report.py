@@ -140,7 +140,7 @@ def _fixed_on_plane(r: dict[str, Any]) -> tuple[np.ndarray, list[str]]:
 def compare_figure(results: list[dict[str, Any]]) -> plt.Figure:
     """One row per run: forward memory vs backward gradient on one time axis, the memory function,
     the Lyapunov spectrum, the trajectories with the fixed points."""
-    fig, axes = plt.subplots(len(results), 4, figsize=(17, 3.4 * len(results)), dpi=70, squeeze=False,
+    fig, axes = plt.subplots(len(results), 4, figsize=(17, 4.0 * len(results)), dpi=70, squeeze=False,
                              gridspec_kw={"width_ratios": [3, 2, 2, 2]})  # fmt: skip
     for row, r in zip(axes, results, strict=True):
         time_axis(row[0], r["target_score"], r["grad_profile"], r["product_norms"], r["chance"])
