@@ -118,6 +118,7 @@ class TrainConfig:
     batch_size: int = 64
     eval_every: int = 250
     eval_size: int = 1024
+    analysis: bool = True  # hidden-state dynamics instruments at eval (rnn_scratch/analysis)
     log_every: int = 10
     name: str | None = None  # appended to the run folder's name
     threads: int | None = None  # torch CPU threads; None: 1 (bitwise reproducible), per-job in a sweep

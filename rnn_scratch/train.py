@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from rnn_scratch.analysis.instruments import log_dynamics
 from rnn_scratch.checkpoint import CHECKPOINT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from rnn_scratch.config import ConfigError, TrainConfig, period_notice, validate
 from rnn_scratch.model import CharClassifier, build_model
@@ -165,6 +166,7 @@ def finished_metrics(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
 def _check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
     """A checkpoint continues only the run that wrote it: the keys that shape the run must match."""
     free = {"steps", "resume", "device", "threads", "name", "checkpoint_every", "on_diverge", "heatmap_range"}
+    free.add("analysis")  # the dynamics instruments only measure: a run may resume with them toggled
     now = dataclasses.asdict(cfg)
     for key, value in saved.items():
         if key not in free and now.get(key) != value:
@@ -288,11 +290,16 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
                 monitor.scalars(step, {f"dynamics/{k}": v for k, v in dynamics.items()})
                 monitor.gradient_heatmap(step)
                 monitor.figures(step, task.figures(eval_out, eval_data.y))
+                stop = False
                 if last.get("steps_to_solve") is None and task.solved(evaluated):
                     last["steps_to_solve"] = step  # the first evaluated step that met the rule
-                    if cfg.stop_when_solved and step < cfg.steps:
-                        status = "solved"
-                        break
+                    stop = cfg.stop_when_solved and step < cfg.steps
+                if cfg.analysis:  # hidden-state dynamics: memory, Lyapunov, trajectories
+                    chance, draw = task.chance or None, step == cfg.steps or stop  # images: last eval only
+                    last.update(log_dynamics(monitor, step, model, eval_data, chance, draw))
+                if stop:
+                    status = "solved"
+                    break
             if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint(step)
     bar.close()
