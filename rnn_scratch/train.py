@@ -258,7 +258,11 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
                 dynamics = recurrent_dynamics(model.core.weight_hh, cfg.hidden_size, n_gates)
                 monitor.scalars(step, {f"dynamics/{k}": v for k, v in dynamics.items()})
                 monitor.gradient_heatmap(step)
-                monitor.figures(step, task.figures(eval_out, eval_data.y))
+                figures = task.figures(eval_out, eval_data.y)
+                if step == cfg.steps:  # the final figures also as PNGs in the run folder
+                    for tag, fig in figures.items():
+                        fig.savefig(out_dir / f"{tag.replace('/', '_')}.png")
+                monitor.figures(step, figures)
             if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 checkpoint(step)
     bar.close()
