@@ -15,7 +15,7 @@ import torch
 from conftest import ROOT
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rnn_scratch.config import ConfigError, ModelConfig
+from rnn_scratch.config import ConfigError, ModelConfig, validate
 from rnn_scratch.model import build_model
 from rnn_scratch.tasks import Series, make_task
 from rnn_scratch.tasks.forecast import fit_ar
@@ -181,3 +181,11 @@ def test_bad_input_stops_with_one_line(train_run, tmp_path: Path, case: str) -> 
 def test_bad_options_name_their_key(options: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=f"^{key}: "):
         make_task("series", 12, **options)
+
+
+def test_the_preset_and_the_task_config_compose(compose_cfg) -> None:
+    cfg = compose_cfg("+experiment=series")
+    assert cfg.task.name == "series" and cfg.task.path is None and cfg.task.season == 132
+    assert (cfg.hidden_size, cfg.steps, cfg.name) == (32, 600, "series")
+    with pytest.raises(ConfigError, match="^task.horizon: "):
+        validate(compose_cfg("task=series", "task.horizon=0"))
