@@ -45,7 +45,7 @@ def test_windows_targets_horizon_and_a_gap(tmp_path: Path) -> None:
     # training targets t = i + 5 in [5, 20]: starts 0..15; those whose window [i, i+3] or target i+5 holds 7
     train = set(range(16)) - {4, 5, 6, 7, 2}
     assert sorted(task.train_starts.tolist()) == sorted(train)
-    assert task.info["train_windows_dropped"] == 5 and task.info["eval_windows_dropped"] == 0
+    assert task.info["windows_train_dropped"] == 5 and task.info["windows_eval_dropped"] == 0
     batch = task.sample(64, torch.Generator().manual_seed(0))
     x, y = units(task, batch.x[..., 0]), units(task, batch.y[:, 0])
     assert batch.x.shape == (64, 4, 1) and batch.y.shape == (64, 1)
@@ -56,7 +56,7 @@ def test_windows_targets_horizon_and_a_gap(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         units(task, ev.y[:, 0]), np.arange(21, 30), atol=1e-4
     )  # each held-out value once
-    assert task.info["eval_windows"] == 9
+    assert task.info["windows_eval"] == 9
 
 
 def test_baselines_on_a_series_with_known_answers(tmp_path: Path) -> None:
@@ -129,8 +129,8 @@ def test_a_tiny_run_on_the_shipped_series(train_run) -> None:
     for key in ("eval_mse", "eval_baseline_persistence_mse", "eval_baseline_ar_mse"):
         assert isinstance(metrics[key], float) and metrics[key] > 0, key
     assert math.isclose(metrics["eval_mse_units"], metrics["eval_mse"] * metrics["norm_std"] ** 2)
-    assert metrics["eval_windows"] == 624 and metrics["eval_windows_dropped"] == 0
-    assert isinstance(metrics["train_windows_dropped"], int) and "eval_baseline_seasonal_mse" not in metrics
+    assert metrics["windows_eval"] == 624 and metrics["windows_eval_dropped"] == 0
+    assert isinstance(metrics["windows_train_dropped"], int) and "eval_baseline_seasonal_mse" not in metrics
     assert (run_dir / "eval_forecast.png").stat().st_size > 0
     events = EventAccumulator(str(run_dir / "tb")).Reload()
     assert {"eval/mse", "eval/rmse_units", "eval/baseline_ar_mse"} <= set(events.Tags()["scalars"])
@@ -156,10 +156,15 @@ def bad_case(tmp_path: Path, case: str) -> tuple[list[str], str, str]:
             "task.path",
             "30 values",
         )
+    if case == "gaps everywhere":  # long enough, but every other value is missing
+        path = write_csv(tmp_path, ["" if i % 2 else str(i) for i in range(100)], "holes.csv")
+        return [f"task.path={path}"], "task.path", "0 training and 0 eval windows"
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize("case", ["missing file", "empty file", "missing column", "non-numeric", "too short"])
+@pytest.mark.parametrize(
+    "case", ["missing file", "empty file", "missing column", "non-numeric", "too short", "gaps everywhere"]
+)
 def test_bad_input_stops_with_one_line(train_run, tmp_path: Path, case: str) -> None:
     overrides, key, needle = bad_case(tmp_path, case)
     proc, run_dir = train_run("task=series", "seq_len=10", *overrides)

@@ -15,7 +15,7 @@ and the AR(p) baseline are fitted on the training part alone. The model reads x:
 through its real-valued input path and regresses y: (B, 1), the target's z, at the final step (MSE).
 
 Missing values (empty fields, NA, nan) are never interpolated: a window whose values or target touch
-one is dropped, and the counts are reported (``train_windows_dropped``, ``eval_windows_dropped``).
+one is dropped, and the counts are reported (``windows_train_dropped``, ``windows_eval_dropped``).
 
 Metrics: ``mse`` (= ``loss``, normalised units), ``mse_units`` = mse * std^2 and ``rmse_units`` (the
 series' own units); on the eval set also each baseline's ``baseline_<name>_mse`` (and ``_units``) on
@@ -94,26 +94,31 @@ class Series(Task):
         self.eval_starts = window_starts(observed, self.seq_len, self.horizon, self.split, n - 1)
         self.info = {
             "series_length": n, "missing_values": int((~observed).sum()), "split_index": self.split,
-            "train_windows": len(self.train_starts),
-            "train_windows_dropped": self.split - reach - len(self.train_starts),
-            "eval_windows": len(self.eval_starts),
-            "eval_windows_dropped": n - self.split - len(self.eval_starts), "ar_order": order,
+            "windows_train": len(self.train_starts),
+            "windows_train_dropped": self.split - reach - len(self.train_starts),
+            "windows_eval": len(self.eval_starts),
+            "windows_eval_dropped": n - self.split - len(self.eval_starts), "ar_order": order,
         }  # fmt: skip
-        _check("task.path", len(self.train_starts) > order and len(self.eval_starts) > 0,
-               f"{path}: {self.info['train_windows']} training and {self.info['eval_windows']} eval windows "
-               f"without a gap: too few for seq_len={self.seq_len} and AR order {order}")  # fmt: skip
+        few = (
+            f"{path}: {len(self.train_starts)} training and {len(self.eval_starts)} eval windows without "
+            f"a gap: too few for seq_len={self.seq_len} and AR order {order}"
+        )
+        _check("task.path", len(self.train_starts) > order and len(self.eval_starts) > 0, few)
         windows = gather(z, self.train_starts, self.seq_len)
         self.ar_coef = fit_ar(windows, z[self.train_starts + reach], order)
         self.values = z  # NaN at gaps: only gap-free windows are ever gathered
-        self._data["cpu"] = torch.from_numpy(np.nan_to_num(z)).float()
+        self._data["values"] = torch.from_numpy(np.nan_to_num(z)).float()
+        self._data["starts"] = torch.from_numpy(self.train_starts)
         self.input_size, self.n_outputs = 1, 1
         self._eval_y: Tensor | None = None
         self._eval_starts_used = self.eval_starts
 
-    def _on(self, device: torch.device) -> Tensor:
-        if str(device) not in self._data:
-            self._data[str(device)] = self._data["cpu"].to(device)
-        return self._data[str(device)]
+    def _on(self, device: torch.device, name: str = "values") -> Tensor:
+        """A tensor of ``_data`` (the values, or ``starts``: the training window starts) on ``device``."""
+        key = f"{name}@{device}"
+        if key not in self._data:
+            self._data[key] = self._data[name].to(device)
+        return self._data[key]
 
     def windows(self, starts: Tensor) -> Batch:
         """The windows starting at ``starts`` (B,), x: (B, T, 1), and their targets y: (B, 1)."""
@@ -125,7 +130,7 @@ class Series(Task):
     def sample(self, n: int, generator: torch.Generator) -> Batch:
         device = generator.device
         pick = torch.randint(len(self.train_starts), (n,), generator=generator, device=device)
-        return self.windows(torch.as_tensor(self.train_starts, device=device)[pick])
+        return self.windows(self._on(device, "starts")[pick])
 
     def eval_set(self, n: int, generator: torch.Generator) -> Batch:
         """Up to ``n`` of the eval windows, evenly spaced, in time order; deterministic."""
