@@ -74,7 +74,6 @@ class Series(Task):
             1 <= order <= self.seq_len,
             f"must be in [1, seq_len={self.seq_len}], got {order}",
         )
-        self.order = order
         path = SHIPPED if self.path is None else Path(self.path).expanduser()
         dates_key = SHIPPED_DATES if self.path is None and self.date_column is None else self.date_column
         _check("task.path", path.is_file(), f"{path} is not a file")
