@@ -83,6 +83,20 @@ class AddingConfig(TaskConfig):
 
 
 @dataclass
+class SeriesConfig(TaskConfig):
+    """Forecast one column of a CSV file (rnn_scratch/tasks/series.py); default: the shipped sunspots."""
+
+    name: str = "series"
+    path: str | None = None  # the CSV file; None: the monthly sunspot numbers shipped in rnn_scratch/data
+    column: str | None = None  # the value column; None: the header's last column
+    date_column: str | None = None  # optional, only labels the figure (shipped series: month)
+    horizon: int = 1  # the target is the value this many steps after the window's end
+    season: int = 132  # steps in a season, for the seasonal naive baseline (sunspots: ~11 years)
+    ar_order: int | None = None  # p of the AR(p) baseline; None: seq_len (the whole window)
+    eval_fraction: float = 0.2  # the held-out tail (chronological split)
+
+
+@dataclass
 class ModelConfig:
     """The recurrent core (``name``) and how it is initialised and differentiated."""
 
@@ -153,6 +167,7 @@ def register(store: Any) -> None:
     store.store(group="task", name="names_schema", node=NamesConfig)
     store.store(group="task", name="text_schema", node=TextConfig)
     store.store(group="task", name="adding_schema", node=AddingConfig)
+    store.store(group="task", name="series_schema", node=SeriesConfig)
     store.store(group="model", name="model_schema", node=ModelConfig)
     store.store(group="optim", name="optim_schema", node=OptimConfig)
 
@@ -250,6 +265,11 @@ def _validate_task(cfg: TrainConfig) -> None:
         if cfg.seq_len < Adding.MIN_SEQ_LEN:
             need = f"adding needs seq_len >= {Adding.MIN_SEQ_LEN} (one marker per half)"
             raise ConfigError("seq_len", f"{need}, got {cfg.seq_len}")
+    elif isinstance(task, SeriesConfig):  # the file and the lengths are checked when the task reads it
+        for key in ("horizon", "season", "ar_order"):
+            _positive(f"task.{key}", getattr(task, key), allow_none=key == "ar_order")
+        if not 0 < task.eval_fraction < 1:
+            raise ConfigError("task.eval_fraction", f"must be in (0, 1), got {task.eval_fraction}")
     elif isinstance(task, (NamesConfig, TextConfig)):
         # The files themselves are checked when the task reads them (rnn_scratch/tasks/).
         if not 0 < task.eval_fraction < 1:

@@ -289,11 +289,15 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
                 dynamics = recurrent_dynamics(model.core.weight_hh, cfg.hidden_size, n_gates)
                 monitor.scalars(step, {f"dynamics/{k}": v for k, v in dynamics.items()})
                 monitor.gradient_heatmap(step)
-                monitor.figures(step, task.figures(eval_out, eval_data.y))
                 stop = False
                 if last.get("steps_to_solve") is None and task.solved(evaluated):
                     last["steps_to_solve"] = step  # the first evaluated step that met the rule
                     stop = cfg.stop_when_solved and step < cfg.steps
+                figures = task.figures(eval_out, eval_data.y)
+                if step == cfg.steps or stop:  # the final figures also as PNGs in the run folder
+                    for tag, fig in figures.items():
+                        fig.savefig(out_dir / f"{tag.replace('/', '_')}.png")
+                monitor.figures(step, figures)
                 if cfg.analysis:  # hidden-state dynamics: memory, Lyapunov, trajectories
                     chance, draw = task.chance or None, step == cfg.steps or stop  # images: last eval only
                     last.update(log_dynamics(monitor, step, model, eval_data, chance, draw))

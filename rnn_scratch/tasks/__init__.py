@@ -1,7 +1,7 @@
 """Tasks: where sequences and their targets come from. ``make_task`` builds one by name.
 
 Synthetic (generated from the seed): recall, temporal_order, adding. Real data, read from files:
-names (language of a name), text (next character of a text file).
+names (language of a name), text (next character of a text file), series (forecast a CSV column).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from rnn_scratch.tasks.adding import Adding
 from rnn_scratch.tasks.base import Batch, Task
 from rnn_scratch.tasks.names import Names
+from rnn_scratch.tasks.series import Series
 from rnn_scratch.tasks.synthetic import Recall, TemporalOrder
 from rnn_scratch.tasks.text import Text
 
@@ -20,6 +21,7 @@ TASKS: dict[str, type[Task]] = {
     "names": Names,
     "text": Text,
     "adding": Adding,
+    "series": Series,
 }
 
 
@@ -30,4 +32,6 @@ def make_task(name: str, seq_len: int, **options: Any) -> Task:
     return TASKS[name](seq_len=seq_len, **options)
 
 
-__all__ = ["TASKS", "Adding", "Batch", "Names", "Recall", "Task", "TemporalOrder", "Text", "make_task"]
+__all__ = [
+    "TASKS", "Adding", "Batch", "Names", "Recall", "Series", "Task", "TemporalOrder", "Text", "make_task",
+]  # fmt: skip
