@@ -59,7 +59,7 @@ class Preset:
     def claim(self) -> list[str]:
         """The YAML's leading comment block up to its first empty comment line (notes below it, such as
         hand-measured timings, stay out of the page), without the package line and command lines."""
-        lines = []
+        lines: list[str] = []
         for line in self.config.read_text().splitlines():
             text = line.lstrip("#").strip()
             if not line.startswith("#") or (not text and lines):
