@@ -12,6 +12,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import mean
 
 from rnn_scratch.aggregate import Group
 from rnn_scratch.plots import plot_metric
@@ -104,6 +105,7 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
         "",
         *tables(sweep),
         "",
+        *baseline_table(sweep),
     ]
     for key in (METRIC_FIGURE[sweep.metric], "grad_norms", "losses"):
         if key in written:
@@ -115,6 +117,27 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
         lines += [f"The multirun exited with code {preset.exit_code}: some jobs failed (listed above).", ""]
     lines += [f"All tables: [study/{preset.name}/summary.md]({_rel(out / 'summary.md', docs)}).", ""]
     return lines, sweep
+
+
+def baseline_table(sweep: Sweep) -> list[str]:
+    """The baselines a task scored on the same eval windows (``eval_baseline_<name>_mse`` in
+    ``metrics.json``, e.g. persistence, seasonal naive and AR(p) for ``task=series``), by ``seq_len``:
+    they depend on the windows only, so the model's rows above must go below them to claim anything."""
+    by_len: dict[str, dict[str, list[float]]] = {}
+    for job in sweep.jobs:
+        for key, value in job.metrics.items():
+            if key.startswith("eval_baseline_") and key.endswith("_mse") and value is not None:
+                row = by_len.setdefault(str(job.metrics.get("config", {}).get("seq_len")), {})
+                row.setdefault(key[len("eval_baseline_") : -len("_mse")], []).append(float(value))
+    names = sorted({name for row in by_len.values() for name in row})
+    if not names:
+        return []
+    lines = ["Baselines on the same eval windows (eval MSE; `-`: the window is too short for it):", ""]
+    lines += ["| seq_len | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for seq_len in sorted(by_len, key=lambda s: int(s) if s.isdigit() else 0):
+        cells = [f"{mean(by_len[seq_len][n]):.3f}" if n in by_len[seq_len] else "-" for n in names]
+        lines.append(f"| {seq_len} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def headline(sweep: Sweep, path: Path) -> bool:
