@@ -168,7 +168,7 @@ def test_masked_lstm_c_norm_is_the_total_gradient_reaching_each_new_c() -> None:
     assert (norm_c[:4] - expected[:4]).abs().max() < 1e-10
 
 
-@pytest.mark.parametrize("name", ["lstm", "gru"])
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
 def test_training_with_manual_and_autograd_bptt_gives_the_same_loss_curve(name: str) -> None:
     """Same seed, same batches, float64: the two backward passes train the same model."""
     from rnn_scratch.config import ModelConfig
