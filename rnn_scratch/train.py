@@ -35,10 +35,11 @@ from tqdm import tqdm
 
 from rnn_scratch.analysis.instruments import log_dynamics
 from rnn_scratch.checkpoint import CHECKPOINT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from rnn_scratch.config import ConfigError, TrainConfig, period_notice, validate
+from rnn_scratch.config import TrainConfig, period_notice, validate
 from rnn_scratch.model import CharClassifier, build_model
 from rnn_scratch.monitor import Monitor, recurrent_dynamics, saturation
 from rnn_scratch.results import hparam_values, write_json
+from rnn_scratch.resume import check_same_run, finished_metrics, resume_from
 from rnn_scratch.tasks import Batch, Task, make_task
 
 EVAL_SEED_OFFSET = 1_000_003  # the eval stream's seed is seed + this: disjoint from training's
@@ -122,57 +123,6 @@ def stop_signals() -> Iterator[list[int]]:
             signal.signal(s, handler)
 
 
-def resume_from(cfg: TrainConfig, out_dir: Path) -> Path | None:
-    """The run folder to continue, if any. ``resume=None`` continues an unfinished run in ``out_dir``
-    (how a requeued cluster job picks up); ``true`` insists on it; a path names another run folder."""
-    choice = (cfg.resume or "").lower()
-    if choice in ("false", "no"):
-        return None
-    if choice in ("", "true", "yes"):
-        unfinished = (out_dir / CHECKPOINT).exists() and not _completed(out_dir)
-        if choice and not (out_dir / CHECKPOINT).exists():
-            raise ConfigError("resume", f"no {CHECKPOINT} in {out_dir} to resume from")
-        return out_dir if (unfinished or choice) else None
-    folder = Path(cfg.resume)  # type: ignore[arg-type]
-    if not (folder / CHECKPOINT).is_file():
-        raise ConfigError("resume", f"no {CHECKPOINT} in {folder}")
-    return folder
-
-
-def _completed(run_dir: Path) -> bool:
-    try:
-        return json.loads((run_dir / "metrics.json").read_text())["status"] in ("completed", "solved")
-    except (OSError, ValueError, KeyError):
-        return False
-
-
-FREE_KEYS = {"resume", "device", "threads", "name", "checkpoint_every", "on_diverge", "skip_completed"}
-
-
-def finished_metrics(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
-    """``skip_completed``: the metrics of a run already finished in ``out_dir`` (completed, solved or
-    diverged) with the same config but for the keys that do not shape it, else None."""
-    try:
-        metrics = json.loads((out_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(metrics, dict) or metrics.get("status") not in ("completed", "solved", "diverged"):
-        return None
-    saved, now = metrics.get("config") or {}, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
-    same = all(saved.get(k) == v for k, v in now.items() if k not in FREE_KEYS)
-    return metrics if same else None
-
-
-def _check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
-    """A checkpoint continues only the run that wrote it: the keys that shape the run must match."""
-    free = {"steps", "resume", "device", "threads", "name", "checkpoint_every", "on_diverge", "heatmap_range"}
-    free.add("analysis")  # the dynamics instruments only measure: a run may resume with them toggled
-    now = dataclasses.asdict(cfg)
-    for key, value in saved.items():
-        if key not in free and now.get(key) != value:
-            raise ConfigError(key, f"differs from the checkpoint's ({value!r}); cannot resume")
-
-
 def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[str, Any]:
     """Run one training job; write TensorBoard events, metrics.json, grad_norms.npz, checkpoint.pt.
 
@@ -188,7 +138,7 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     source = resume_from(cfg, out_dir)
     saved = load_checkpoint(source / CHECKPOINT) if source else None
     if saved:
-        _check_same_run(saved["config"], cfg)
+        check_same_run(saved["config"], cfg)
         out_dir = source  # type: ignore[assignment]  # the run continues in its own folder
     out_dir.mkdir(parents=True, exist_ok=True)
     # One thread unless asked (or a sweep decided): with several, PyTorch's CPU reductions may

@@ -1,0 +1,73 @@
+"""Which run a job continues, or skips: resume from a checkpoint, or return a finished run's metrics.
+
+A run folder holds ``checkpoint.pt`` (written every ``checkpoint_every`` steps) and, once the run
+ends, ``metrics.json``. ``resume_from`` picks the folder to continue; ``check_same_run`` refuses a
+checkpoint written by another configuration; ``finished_metrics`` lets a study re-launched into its
+own folders (``skip_completed``) redo only what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from rnn_scratch.checkpoint import CHECKPOINT
+from rnn_scratch.config import ConfigError, TrainConfig
+
+
+def resume_from(cfg: TrainConfig, out_dir: Path) -> Path | None:
+    """The run folder to continue, if any. ``resume=None`` continues an unfinished run in ``out_dir``
+    (how a requeued cluster job picks up); ``true`` insists on it; a path names another run folder."""
+    choice = (cfg.resume or "").lower()
+    if choice in ("false", "no"):
+        return None
+    if choice in ("", "true", "yes"):
+        unfinished = (out_dir / CHECKPOINT).exists() and not _completed(out_dir)
+        if choice and not (out_dir / CHECKPOINT).exists():
+            raise ConfigError("resume", f"no {CHECKPOINT} in {out_dir} to resume from")
+        return out_dir if (unfinished or choice) else None
+    folder = Path(cfg.resume)  # type: ignore[arg-type]
+    if not (folder / CHECKPOINT).is_file():
+        raise ConfigError("resume", f"no {CHECKPOINT} in {folder}")
+    return folder
+
+
+def _completed(run_dir: Path) -> bool:
+    try:
+        return json.loads((run_dir / "metrics.json").read_text())["status"] in ("completed", "solved")
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+# Keys that change neither the weights nor the data a run sees: where it runs, what it is called, how
+# often it saves, how it reacts to trouble, what the instruments draw.
+FREE_KEYS = frozenset({
+    "resume", "device", "threads", "name", "checkpoint_every", "on_diverge", "skip_completed",
+    "heatmap_range", "analysis",
+})  # fmt: skip
+
+
+def finished_metrics(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
+    """``skip_completed``: the metrics of a run already finished in ``out_dir`` (completed, solved or
+    diverged) with the same config but for the keys that do not shape it, else None."""
+    try:
+        metrics = json.loads((out_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(metrics, dict) or metrics.get("status") not in ("completed", "solved", "diverged"):
+        return None
+    saved, now = metrics.get("config") or {}, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    same = all(saved.get(k) == v for k, v in now.items() if k not in FREE_KEYS)
+    return metrics if same else None
+
+
+def check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
+    """A checkpoint continues only the run that wrote it: the keys that shape the run must match
+    (``steps`` may grow: that is what resuming with a larger budget means)."""
+    free = FREE_KEYS | {"steps"}
+    now = dataclasses.asdict(cfg)
+    for key, value in saved.items():
+        if key not in free and now.get(key) != value:
+            raise ConfigError(key, f"differs from the checkpoint's ({value!r}); cannot resume")
