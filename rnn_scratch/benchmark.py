@@ -18,14 +18,11 @@ cannot beat it without changing the arithmetic; ``vs_floor`` = our time / the fl
 
 from __future__ import annotations
 
-import csv
-import json
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import cast
 
 import torch
@@ -177,14 +174,29 @@ def forward_flops(family: str, batch: int, steps: int, vocab: int, hidden: int) 
     return 2 * batch * steps * (vocab * g * hidden + hidden * g * hidden)
 
 
+def paired_ratio(num: list[float], den: list[float]) -> tuple[float, float, float]:
+    """(median, first quartile, third quartile) of ``num_i / den_i`` over the repeats.
+
+    The cases run interleaved, so repeat i of both met the same machine: the ratio of each pair
+    cancels what drifted between repeats (load, clock, caches), and its spread is the noise left.
+    """
+    ratios = [a / b for a, b in zip(num, den, strict=True)]
+    if len(ratios) < 2:
+        return ratios[0], ratios[0], ratios[0]
+    q1, med, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return med, q1, q3
+
+
 def summarise(cases: list[Case], batch: int, steps: int, vocab: int, hidden: int) -> list[dict]:
-    """One row per case: medians, ratio to the torch.nn layer of its family, GFLOP/s."""
-    medians = {c.name: (statistics.median(c.fwd_bwd_ms), statistics.median(c.fwd_ms)) for c in cases}
+    """One row per case: median times, paired ratios to the torch.nn layer of its family (with their
+    quartiles) and to the family's matmul floor, GFLOP/s."""
+    by_name = {c.name: c for c in cases}
+    nan3 = (float("nan"),) * 3
     rows = []
     for c in cases:
-        fb, fw = medians[c.name]
-        ref_fb, ref_fw = medians.get(f"torch.nn.{c.family.upper()}", (float("nan"),) * 2)
-        floor_fb, floor_fw = medians.get(f"{c.family} matmul floor", (float("nan"),) * 2)
+        fb, fw = statistics.median(c.fwd_bwd_ms), statistics.median(c.fwd_ms)
+        ref, floor = by_name.get(f"torch.nn.{c.family.upper()}"), by_name.get(f"{c.family} matmul floor")
+        speed = paired_ratio(ref.fwd_bwd_ms, c.fwd_bwd_ms) if ref else nan3
         flops = forward_flops(c.family, batch, steps, vocab, hidden)
         rows.append(
             {
@@ -196,10 +208,12 @@ def summarise(cases: list[Case], batch: int, steps: int, vocab: int, hidden: int
                 "T": steps,
                 "fwd_bwd_ms": fb,
                 "fwd_ms": fw,
-                "speedup_fwd_bwd": ref_fb / fb,
-                "speedup_fwd": ref_fw / fw,
-                "vs_floor": fb / floor_fb,
-                "vs_floor_fwd": fw / floor_fw,
+                "speedup_fwd_bwd": speed[0],
+                "speedup_q1": speed[1],
+                "speedup_q3": speed[2],
+                "speedup_fwd": paired_ratio(ref.fwd_ms, c.fwd_ms)[0] if ref else nan3[0],
+                "vs_floor": paired_ratio(c.fwd_bwd_ms, floor.fwd_bwd_ms)[0] if floor else nan3[0],
+                "vs_floor_fwd": paired_ratio(c.fwd_ms, floor.fwd_ms)[0] if floor else nan3[0],
                 "gflops_fwd_bwd": 3 * flops / fb / 1e6,
                 "gflops_fwd": flops / fw / 1e6,
                 "repeats": len(c.fwd_ms),
@@ -255,30 +269,3 @@ def chunked_peak_bytes(layer: Recurrent, x: Tensor, k: int, device: str) -> int:
 
         peak = max(peak, peak_memory_bytes(chunk, layer, x, device))
     return peak
-
-
-def format_table(rows: list[dict], width: int = 10) -> str:
-    """Rows of dicts as aligned text, one column per key (but family, B, I, repeats)."""
-    keys = [k for k in rows[0] if k not in ("family", "B", "I", "repeats")]
-    first = max(len(str(r[keys[0]])) for r in rows) + 2
-    lines = [f"{keys[0]:{first}}" + " ".join(f"{k:>{max(width, len(k))}}" for k in keys[1:])]
-    for r in rows:
-        cells = []
-        for k in keys[1:]:
-            v = r[k]
-            text = f"{v:.3f}" if isinstance(v, float) else str(v)
-            cells.append(f"{text:>{max(width, len(k))}}")
-        lines.append(f"{str(r[keys[0]]):{first}}" + " ".join(cells))
-    return "\n".join(lines)
-
-
-def write_results(out: Path, rows: list[dict], memory: list[dict], meta: dict) -> None:
-    """results.csv, memory.csv and results.json (everything, with ``meta``) under ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in (("results.csv", rows), ("memory.csv", memory)):
-        with open(out / name, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(table[0]))
-            writer.writeheader()
-            writer.writerows(table)
-    summary = {**meta, "results": rows, "memory": memory}
-    (out / "results.json").write_text(json.dumps(summary, indent=2))

@@ -4,8 +4,10 @@
     python scripts/benchmark.py --hidden 32,128,512 --seq-len 10,50,200 --compile
     python scripts/benchmark.py --device cuda                       # CUDA events; torch.nn.* uses cuDNN
     python scripts/benchmark.py --tiny --out /tmp/bench             # a seconds-long smoke run
+    python scripts/benchmark.py --runs 1                            # + whole training runs, both BPTT modes
 
-Writes results.csv, memory.csv and results.json under outputs/benchmark/<timestamp>/ (or --out).
+Writes results.md (the tables), results.csv, memory.csv, runs.csv and results.json under
+outputs/benchmark/<timestamp>/ (or --out; docs/benchmark/ holds the one the docs show).
 Compile time is reported apart; inductor's on-disk cache makes a repeat fast, so time a cold compile
 with TORCHINDUCTOR_FORCE_DISABLE_CACHES=1.
 """
@@ -14,12 +16,24 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from statistics import median
 
 import torch
 
 from rnn_scratch import benchmark as bm
+from rnn_scratch import benchmark_report as report
+from rnn_scratch.bptt import BPTT_MODES
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def ints(text: str) -> list[int]:
@@ -44,6 +58,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--compile-max-steps", type=int, default=50, help="skip compiling longer T")
     p.add_argument("--truncate", type=int, default=10, help="k for the memory table")
     p.add_argument("--mem-seq-len", type=ints, default=[25, 50, 100, 200])
+    p.add_argument("--runs", type=int, default=0, help="also time N training runs per cell and BPTT mode")
+    p.add_argument("--run-args", type=shlex.split, default=["seq_len=50"], help="overrides for those runs")
     p.add_argument("--tiny", action="store_true", help="smoke config: seconds, not minutes")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
@@ -102,10 +118,52 @@ def memory_rows(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def cpu_name() -> str:
+    """The CPU's model name and core count (``/proc/cpuinfo`` on Linux, else ``platform``)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
+             if ln.startswith("model name")] if cpuinfo.exists() else []  # fmt: skip
+    return f"{names[0] if names else platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores"
+
+
+def time_training_runs(repeats: int, families: list[str], overrides: list[str]) -> list[dict]:
+    """``scripts/train.py model=<cell> model.bptt=<mode> <overrides>``, one subprocess per run, the
+    modes interleaved: median training time (the run's ``wall_time_s``) and process wall time."""
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    metric: dict[tuple[str, str], str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(repeats):
+            for family in families:
+                for mode in BPTT_MODES:
+                    out = Path(tmp) / f"{family}-{mode}-{rep}"
+                    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), f"model={family}",
+                           f"model.bptt={mode}", *overrides, f"hydra.run.dir={out}"]  # fmt: skip
+                    t0 = time.perf_counter()
+                    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+                    if proc.returncode != 0:
+                        sys.exit(f"error: --runs: {shlex.join(cmd[1:])} failed:\n{proc.stderr[-2000:]}")
+                    total = time.perf_counter() - t0
+                    metrics = json.loads((out / "metrics.json").read_text())
+                    times.setdefault((family, mode), []).append((metrics["wall_time_s"], total))
+                    metric[family, mode] = " ".join(
+                        f"{k}={v:.4g}" for k, v in metrics.items()
+                        if k.startswith("eval_") and k != "eval_loss" and isinstance(v, float)
+                    )  # fmt: skip
+                    print(f"run {family} {mode}: {metrics['wall_time_s']:.1f} s training, {total:.1f} s all")
+    label = " ".join(overrides)
+    return [
+        {"run": f"model={family} {label}", "bptt": mode, "train_s": median(t for t, _ in runs),
+         "total_s": median(w for _, w in runs), "metric": metric[family, mode], "repeats": len(runs)}
+        for (family, mode), runs in times.items()
+    ]  # fmt: skip
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    # Whole runs first: a bad --run-args fails in seconds, not after the grid.
+    runs = time_training_runs(args.runs, args.families, args.run_args) if args.runs else None
     rows, compile_info = [], []
     for hidden in args.hidden:
         for steps in args.seq_len:
@@ -117,17 +175,19 @@ def main() -> None:
 
     print(f"\n{args.device}, {args.threads} threads, float32, B={args.batch}, I={args.vocab}, times in ms,")
     print(f"median of {args.repeats} repeats. speedup = torch.nn.* time / ours: > 1 means ours is faster.")
-    print(bm.format_table(rows))
+    print(report.format_table(rows))
     print(
         f"\nMemory held for backward, MiB ({'saved tensors + output' if args.device == 'cpu' else 'peak'}):"
     )
-    print(bm.format_table([{k: v / 2**20 if k not in "THB" else v for k, v in r.items()} for r in mem]))
+    print(report.format_table([{k: v / 2**20 if k not in "THB" else v for k, v in r.items()} for r in mem]))
 
     out = args.out or Path("outputs/benchmark") / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     env = {"torch": torch.__version__, "threads": args.threads, "device": args.device, "clock": args.clock}
-    env["machine"] = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor()
+    env["machine"] = torch.cuda.get_device_name() if args.device == "cuda" else cpu_name()
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    bm.write_results(out, rows, mem, {"config": config, "env": env, "compile": compile_info})
+    meta = {"config": config, "env": env, "compile": compile_info, "date": f"{dt.date.today()}",
+            "command": shlex.join(["python", "scripts/benchmark.py", *sys.argv[1:]])}  # fmt: skip
+    report.write_results(out, rows, mem, meta, runs)
     print(f"\nwrote {out}")
 
 

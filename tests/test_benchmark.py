@@ -36,6 +36,49 @@ def test_benchmark_tiny_writes_results(tmp_path: Path) -> None:
         mem = list(csv.DictReader(f))
     assert [int(r["T"]) for r in mem] == [4, 8]
     assert "speedup" in proc.stdout
+    # The Markdown page for docs/: how it was measured, the manual-BPTT grid, every implementation.
+    page = (tmp_path / "results.md").read_text()
+    assert "python scripts/benchmark.py --tiny" in page
+    grid = page.split("## Manual BPTT")[1].split("##")[0]
+    assert "| 8 × 4 |" in grid and grid.count("·") == len(bm.available_families())
+    for r in rows:  # each speed-up lies within its quartiles over repeats
+        assert float(r["speedup_q1"]) <= float(r["speedup_fwd_bwd"]) <= float(r["speedup_q3"])
+
+
+def test_paired_ratio_cancels_drift_between_repeats() -> None:
+    # The machine slowed down 10x in repeat 2: each pair still says "twice as fast".
+    ours, torch_nn = [1.0, 10.0, 1.1], [2.0, 20.0, 2.2]
+    assert bm.paired_ratio(torch_nn, ours) == (2.0, 2.0, 2.0)
+    med, q1, q3 = bm.paired_ratio([1.0, 2.0, 3.0, 4.0, 5.0], [1.0] * 5)
+    assert (med, q1, q3) == (3.0, 2.0, 4.0)
+
+
+def test_benchmark_times_whole_training_runs(tmp_path: Path) -> None:
+    args = ["--tiny", "--families", "rnn", "--runs", "1", "--run-args", "seq_len=5 steps=2 eval_size=8"]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), *args, "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(tmp_path / "runs.csv") as f:
+        runs = list(csv.DictReader(f))
+    assert [(r["run"], r["bptt"]) for r in runs] == [
+        ("model=rnn seq_len=5 steps=2 eval_size=8", mode) for mode in ("autograd", "manual")
+    ]
+    assert all(0 < float(r["train_s"]) < float(r["total_s"]) for r in runs)
+    assert all(r["metric"].startswith("eval_acc=") for r in runs)
+    assert "## Whole training runs" in (tmp_path / "results.md").read_text()
+
+
+def test_benchmark_failing_run_is_one_error(tmp_path: Path) -> None:
+    args = ["--tiny", "--families", "rnn", "--runs", "1", "--run-args", "seq_len=5 steps=2 no_such_key=1"]
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), *args, "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "error: --runs:" in proc.stderr and "no_such_key" in proc.stderr
+    assert not (tmp_path / "results.md").exists()
 
 
 def test_held_bytes_linear_in_t_and_bounded_by_chunks() -> None:
