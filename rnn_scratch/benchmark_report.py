@@ -35,7 +35,8 @@ def write_results(
     results.md (the tables, for docs/) under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     for name, table in (("results.csv", rows), ("memory.csv", memory), ("runs.csv", runs or [])):
-        if not table:
+        if not table:  # no runs this time: no runs.csv left over from an earlier one
+            (out / name).unlink(missing_ok=True)
             continue
         with open(out / name, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(table[0]))
