@@ -111,7 +111,8 @@ def markdown_report(rows: list[dict], memory: list[dict], meta: dict, runs: list
         parts += [
             "## Whole training runs",
             "`scripts/train.py` in a subprocess per row, one thread; training is the run's own "
-            "`wall_time_s` (no start-up), total the process's wall time; medians over repeats.",
+            f"`wall_time_s` (no start-up), total the process's wall time; medians of {runs[0]['repeats']} "
+            "repeat(s), the modes interleaved.",
             md_table(
                 ["run", "bptt", "training s", "total s", "eval metric"],
                 [

@@ -15,14 +15,17 @@ from rnn_scratch import benchmark as bm
 ROOT = Path(__file__).resolve().parents[1]
 
 
+ONE_RNN_RUN = ("--families", "rnn", "--runs", "1", "--run-args")  # then the runs' overrides
+
+
+def run_benchmark(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``scripts/benchmark.py --tiny ARGS --out OUT`` in a subprocess."""
+    command = [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--tiny", *args, "--out", str(out)]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
 def test_benchmark_tiny_writes_results(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--tiny", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_benchmark(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / "results.csv") as f:
         rows = list(csv.DictReader(f))
@@ -54,11 +57,7 @@ def test_paired_ratio_cancels_drift_between_repeats() -> None:
 
 
 def test_benchmark_times_whole_training_runs(tmp_path: Path) -> None:
-    args = ["--tiny", "--families", "rnn", "--runs", "1", "--run-args", "seq_len=5 steps=2 eval_size=8"]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), *args, "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = run_benchmark(tmp_path, *ONE_RNN_RUN, "seq_len=5 steps=2 eval_size=8")
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(tmp_path / "runs.csv") as f:
         runs = list(csv.DictReader(f))
@@ -71,11 +70,7 @@ def test_benchmark_times_whole_training_runs(tmp_path: Path) -> None:
 
 
 def test_benchmark_failing_run_is_one_error(tmp_path: Path) -> None:
-    args = ["--tiny", "--families", "rnn", "--runs", "1", "--run-args", "seq_len=5 steps=2 no_such_key=1"]
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), *args, "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = run_benchmark(tmp_path, *ONE_RNN_RUN, "seq_len=5 steps=2 no_such_key=1")
     assert proc.returncode != 0
     assert "error: --runs:" in proc.stderr and "no_such_key" in proc.stderr
     assert not (tmp_path / "results.md").exists()

@@ -46,6 +46,18 @@ def step_norms(g: Tensor) -> Tensor:
     return torch.linalg.vector_norm(g.reshape(g.shape[0], -1), dim=1, dtype=torch.float64)
 
 
+def weight_grad(delta: Tensor, h0: Tensor, hs: Tensor) -> Tensor:
+    """``dW_hh = sum_t delta_t^T h_{t-1}``: every step's outer product in one matmul over all
+    (t, batch) rows, plus t = 1 (whose h_0 is not in hs).
+
+    delta: (T, B, G*H) gradients of the steps' pre-activations, h0: (B, H), hs: (T, B, H) -> (G*H, H).
+    """
+    grad_w = delta[0].t().mm(h0)
+    if delta.shape[0] > 1:
+        grad_w.addmm_(delta[1:].reshape(-1, delta.shape[2]).t(), hs[:-1].reshape(-1, hs.shape[2]))
+    return grad_w
+
+
 def mask_factors(mask: Tensor, like: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """For a (T, B) bool mask: (bool (T, B, 1), m as float (T, B, 1), 1 - m as float (T, B, 1))."""
     mb = mask[:, :, None]

@@ -49,6 +49,7 @@ from rnn_scratch.bptt.common import (
     is_chunk_start,
     step_norms,
     tanh_from_sigmoid_,
+    weight_grad,
 )
 
 
@@ -155,9 +156,7 @@ class GRURecurrence(torch.autograd.Function):
         if need_h0:
             grad_h0 = torch.addcmul(e_s[0].mm(weight_hh), gh_s[0], carry_s[0])
         if need_w:
-            grad_w = e[0].t().mm(h0)
-            if steps > 1:
-                grad_w.addmm_(e[1:].reshape(-1, three_h).t(), hs[:-1].reshape(-1, hidden))
+            grad_w = weight_grad(e, h0, hs)
         if need_b and ctx.has_bias:
             grad_b = e.view(-1, three_h).sum(0)
         return grad_u, grad_h0, grad_w, grad_b, None, None, None, None

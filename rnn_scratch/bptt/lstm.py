@@ -72,6 +72,7 @@ from rnn_scratch.bptt.common import (
     mask_factors,
     step_norms,
     tanh_from_sigmoid_,
+    weight_grad,
 )
 
 
@@ -210,9 +211,7 @@ class LSTMRecurrence(torch.autograd.Function):
             if not_m:
                 grad_h0.addcmul_(gh_s[0], not_m[0])
         if need_w:
-            grad_w = delta[0].t().mm(h0)
-            if steps > 1:
-                grad_w.addmm_(delta[1:].reshape(-1, four_h).t(), hs[:-1].reshape(-1, hidden))
+            grad_w = weight_grad(delta, h0, hs)
         if need_b and ctx.has_bias:
             grad_b = delta.view(-1, four_h).sum(0)
         grad_c0 = carry if need_c0 else None

@@ -54,7 +54,14 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from rnn_scratch.bptt.common import check_args, is_chunk_start, mask_factors, step_norms, tanh_from_sigmoid_
+from rnn_scratch.bptt.common import (
+    check_args,
+    is_chunk_start,
+    mask_factors,
+    step_norms,
+    tanh_from_sigmoid_,
+    weight_grad,
+)
 
 
 class TanhRecurrence(torch.autograd.Function):
@@ -131,11 +138,7 @@ class TanhRecurrence(torch.autograd.Function):
         need_u, need_h0, need_w, need_b = ctx.needs_input_grad[:4]
         grad_w = grad_b = grad_h0 = None
         if need_w:
-            # Every step's outer product in one matmul (rows: (t, batch) pairs, t >= 2), plus t = 1.
-            grad_w = d_steps[0].t().mm(h0)
-            if steps > 1:
-                rows = delta[1:].view(-1, hidden)
-                grad_w.addmm_(rows.t(), hs[:-1].view(-1, hidden))
+            grad_w = weight_grad(delta, h0, hs)
         if need_b and ctx.has_bias:
             grad_b = delta.view(-1, hidden).sum(0)
         if need_h0:
