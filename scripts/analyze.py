@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from rnn_scratch.analysis.report import analyze, compare_figure, plt, to_json, write_run
-from rnn_scratch.config import ConfigError
+from rnn_scratch.study.analyze import analyze, compare_figure, plt, to_json, write_run
+from rnn_scratch.training.config import ConfigError
 
 
 def main() -> None:

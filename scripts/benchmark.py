@@ -29,9 +29,9 @@ from statistics import median
 
 import torch
 
-from rnn_scratch import benchmark as bm
-from rnn_scratch import benchmark_report as report
-from rnn_scratch.bptt import BPTT_MODES
+from rnn_scratch.benchmark import report
+from rnn_scratch.benchmark import timing as bm
+from rnn_scratch.models.bptt import BPTT_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnn_scratch.report import write_report
+from rnn_scratch.study.report import write_report
 
 
 def main() -> int:

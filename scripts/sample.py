@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
-from rnn_scratch.checkpoint import CHECKPOINT, load_checkpoint
-from rnn_scratch.config import ConfigError, ModelConfig
-from rnn_scratch.model import build_model
+from rnn_scratch.models.classifier import build_model
 from rnn_scratch.tasks import Text, make_task
 from rnn_scratch.tasks.text import generate
+from rnn_scratch.training.checkpoint import CHECKPOINT, load_checkpoint
+from rnn_scratch.training.config import ConfigError, ModelConfig
 
 
 def main() -> None:

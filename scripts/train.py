@@ -1,7 +1,8 @@
 """Train one model: ``python scripts/train.py seq_len=50``; sweep with ``-m seq_len=10,50,100``.
 
 Hydra composes configs/train.yaml with the command-line overrides, validates types against the
-dataclasses of rnn_scratch/config.py, and gives the run its folder; ``rnn_scratch.train`` does the rest.
+dataclasses of rnn_scratch/training/config.py, and gives the run its folder; ``rnn_scratch.training.loop``
+does the rest.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from rnn_scratch import dashboard, parallel
-from rnn_scratch.config import ConfigError, TrainConfig, register
-from rnn_scratch.results import hparam_values
-from rnn_scratch.train import Diverged, resolve_device, train
+from rnn_scratch.training import dashboard, parallel
+from rnn_scratch.training.config import ConfigError, TrainConfig, register
+from rnn_scratch.training.loop import Diverged, resolve_device, train
+from rnn_scratch.training.results import hparam_values
 
 log = logging.getLogger("rnn_scratch")
 register(ConfigStore.instance())

@@ -15,7 +15,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
-from rnn_scratch.config import TrainConfig, register
+from rnn_scratch.training.config import TrainConfig, register
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"

@@ -25,10 +25,10 @@ from rnn_scratch.analysis import (
     target_decoding,
 )
 from rnn_scratch.analysis.stepping import jacobian_times, jacobians, state_size, step_flat
-from rnn_scratch.baselines import TorchRecurrentBaseline
-from rnn_scratch.cells import RNNCell
-from rnn_scratch.config import TrainConfig
-from rnn_scratch.train import train
+from rnn_scratch.models.baselines import TorchRecurrentBaseline
+from rnn_scratch.models.cells import RNNCell
+from rnn_scratch.training.config import TrainConfig
+from rnn_scratch.training.loop import train
 
 ANALYZE = ROOT / "scripts" / "analyze.py"
 NEW_SCALARS = {"memory/target_last", "memory/target_mean", "memory/capacity", "dynamics/lyapunov_max"}
@@ -130,7 +130,7 @@ def test_probe_decodes_a_trained_short_lag_key_at_every_step(tmp_path: Path) -> 
                       checkpoint_every=200, device="cpu", analysis=False)  # fmt: skip
     metrics = train(cfg, tmp_path, progress=False)
     assert metrics["eval_acc"] > 0.95
-    from rnn_scratch.analysis.report import load_run
+    from rnn_scratch.study.analyze import load_run
 
     model, _, data, _ = load_run(tmp_path)
     cell = as_cell(model.core)

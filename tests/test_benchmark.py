@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from rnn_scratch import benchmark as bm
+from rnn_scratch.benchmark import timing as bm
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""The hand-derived BPTT of rnn_scratch.bptt: gradcheck, parity with autograd, truncation, grad norms."""
+"""The hand-derived BPTT of rnn_scratch.models.bptt: gradcheck, parity with autograd, truncation, norms."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from torch import Tensor
 
 import rnn_scratch
 from rnn_scratch import RNN
-from rnn_scratch.bptt import TanhRecurrence, is_chunk_start, tanh_recurrence
+from rnn_scratch.models.bptt import TanhRecurrence, is_chunk_start, tanh_recurrence
 
 F64 = torch.float64
 T, B, IN, H = 7, 3, 4, 5

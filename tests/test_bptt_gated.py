@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 import rnn_scratch
-from rnn_scratch.bptt import gru_recurrence, is_chunk_start, lstm_recurrence, tanh_recurrence
+from rnn_scratch.models.bptt import gru_recurrence, is_chunk_start, lstm_recurrence, tanh_recurrence
 
 F64 = torch.float64
 T, B, IN, H = 7, 3, 4, 5
@@ -171,9 +171,9 @@ def test_masked_lstm_c_norm_is_the_total_gradient_reaching_each_new_c() -> None:
 @pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
 def test_training_with_manual_and_autograd_bptt_gives_the_same_loss_curve(name: str) -> None:
     """Same seed, same batches, float64: the two backward passes train the same model."""
-    from rnn_scratch.config import ModelConfig
-    from rnn_scratch.model import build_model
+    from rnn_scratch.models.classifier import build_model
     from rnn_scratch.tasks import make_task
+    from rnn_scratch.training.config import ModelConfig
 
     task = make_task("recall", 12)
     curves: dict[str, list[float]] = {}

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import rnn_scratch
-from rnn_scratch.bptt import tanh_recurrence
-from rnn_scratch.bptt.graphed import graph_key, graph_recurrence
+from rnn_scratch.models.bptt import tanh_recurrence
+from rnn_scratch.models.bptt.graphed import graph_key, graph_recurrence
 
 CELLS = ("RNN", "LSTM", "GRU")
 T, B, IN, H = 6, 3, 4, 5

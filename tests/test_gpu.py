@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import rnn_scratch as R
-from rnn_scratch.config import ModelConfig, TrainConfig
 from rnn_scratch.tasks import make_task
-from rnn_scratch.train import train
+from rnn_scratch.training.config import ModelConfig, TrainConfig
+from rnn_scratch.training.loop import train
 
 pytestmark = pytest.mark.gpu
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rnn_scratch.config import ModelConfig, RecallConfig, TrainConfig
-from rnn_scratch.train import train
+from rnn_scratch.training.config import ModelConfig, RecallConfig, TrainConfig
+from rnn_scratch.training.loop import train
 
 
 def test_recall_at_seq_len_5_is_learned(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from rnn_scratch.config import ModelConfig
-from rnn_scratch.model import build_model
-from rnn_scratch.monitor import recurrent_dynamics
+from rnn_scratch.models.classifier import build_model
+from rnn_scratch.training.config import ModelConfig
+from rnn_scratch.training.monitor import recurrent_dynamics
 
 
 def test_gather_equals_one_hot_matmul() -> None:

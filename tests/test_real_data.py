@@ -16,10 +16,10 @@ import torch
 from conftest import ROOT, run_script
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rnn_scratch.config import ConfigError, ModelConfig
-from rnn_scratch.model import build_model
+from rnn_scratch.models.classifier import build_model
 from rnn_scratch.tasks import Adding, Names, Text, make_task
 from rnn_scratch.tasks.names import ALPHABET, fetch_names, fold_ascii, macro_f1, stratified_split
+from rnn_scratch.training.config import ConfigError, ModelConfig
 
 SAMPLE_SCRIPT = ROOT / "scripts" / "sample.py"
 

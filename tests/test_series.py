@@ -15,11 +15,11 @@ import torch
 from conftest import ROOT
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from rnn_scratch.config import ConfigError, ModelConfig, validate
-from rnn_scratch.model import build_model
+from rnn_scratch.models.classifier import build_model
 from rnn_scratch.tasks import Series, make_task
 from rnn_scratch.tasks.forecast import fit_ar
 from rnn_scratch.tasks.series import SHIPPED
+from rnn_scratch.training.config import ConfigError, ModelConfig, validate
 
 
 def write_csv(

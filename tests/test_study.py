@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from conftest import ROOT, run_script
 
-from rnn_scratch.config import ModelConfig, OptimConfig, TrainConfig
-from rnn_scratch.report import analyse
-from rnn_scratch.stats import summarize, t_quantile
-from rnn_scratch.train import finished_metrics, train
+from rnn_scratch.study.report import analyse
+from rnn_scratch.study.stats import summarize, t_quantile
+from rnn_scratch.training.config import ModelConfig, OptimConfig, TrainConfig
+from rnn_scratch.training.loop import finished_metrics, train
 
 STUDY_SCRIPT = ROOT / "scripts" / "study.py"
 REPORT_SCRIPT = ROOT / "scripts" / "report.py"

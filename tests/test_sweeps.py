@@ -18,7 +18,7 @@ from hydra.core.global_hydra import GlobalHydra
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from rnn_scratch.parallel import (
+from rnn_scratch.training.parallel import (
     available_cpus,
     choose_gpu,
     concurrent_jobs,

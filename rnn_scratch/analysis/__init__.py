@@ -5,7 +5,11 @@ travels back. Pure functions on a core (or its cell) and its inputs:
 * ``lyapunov``: step Jacobians, their products, Lyapunov exponents by QR (Benettin et al. 1980)
 * ``trajectories``: PCA of the states
 * ``fixed_points``: fixed and slow points of the autonomous cell (Sussillo & Barak 2013)
-* ``instruments``: the cheap subset the training loop logs at eval; ``report``: scripts/analyze.py
+* ``stepping``: a core stepped one input at a time; ``figures``: their figures
+
+May import: ``models`` (and ``errors``); never a run folder or the training harness. The training loop's
+choice of instruments lives in ``rnn_scratch.training.instruments``, the post-hoc analysis of a run in
+``rnn_scratch.study.analyze``.
 """
 
 from rnn_scratch.analysis.fixed_points import FixedPoints, find_fixed_points

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from rnn_scratch.analysis.stepping import jacobians, step_flat
-from rnn_scratch.cells import RecurrentCell
+from rnn_scratch.models.cells import RecurrentCell
 
 
 @dataclass

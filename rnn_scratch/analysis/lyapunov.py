@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from rnn_scratch.analysis.stepping import as_cell, jacobian_times, jacobians, project, run, state_size
-from rnn_scratch.cells import RecurrentCell
+from rnn_scratch.models.cells import RecurrentCell
 
 
 def lyapunov_spectrum(cell: RecurrentCell, u: Tensor, states: Tensor, k: int, seed: int = 0) -> Tensor:

@@ -19,9 +19,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnn_scratch.baselines import TorchRecurrentBaseline
-from rnn_scratch.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
-from rnn_scratch.layers import Recurrent
+from rnn_scratch.models.baselines import TorchRecurrentBaseline
+from rnn_scratch.models.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
+from rnn_scratch.models.layers import Recurrent
 
 CELLS: dict[str, type[RecurrentCell]] = {"rnn": RNNCell, "lstm": LSTMCell, "gru": GRUCell}
 

@@ -2,6 +2,8 @@
 
 Synthetic (generated from the seed): recall, temporal_order, adding. Real data, read from files:
 names (language of a name), text (next character of a text file), series (forecast a CSV column).
+
+May import: ``errors`` only (and torch, numpy). A task knows nothing of the model or the loop.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_scratch.config import ConfigError
+from rnn_scratch.errors import ConfigError
 
 MISSING = ("", "na", "nan", "null", "none", "?")  # case-insensitive: a gap, never a number
 

@@ -43,8 +43,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from rnn_scratch.config import NAMES_SOURCE, NAMES_URL, ConfigError
+from rnn_scratch.errors import ConfigError
 from rnn_scratch.tasks.base import Batch, Task
+
+NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"  # PyTorch's char-RNN tutorial data
+NAMES_SOURCE = "set task.data_dir=<a folder of <Label>.txt files> or task.download=true"
 
 ALPHABET = string.ascii_letters + " .,;'-"
 NAMES_IN_ARCHIVE = "data/names/"

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_scratch.config import ConfigError
+from rnn_scratch.errors import ConfigError
 from rnn_scratch.tasks.base import Batch, Task
 from rnn_scratch.tasks.forecast import baseline_forecasts, fit_ar, gather, read_column, window_starts
 

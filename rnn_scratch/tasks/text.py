@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from rnn_scratch.config import ConfigError
+from rnn_scratch.errors import ConfigError
 from rnn_scratch.tasks.base import Batch, Task
 from rnn_scratch.tasks.names import read_text
 

@@ -54,7 +54,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from rnn_scratch.bptt.common import (
+from rnn_scratch.models.bptt.common import (
     check_args,
     is_chunk_start,
     mask_factors,

@@ -2,7 +2,7 @@
 
 On a GPU the hand-written loop launches several small kernels per step, and at the default size
 the launches, not the arithmetic, take the time. ``torch.cuda.make_graphed_callables`` records
-the forward and the backward pass of a recurrence (``rnn_scratch.bptt``) once, for fixed shapes,
+the forward and the backward pass of a recurrence (``rnn_scratch.models.bptt``) once, for fixed shapes,
 and replays each as a single CUDA graph. The graph runs the very kernels of the eager pass, so its
 values and gradients equal the eager ones.
 

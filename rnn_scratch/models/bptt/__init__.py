@@ -6,10 +6,10 @@ backward in its backward pass, with truncation, masks for padded batches, and th
 docstrings: ``tanh`` (vanilla RNN), ``lstm``, ``gru``.
 """
 
-from rnn_scratch.bptt.common import BPTT_MODES, detach_state, is_chunk_start
-from rnn_scratch.bptt.gru import GRURecurrence, gru_recurrence
-from rnn_scratch.bptt.lstm import LSTMRecurrence, lstm_recurrence
-from rnn_scratch.bptt.tanh import TanhRecurrence, tanh_recurrence
+from rnn_scratch.models.bptt.common import BPTT_MODES, detach_state, is_chunk_start
+from rnn_scratch.models.bptt.gru import GRURecurrence, gru_recurrence
+from rnn_scratch.models.bptt.lstm import LSTMRecurrence, lstm_recurrence
+from rnn_scratch.models.bptt.tanh import TanhRecurrence, tanh_recurrence
 
 __all__ = [
     "BPTT_MODES",

@@ -28,7 +28,7 @@ from rnn_scratch.analysis.lyapunov import lyapunov_spectrum
 from rnn_scratch.analysis.memory import memory_capacity, memory_curve, target_decoding
 from rnn_scratch.analysis.stepping import as_cell, project, run
 from rnn_scratch.analysis.trajectories import fit_pca
-from rnn_scratch.model import CharClassifier
+from rnn_scratch.models.classifier import CharClassifier
 from rnn_scratch.tasks import Batch
 
 PROBE_SEQUENCES = 256  # half fit the probes, half score them

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from rnn_scratch.config import TrainConfig
+from rnn_scratch.training.config import TrainConfig
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 For a batch of character indices ``x: (B, T)``::
 
     u_t    = W_ih[:, x_t] + b_ih            the column gather, equal to one_hot(x_t) @ W_ih^T + b_ih
-    h_t    = cell(u_t, h_{t-1})             t = 1..T, unrolled by the core (rnn_scratch.layers)
+    h_t    = cell(u_t, h_{t-1})             t = 1..T, unrolled by the core (rnn_scratch.models.layers)
     logits = W_out h_T + b_out              (B, n_outputs): one prediction per sequence
 
 Only the last step is supervised, so everything the model learns about early characters reaches
@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from rnn_scratch.baselines import TorchRecurrentBaseline
-from rnn_scratch.config import ModelConfig
-from rnn_scratch.layers import GRU, LSTM, RNN, Recurrent
+from rnn_scratch.models.baselines import TorchRecurrentBaseline
+from rnn_scratch.models.config import ModelConfig
+from rnn_scratch.models.layers import GRU, LSTM, RNN, Recurrent
 
 CORES: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 BASELINES = {"torch_rnn": "rnn", "torch_lstm": "lstm", "torch_gru": "gru"}

@@ -5,12 +5,12 @@
 
 * ``summary.csv``: a row per job (the swept keys, status, final metrics, steps to solve, gradient
   evidence: largest and final global norm, fraction of steps clipped, wall time);
-* ``grouped.csv``: a row per group of jobs that differ only in ``seed`` (``rnn_scratch.aggregate``):
+* ``grouped.csv``: a row per group of jobs that differ only in ``seed`` (``rnn_scratch.study.aggregate``):
   n, mean, sd and 95% Student-t CI of the primary metric, solved k/n, median steps to solve;
 * ``summary.md``: the settings every job shared, the task's solved rule, the metric by x and group as
   ``mean ± CI (solved k/n)``, the per-group and per-job tables, the jobs missing or diverged;
 * ``accuracy.png`` (``mse.png`` for the adding problem): the metric against x (``seq_len`` when swept,
-  else the first numeric swept key), mean with CI band and each seed a dot (``rnn_scratch.plots``);
+  else the first numeric swept key), mean with CI band and each seed a dot (``rnn_scratch.study.plots``);
 * ``grad_norms.png``: ||dL/dh_t|| against t at the last logged step (log scale), median over seeds
   with a min..max band, a panel per group and a line per x;
 * ``losses.png``: training loss against step (moving average), likewise.
@@ -22,15 +22,13 @@ unreadable file is "unreadable". Both are listed, never fatal.
 from __future__ import annotations
 
 import csv
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
-from rnn_scratch.aggregate import (
+from rnn_scratch.study.aggregate import (
     Group,
     group_by_seed,
     grouped_markdown,
@@ -39,62 +37,13 @@ from rnn_scratch.aggregate import (
     primary_metric,
     sort_key,
 )  # fmt: skip
-from rnn_scratch.plots import plot_curves, plot_metric
+from rnn_scratch.study.plots import plot_curves, plot_metric
+from rnn_scratch.study.runs import Job, find_jobs, load_job
 
 COLUMNS = (
     "status", "eval_acc", "eval_mse", "eval_loss", "train_loss", "chance_acc", "steps", "steps_to_solve",
     "grad_norm_max", "grad_norm_final", "clipped_fraction", "wall_time_s",
 )  # fmt: skip
-NOT_SWEPT = ("experiment", "name")  # override keys that never describe a job (hydra.* neither)
-
-
-@dataclass
-class Job:
-    folder: Path
-    overrides: dict[str, str]  # key -> value as typed on the command line or in a preset's sweep
-    status: str  # completed | diverged | interrupted | missing | unreadable
-    metrics: dict[str, Any] = field(default_factory=dict)
-    profile: dict[str, np.ndarray] = field(default_factory=dict)  # grad_norms.npz: steps, h, c, loss
-
-
-def find_jobs(sweep_dir: Path) -> list[Path]:
-    """Every folder under ``sweep_dir`` (itself included) that holds Hydra's ``.hydra/``."""
-    found = [p.parent for p in sweep_dir.rglob(".hydra") if p.is_dir()]
-    return sorted(p for p in found if ".submitit" not in p.parts)
-
-
-def parse_overrides(lines: list[str]) -> dict[str, str]:
-    """``["+experiment=x", "seq_len=10", "clip=null"]`` -> ``{"seq_len": "10", "clip": "null"}``."""
-    out = {}
-    for line in lines:
-        key, _, value = str(line).partition("=")
-        key = key.lstrip("+~")
-        if key.startswith(("hydra.", "hydra/")) or key in NOT_SWEPT:
-            continue
-        out[key] = value
-    return out
-
-
-def load_job(folder: Path) -> Job:
-    try:
-        lines = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
-    except (OSError, yaml.YAMLError):
-        lines = []
-    job = Job(folder, parse_overrides(lines), "missing")
-    if not (folder / "metrics.json").exists():
-        return job
-    try:
-        job.metrics = json.loads((folder / "metrics.json").read_text())
-        job.status = str(job.metrics.get("status", "unreadable"))
-    except (OSError, ValueError):
-        job.status = "unreadable"
-        return job
-    try:
-        with np.load(folder / "grad_norms.npz") as npz:
-            job.profile = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError):
-        pass  # no curves for this job; its row stands
-    return job
 
 
 def swept_keys(jobs: list[Job]) -> list[str]:

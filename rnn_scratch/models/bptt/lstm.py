@@ -45,7 +45,7 @@ gradients pass through padding unchanged, and only real steps read the h-path in
     gh_{t-1} += (1 - m_t) * gh_t
 
 Truncation (``truncate = k``): no carry into step t-1 (neither ``delta_t W_hh`` nor ``gc_t f_t``)
-when (0-based) step t starts a chunk, as in ``rnn_scratch.bptt.tanh``.
+when (0-based) step t starts a chunk, as in ``rnn_scratch.models.bptt.tanh``.
 
 ``||gh_t||`` and ``||gc_t||`` (Frobenius over (B, H), float64) go into optional (T,) buffers: the
 gradient reaching ``h_t`` and ``c_t`` of every step, for the instruments, with no second backward.
@@ -66,7 +66,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from rnn_scratch.bptt.common import (
+from rnn_scratch.models.bptt.common import (
     check_args,
     is_chunk_start,
     mask_factors,

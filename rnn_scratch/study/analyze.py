@@ -21,16 +21,16 @@ from rnn_scratch.analysis.figures import (
     trajectories_figure,
 )
 from rnn_scratch.analysis.fixed_points import find_fixed_points
-from rnn_scratch.analysis.instruments import drive
 from rnn_scratch.analysis.lyapunov import lyapunov_spectrum, product_norms
 from rnn_scratch.analysis.memory import memory_capacity, memory_curve, target_decoding
 from rnn_scratch.analysis.stepping import state_size
 from rnn_scratch.analysis.trajectories import fit_pca
-from rnn_scratch.checkpoint import CHECKPOINT, load_checkpoint
-from rnn_scratch.config import ConfigError, ModelConfig
-from rnn_scratch.model import build_model
+from rnn_scratch.models.classifier import build_model
 from rnn_scratch.tasks import make_task
-from rnn_scratch.train import EVAL_SEED_OFFSET
+from rnn_scratch.training.checkpoint import CHECKPOINT, load_checkpoint
+from rnn_scratch.training.config import ConfigError, ModelConfig
+from rnn_scratch.training.instruments import drive
+from rnn_scratch.training.loop import EVAL_SEED_OFFSET
 
 PROBES, LYAPUNOV, K, TRAJECTORIES, STARTS = 1024, 32, 16, 24, 64
 

@@ -24,7 +24,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-from rnn_scratch.bptt import (
+from rnn_scratch.models.bptt import (
     BPTT_MODES,
     detach_state,
     gru_recurrence,
@@ -32,8 +32,8 @@ from rnn_scratch.bptt import (
     lstm_recurrence,
     tanh_recurrence,
 )
-from rnn_scratch.bptt.graphed import graph_key, graph_recurrence
-from rnn_scratch.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
+from rnn_scratch.models.bptt.graphed import graph_key, graph_recurrence
+from rnn_scratch.models.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
 
 
 def float64_norm(g: Tensor) -> Tensor:
@@ -66,12 +66,12 @@ class Recurrent(nn.Module):
         **cell_kwargs: float,
     ):
         """``bptt``: ``autograd`` (autograd runs back through the loop) or ``manual`` (the
-        hand-derived backward of ``rnn_scratch.bptt``: same values and gradients, faster, first
+        hand-derived backward of ``rnn_scratch.models.bptt``: same values and gradients, faster, first
         derivatives only). ``truncate``: the state is
         detached every ``truncate`` steps, so the gradient flows back at most that far (None: full
-        BPTT); the same chunks in both modes, see ``rnn_scratch.bptt``. ``cuda_graph``: with
+        BPTT); the same chunks in both modes, see ``rnn_scratch.models.bptt``. ``cuda_graph``: with
         ``bptt='manual'`` on a GPU, replay the recurrence as CUDA graphs
-        (``rnn_scratch.bptt.graphed``)."""
+        (``rnn_scratch.models.bptt.graphed``)."""
         super().__init__()
         if bptt not in BPTT_MODES:
             raise ValueError(f"bptt must be one of {', '.join(BPTT_MODES)}, got {bptt!r}")
@@ -131,7 +131,7 @@ class Recurrent(nn.Module):
     ) -> tuple[Tensor, State]:
         """The loop over time. u: (T, B, G*H) projected inputs -> (output (T, B, H), final state).
 
-        With ``bptt='manual'`` the loop is the cell's Function in ``rnn_scratch.bptt``, whose
+        With ``bptt='manual'`` the loop is the cell's Function in ``rnn_scratch.models.bptt``, whose
         backward is derived by hand; otherwise autograd records the loop below and runs back through it.
 
         ``mask: (T, B)`` bool, for right-padded batches of different lengths: where it is False the

@@ -21,7 +21,7 @@ Every factor but ``gh_t`` is known in the forward pass, so ``e_t = gh_t * Q_t`` 
 there, step by step while the step's values are in the cache: the loop is one broadcast
 multiply, one ``addcmul`` and one (B, 3H) x (3H, H)
 matmul per step. (The forward pass computes the tanh as ``2 sigma(2x) - 1``, see
-``rnn_scratch.bptt.common.tanh_from_sigmoid_``.) After it, as single matmuls over all (t, batch) rows::
+``rnn_scratch.models.bptt.common.tanh_from_sigmoid_``.) After it, as single matmuls over all (t, batch) rows::
 
     dW_hh = sum_t e_t^T h_{t-1}   (3H, H)     db_hh = sum_t e_t   (3H,)
     du_t  = [e^r_t, e^z_t, dn_t]  (B, 3H)     dh_0 = gh_1 * z_1 + e_1 W_hh
@@ -31,7 +31,7 @@ h_{t-1}``. With ``m_t`` the mask as 0/1 (B, 1), ``Q_t`` and ``dn_t`` are multipl
 the carry ``gh_t * z_t`` becomes ``gh_t * (m_t z_t + 1 - m_t)``: padding passes the gradient on.
 
 Truncation (``truncate = k``): no carry into step t-1 when (0-based) step t starts a chunk, as in
-``rnn_scratch.bptt.tanh``. ``||gh_t||`` goes into an optional (T,) float64 buffer for the instruments.
+``rnn_scratch.models.bptt.tanh``. ``||gh_t||`` goes into an optional (T,) float64 buffer for the instruments.
 
 References: Cho et al. (2014); torch's ``GRUCell`` for ``b_hn`` inside the reset product.
 """
@@ -44,7 +44,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
-from rnn_scratch.bptt.common import (
+from rnn_scratch.models.bptt.common import (
     check_args,
     is_chunk_start,
     step_norms,

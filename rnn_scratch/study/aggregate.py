@@ -1,7 +1,7 @@
 """Seeds as an axis: jobs that differ only in ``seed`` form a group, summarised by statistics.
 
 Per group (every other swept key fixed): n finished runs, the primary metric's mean, sd and 95%
-Student-t CI (``rnn_scratch.stats``), the success rate k/n (a run is solved when it met its task's
+Student-t CI (``rnn_scratch.study.stats``), the success rate k/n (a run is solved when it met its task's
 solved rule at some eval: ``metrics.json``'s ``steps_to_solve`` is not null), the median steps to solve
 over the solved runs (Hochreiter & Schmidhuber 1997 report this), the diverged count, and the gradient
 evidence: the median over seeds of each run's largest global gradient norm (before clipping) and the
@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from rnn_scratch.stats import Summary, median, summarize
-
-if TYPE_CHECKING:
-    from rnn_scratch.report import Job
+from rnn_scratch.study.runs import Job
+from rnn_scratch.study.stats import Summary, median, summarize
 
 FINISHED = ("completed", "solved", "diverged")
 METRICS = ("eval_acc", "eval_mse", "eval_loss")

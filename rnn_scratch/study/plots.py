@@ -21,7 +21,7 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn_scratch.aggregate import FINISHED, Group, number, sort_key  # noqa: E402
+from rnn_scratch.study.aggregate import FINISHED, Group, number, sort_key  # noqa: E402
 
 MAX_LINES = 4  # more series than this on one axis: split them into panels
 TAB10 = [f"C{i}" for i in range(10)]  # matplotlib's default colour cycle

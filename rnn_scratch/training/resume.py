@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rnn_scratch.checkpoint import CHECKPOINT
-from rnn_scratch.config import ConfigError, TrainConfig
+from rnn_scratch.training.checkpoint import CHECKPOINT
+from rnn_scratch.training.config import ConfigError, TrainConfig
 
 
 def resume_from(cfg: TrainConfig, out_dir: Path) -> Path | None:

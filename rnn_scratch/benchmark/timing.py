@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnn_scratch.baselines import MODULES as TORCH_MODULES
-from rnn_scratch.bptt import detach_state
-from rnn_scratch.cells import State
-from rnn_scratch.layers import GRU, LSTM, RNN, Recurrent
+from rnn_scratch.models.baselines import MODULES as TORCH_MODULES
+from rnn_scratch.models.bptt import detach_state
+from rnn_scratch.models.cells import State
+from rnn_scratch.models.layers import GRU, LSTM, RNN, Recurrent
 
 LAYERS: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 

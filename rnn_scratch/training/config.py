@@ -12,24 +12,17 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnn_scratch.bptt import BPTT_MODES
-from rnn_scratch.cells import INITS
+from rnn_scratch.errors import ConfigError
+from rnn_scratch.models.bptt import BPTT_MODES
+from rnn_scratch.models.cells import INITS
+from rnn_scratch.models.config import ModelConfig
+from rnn_scratch.tasks.names import NAMES_SOURCE, NAMES_URL
 
 MODELS = ("rnn", "lstm", "gru", "torch_rnn", "torch_lstm", "torch_gru")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "sgd")
 CLIP_MODES = ("norm", "value")
 ON_DIVERGE = ("stop", "raise")
-NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"  # PyTorch's char-RNN tutorial data
-NAMES_SOURCE = "set task.data_dir=<a folder of <Label>.txt files> or task.download=true"
-
-
-class ConfigError(ValueError):
-    """A bad configuration value; the message starts with the key."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
-        self.key = key
 
 
 @dataclass
@@ -94,20 +87,6 @@ class SeriesConfig(TaskConfig):
     season: int = 132  # steps in a season, for the seasonal naive baseline (sunspots: ~11 years)
     ar_order: int | None = None  # p of the AR(p) baseline; None: seq_len (the whole window)
     eval_fraction: float = 0.2  # the held-out tail (chronological split)
-
-
-@dataclass
-class ModelConfig:
-    """The recurrent core (``name``) and how it is initialised and differentiated."""
-
-    name: str = "rnn"
-    init: str = "default"  # W_hh: default (torch's uniform) | orthogonal | identity (IRNN)
-    init_gain: float = 1.0
-    bias: bool = True
-    forget_bias: float = 1.0  # LSTM only: initial b_if + b_hf
-    bptt: str = "manual"  # manual (hand-derived backward, rnn_scratch/bptt/) | autograd; torch_*: ignored
-    truncate: int | None = None  # truncated BPTT: gradient flows back at most this many steps
-    cuda_graph: bool = False  # replay the manual recurrence as CUDA graphs (device=cuda, bptt=manual)
 
 
 @dataclass

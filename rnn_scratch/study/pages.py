@@ -2,7 +2,7 @@
 ``docs/study.md`` that embeds their tables and figures, plus the README's headline figure.
 
 ``scripts/study.py`` runs the presets (Hydra multiruns) and then calls ``write_study``; this module only
-reads what the runs left on disk (``rnn_scratch.report``), so the pages can be rebuilt at any time.
+reads what the runs left on disk (``rnn_scratch.study.report``), so the pages can be rebuilt at any time.
 A preset's claim is the leading comment block of its YAML (``configs/experiment/<name>.yaml``).
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
-from rnn_scratch.aggregate import Group
-from rnn_scratch.plots import plot_metric
-from rnn_scratch.report import METRIC_FIGURE, Sweep, analyse, brief, tables, write_report
+from rnn_scratch.study.aggregate import Group
+from rnn_scratch.study.plots import plot_metric
+from rnn_scratch.study.report import METRIC_FIGURE, Sweep, analyse, brief, tables, write_report
 
 HEADLINE = ("cells", "seq_len")  # the README's figure: this preset's metric against this key
 PREAMBLE = """\
@@ -29,7 +29,7 @@ checkpoint, jobs still missing are listed under their preset.
 
 - **Seeds**: runs that differ only in `seed` form a group. A cell reads `mean ± 95% CI (solved k/n)`:
   the mean of the final eval metric over the group's n finished runs, the half-width of a two-sided 95%
-  Student-t confidence interval (t quantile for n - 1 degrees of freedom, `rnn_scratch/stats.py`), and k
+  Student-t confidence interval (t quantile for n - 1 degrees of freedom, `rnn_scratch/study/stats.py`), and k
   runs of n that solved the task. With 3 seeds the interval is wide and, at 0 or 1, may pass the bounds
   of the metric: read it with k/n.
 - **Solved**: recall and temporal order: eval accuracy >= 0.9; the adding problem: eval MSE <= 0.1 x 1/6

@@ -15,7 +15,7 @@ Tags (docs/instruments.md says how to read them):
 * ``dynamics/spectral_radius`` (max |eigenvalue|) and ``dynamics/sigma_max`` (largest singular value) of
   W_hh (of its candidate block g/n for LSTM/GRU); ``dynamics/saturation``: fraction of |h| > 0.95
 * ``perf/seq_per_s``; the config as text; an HParams session with the final metrics (a sweep's
-  experiment summary is written once at its root: ``rnn_scratch.dashboard``).
+  experiment summary is written once at its root: ``rnn_scratch.training.dashboard``).
 
 The profile is also kept as a matrix (logged steps x T) and saved to ``grad_norms.npz``.
 """
@@ -36,7 +36,7 @@ from torch import Tensor  # noqa: E402
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 from torch.utils.tensorboard.summary import hparams  # noqa: E402
 
-from rnn_scratch.dashboard import name_session  # noqa: E402
+from rnn_scratch.training.dashboard import name_session  # noqa: E402
 
 SATURATION_THRESHOLD = 0.95
 
@@ -147,6 +147,27 @@ class Monitor:
                 step, {f"grad/log10_h_{k}": math.log10(v) for k, v in logs.items() if 0 < v < math.inf}
             )
 
+    def log_train(
+        self, step: int, metrics: dict[str, float], norms: dict[str, Tensor], hidden: Tensor,
+        grad_norm: float, clipped: float, seq_per_s: float,
+    ) -> None:  # fmt: skip
+        """A logged training step: its metrics, the gradient evidence, saturation, speed, the profile."""
+        self.scalars(step, {f"train/{k}": v for k, v in metrics.items()})
+        self.scalars(step, {
+            "grad/norm": grad_norm, "grad/clipped": clipped,
+            "dynamics/saturation": saturation(hidden), "perf/seq_per_s": seq_per_s,
+        })  # fmt: skip
+        self.gradient_profile(step, norms)
+
+    def log_eval(
+        self, step: int, metrics: dict[str, float], weight_hh: Tensor, hidden_size: int, n_gates: int
+    ) -> None:
+        """An eval: its metrics, W_hh's spectral radius and sigma_max, the heatmap so far."""
+        self.scalars(step, {f"eval/{k}": v for k, v in metrics.items()})
+        dynamics = recurrent_dynamics(weight_hh, hidden_size, n_gates)
+        self.scalars(step, {f"dynamics/{k}": v for k, v in dynamics.items()})
+        self.gradient_heatmap(step)
+
     def gradient_heatmap(self, step: int) -> None:
         matrix = self.profile.matrix("h")
         if matrix.size and np.isfinite(matrix).any():
@@ -163,7 +184,7 @@ class Monitor:
         """The run's keys and final metrics, for TensorBoard's HParams dashboard (same event file).
 
         A session only: the experiment (which keys and metrics) is the sweep's, written once at its root
-        (``rnn_scratch.dashboard``); for lone runs TensorBoard derives it from their sessions.
+        (``rnn_scratch.training.dashboard``); for lone runs TensorBoard derives it from their sessions.
         ``name``: the session's "Trial ID" in the dashboard (default: the run's path).
         """
         _, session_start, session_end = hparams(params, metrics)

@@ -1,0 +1,14 @@
+"""The study: what finished runs say, read from their folders (nothing here trains).
+
+* ``runs``: a job folder read back; ``aggregate``: seeds as an axis, groups and their statistics
+* ``stats``: the statistics; ``plots``: the report's figures
+* ``report``: a sweep's summary tables and figures (``scripts/report.py``)
+* ``pages``: every preset's report and the study page ``docs/study.md`` (``scripts/study.py``)
+* ``analyze``: post-hoc dynamics of a run folder (``scripts/analyze.py``)
+
+May import: ``training`` (a run's config and eval seed) and everything below it.
+"""
+
+from rnn_scratch.study.pages import Preset, write_study
+
+__all__ = ["Preset", "write_study"]

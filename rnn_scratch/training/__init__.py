@@ -1,0 +1,12 @@
+"""The training harness: one run from a config to a finished folder.
+
+* ``config``: the run's dataclasses (Hydra's schema, the library's arguments) and ``validate``
+* ``loop``: ``train(cfg, out_dir)``, read as its phases: setup, step, evaluate, finish
+* ``monitor``: TensorBoard: scalars, the per-timestep gradient profile and heatmap, what an eval logs;
+  ``instruments``: the hidden-state dynamics logged at eval; ``dashboard``: HParams sessions
+* ``checkpoint`` (atomic, with every RNG state) and ``resume`` (which run a job continues or skips)
+* ``results``: ``metrics.json`` and the HParams values; ``parallel``: threads and GPU per sweep job
+
+May import: ``models``, ``tasks``, ``analysis``, ``errors``. Never Hydra: ``scripts/train.py`` turns
+Hydra's config into a ``TrainConfig``.
+"""

@@ -1,0 +1,228 @@
+"""The training loop: sample, unroll, loss at the final step, BPTT, measure, clip, step, log.
+
+``train(cfg, out_dir)`` is the whole run, read as its four phases:
+
+* ``setup`` (``rnn_scratch.training.setup``): validate, seed, build, or resume from a checkpoint;
+* ``step``: one batch, forward, loss on the final step, backward, clip, optimiser step, log;
+* ``evaluate``: the held-out set, its metrics and figures, the dynamics; did the run solve the task?
+* ``finish``: the last checkpoint, ``metrics.json``, ``grad_norms.npz`` and the HParams session.
+
+``scripts/train.py`` only turns Hydra's config into a ``TrainConfig`` and calls ``train``.
+
+A run ends in one of four states, written to ``metrics.json``: ``completed``; ``solved``
+(``stop_when_solved``: the task's solved rule held at an eval, so the run stopped there, early);
+``diverged`` (the loss or the gradient became non-finite, or the loss passed ``diverge_above``: the run
+stops at that step and keeps its last good checkpoint); ``interrupted`` (SIGINT or SIGTERM: a checkpoint
+is saved first, so ``resume`` continues it exactly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from rnn_scratch.models.classifier import CharClassifier
+from rnn_scratch.tasks import Batch
+from rnn_scratch.training.config import TrainConfig
+from rnn_scratch.training.instruments import log_dynamics
+from rnn_scratch.training.results import hparam_values, write_json
+from rnn_scratch.training.resume import finished_metrics
+from rnn_scratch.training.setup import EVAL_SEED_OFFSET, Run, resolve_device, setup
+
+__all__ = ["EVAL_SEED_OFFSET", "Diverged", "finished_metrics", "resolve_device", "train"]
+EVAL_CHUNK = 512
+
+
+class Diverged(RuntimeError):
+    """Raised after a diverged run's outputs are written, when ``on_diverge=raise``."""
+
+
+def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[str, Any]:
+    """Run one training job; write TensorBoard events, metrics.json, grad_norms.npz, checkpoint.pt.
+
+    Returns the metrics written to ``metrics.json``. With ``on_diverge=raise`` a diverged run raises
+    ``Diverged`` after writing them.
+    """
+    run = setup(cfg, Path(out_dir))
+    if not isinstance(run, Run):
+        return run  # skip_completed: the finished run's metrics
+    status, extra, step = "completed", {}, run.start_step
+    bar = tqdm(
+        range(run.start_step + 1, cfg.steps + 1), disable=not progress, desc="train", dynamic_ncols=True
+    )
+    with stop_signals() as received:
+        for step in bar:
+            if received:
+                status, extra, step = "interrupted", {"signal": signal.Signals(received[0]).name}, step - 1
+                break
+            if divergence := train_step(run, step, bar):
+                status, extra, step = "diverged", divergence, step - 1  # the last completed step
+                break
+            if (step % cfg.eval_every == 0 or step == cfg.steps) and evaluate(run, step):
+                status = "solved"
+                break
+            if step % cfg.checkpoint_every == 0 and step < cfg.steps:
+                run.checkpoint(step)
+    bar.close()
+    return finish(run, status, step, extra)
+
+
+def train_step(run: Run, step: int, bar: tqdm) -> dict[str, Any] | None:
+    """One optimiser step on a fresh batch; None, or what describes the divergence if the step blew up
+    (then no update is applied)."""
+    cfg, model, task, optimizer = run.cfg, run.model, run.task, run.optimizer
+    log_now = step % cfg.log_every == 0 or step == cfg.steps
+    model.core.record_state_grads = log_now
+    batch = task.sample(cfg.batch_size, run.train_gen)
+    out, hidden = model(batch.x, batch.lengths)
+    loss = task.loss(out, batch.y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm, clipped = clip_gradients(model, cfg.clip, cfg.clip_mode)
+    loss_value = loss.item()
+    blown_up = cfg.diverge_above is not None and loss_value > cfg.diverge_above
+    if blown_up or not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+        if not log_now:  # replay the step with the profile recorded: where did it blow up?
+            model.core.record_state_grads = True
+            optimizer.zero_grad(set_to_none=True)
+            task.loss(model(batch.x, batch.lengths)[0], batch.y).backward()
+        norms = model.core.state_grad_norms.get("h")
+        run.monitor.gradient_profile(step, model.core.state_grad_norms)
+        return {
+            "diverged_at_step": step, "loss_at_divergence": loss_value, "grad_norm_at_divergence": grad_norm,
+            "grad_profile_at_divergence": None if norms is None else norms.tolist(),
+        }  # fmt: skip
+    optimizer.step()
+    run.losses.append(loss_value)
+    last = run.last
+    last["grad_norm_max"] = max(last.get("grad_norm_max", 0.0), grad_norm)
+    last["grad_norm_final"] = grad_norm
+    last["clipped_steps"] = last.get("clipped_steps", 0) + int(clipped)
+    run.clipped_since_log += clipped
+    if log_now:
+        now = time.perf_counter()
+        n_steps = step % cfg.log_every or cfg.log_every
+        train_metrics = task.metrics(out.detach(), batch.y)
+        last.update({f"train_{k}": v for k, v in train_metrics.items()})
+        run.monitor.log_train(
+            step, train_metrics, model.core.state_grad_norms, hidden, grad_norm=grad_norm,
+            clipped=run.clipped_since_log / n_steps, seq_per_s=n_steps * cfg.batch_size / (now - run.tick),
+        )  # fmt: skip
+        run.clipped_since_log, run.tick = 0, now
+        bar.set_postfix({k: f"{v:.3f}" for k, v in train_metrics.items()})
+    return None
+
+
+def evaluate(run: Run, step: int) -> bool:
+    """Metrics, figures and dynamics on the held-out set; True when the run should stop, solved."""
+    cfg, task, model = run.cfg, run.task, run.model
+    eval_out = predict(model, run.eval_data)
+    evaluated = task.metrics(eval_out, run.eval_data.y)
+    run.last.update({f"eval_{k}": v for k, v in evaluated.items()})
+    run.monitor.log_eval(step, evaluated, model.core.weight_hh, cfg.hidden_size, run.n_gates)
+    stop = False
+    if run.last.get("steps_to_solve") is None and task.solved(evaluated):
+        run.last["steps_to_solve"] = step  # the first evaluated step that met the rule
+        stop = cfg.stop_when_solved and step < cfg.steps
+    final = step == cfg.steps or stop
+    figures = task.figures(eval_out, run.eval_data.y)
+    if final:  # the final figures also as PNGs in the run folder
+        for tag, fig in figures.items():
+            fig.savefig(run.out_dir / f"{tag.replace('/', '_')}.png")
+    run.monitor.figures(step, figures)
+    if cfg.analysis:  # hidden-state dynamics: memory, Lyapunov, trajectories (images: last eval only)
+        run.last.update(log_dynamics(run.monitor, step, model, run.eval_data, task.chance or None, final))
+    return stop
+
+
+def finish(run: Run, status: str, step: int, extra: dict[str, Any]) -> dict[str, Any]:
+    """Write the run's outputs; ``step`` is the last completed step. Returns ``metrics.json``'s dict."""
+    cfg, last, task = run.cfg, run.last, run.task
+    if status != "diverged":  # a diverged run keeps its last good checkpoint
+        run.checkpoint(step)
+    metrics: dict[str, Any] = {
+        "status": status,
+        "diverged": status == "diverged",
+        "steps": step,
+        **{k: last.get(k) for k in ("train_loss", "eval_loss", "eval_acc")},
+        **last,
+        **task.baselines(),
+        "steps_to_solve": last.get("steps_to_solve"),  # null: never solved, or no rule (solved_rule)
+        "solved_rule": task.solved_rule,
+        "solved": None if task.solved_rule is None else last.get("steps_to_solve") is not None,
+        "clipped_fraction": last.get("clipped_steps", 0) / max(step, 1),
+        "wall_time_s": run.wall_time(),
+        "seq_per_s": (step - run.start_step) * cfg.batch_size / max(time.perf_counter() - run.started, 1e-9),
+        "device": str(run.device),
+        "grad_profile": "available" if run.model.core.state_grad_norms else "unavailable",
+        **extra,
+        "config": dataclasses.asdict(cfg),
+    }
+    final = {f"eval/{k[5:]}": v for k, v in last.items() if k.startswith("eval_")}
+    monitor, out_dir = run.monitor, run.out_dir
+    monitor.gradient_heatmap(step)
+    monitor.hparams(hparam_values(cfg), final, name=f"{out_dir.name} ({out_dir.parent.name})")
+    monitor.close()
+    monitor.profile.save(out_dir / "grad_norms.npz", losses=run.losses)
+    write_json(out_dir / "metrics.json", metrics)
+    if status == "diverged" and cfg.on_diverge == "raise":
+        raise Diverged(f"diverged at step {step + 1}: loss {extra['loss_at_divergence']}")
+    return metrics
+
+
+def clip_gradients(model: nn.Module, clip: float | None, mode: str) -> tuple[float, bool]:
+    """Global gradient norm before clipping, and whether clipping changed anything.
+
+    ``norm``: rescale all gradients together so their global norm is at most ``clip`` (Pascanu et
+    al. 2013). ``value``: clamp each element to [-clip, clip] (as min-char-rnn does).
+    """
+    params = [p for p in model.parameters() if p.grad is not None]
+    max_norm = clip if (clip is not None and mode == "norm") else math.inf
+    norm = nn.utils.clip_grad_norm_(params, max_norm).item()
+    if clip is None:
+        return norm, False
+    if mode == "norm":
+        return norm, norm > clip
+    clipped = any(p.grad.abs().max().item() > clip for p in params)  # type: ignore[union-attr]
+    nn.utils.clip_grad_value_(params, clip)
+    return norm, clipped
+
+
+@torch.no_grad()
+def predict(model: CharClassifier, data: Batch) -> torch.Tensor:
+    """The model's final-step outputs for a whole data set, in chunks so long sequences fit."""
+    outs = []
+    for start in range(0, len(data), EVAL_CHUNK):
+        end = start + EVAL_CHUNK
+        lengths = None if data.lengths is None else data.lengths[start:end]
+        outs.append(model(data.x[start:end], lengths)[0])
+    return torch.cat(outs)
+
+
+@contextmanager
+def stop_signals() -> Iterator[list[int]]:
+    """Turn SIGINT/SIGTERM into a flag the loop checks between steps, so it can save and exit."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # signals reach the main thread only
+        return
+    previous = {
+        s: signal.signal(s, lambda signum, _: received.append(signum))
+        for s in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
