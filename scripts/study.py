@@ -1,9 +1,15 @@
 """Rebuild the study: run each preset as a Hydra multirun, report it, write docs/study.md and docs/study/.
 
     python scripts/study.py                         # quick profile (3 seeds), every preset
-    python scripts/study.py --only cells,stability  # some presets
+    python scripts/study.py --only cells,stability  # some presets; pages: outputs/study/quick/pages/
     python scripts/study.py --profile full --launcher slurm   # 10 seeds, whole grids, on a cluster
     python scripts/study.py --report-only           # rebuild docs/ from outputs/study/, run nothing
+    python scripts/study.py --profile smoke         # a 2-minute check; its pages: outputs/study/smoke/pages/
+
+Only the published profiles (quick, full) run over every preset with no result-changing override write
+the published study into docs/ (and the README's headline figure, docs/study/headline.png). Any other
+run (the smoke profile, --only, a key=value override) writes its pages under
+outputs/study/<profile>/pages/ unless --docs names a folder.
 
 Each preset's jobs go to outputs/study/<profile>/<preset>/<overrides>/. Running it again resumes: a job
 whose folder holds a finished run of the same config is not re-run (skip_completed=true), an interrupted
@@ -51,15 +57,40 @@ PRESETS: dict[str, dict[str, list[str]]] = {
     "series": {"full": ["seed=range(10)"], "smoke": SMOKE},  # issue 13
 }
 PROFILES = ("quick", "full", "smoke")
+PUBLISHED = ("quick", "full")  # the profiles whose pages are the published study (docs/)
+
+
+def merge_overrides(*lists: list[str]) -> list[str]:
+    """The overrides in order, a key given twice kept once, at its last value (as Hydra would use it):
+    ``[hidden_size=4, hidden_size=4,8]`` -> ``[hidden_size=4,8]``, so the job folders name every key swept."""
+    merged: dict[str, str] = {}
+    for override in (o for overrides in lists for o in overrides):
+        key = override.split("=", 1)[0].lstrip("+~")
+        merged.pop(key, None)
+        merged[key] = override
+    return list(merged.values())
+
+
+def pages_folder(args: argparse.Namespace) -> Path:
+    """Where the pages go: --docs if given; docs/ for a whole published profile (quick, full: every
+    preset, no override but hydra.*); else <outputs>/<profile>/pages, so no ad-hoc run touches docs/."""
+    if args.docs is not None:
+        return Path(args.docs)
+    published = args.profile in PUBLISHED and not args.only
+    if published and all(o.startswith(("hydra.", "hydra/")) for o in args.overrides):
+        return ROOT / "docs"
+    return Path(args.outputs) / args.profile / "pages"
 
 
 def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int, float]:
     """One Hydra multirun into the preset's stable folder; (exit code, seconds)."""
     launcher = [] if any(o.startswith("hydra/launcher=") for o in overrides) else ["hydra/launcher=local"]
+    extra = merge_overrides(
+        ["skip_completed=true"], launcher, PRESETS.get(preset.name, {}).get(profile, []), overrides
+    )
     command = [
         sys.executable, str(ROOT / "scripts" / "train.py"), "-m", f"+experiment={preset.name}",
-        f"hydra.sweep.dir={preset.runs}", "skip_completed=true", *launcher,
-        *PRESETS.get(preset.name, {}).get(profile, []), *overrides,
+        f"hydra.sweep.dir={preset.runs}", *extra,
     ]  # fmt: skip
     print(f"[study] {preset.name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
@@ -73,7 +104,11 @@ def main() -> int:
     parser.add_argument("--only", default=None, help="comma-separated presets (default: all of PRESETS)")
     parser.add_argument("--launcher", default=None, help="a hydra/launcher option, e.g. slurm or joblib")
     parser.add_argument("--outputs", type=Path, default=ROOT / "outputs" / "study", help="runs go here")
-    parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="study.md and study/ go here")
+    parser.add_argument(
+        "--docs", type=Path, default=None,
+        help="study.md and study/ go here (default: docs/ for a whole quick or full study, "
+        "else <outputs>/<profile>/pages)",
+    )  # fmt: skip
     parser.add_argument("--report-only", action="store_true", help="do not run; report what is there")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()
@@ -89,9 +124,12 @@ def main() -> int:
         elif not args.report_only:
             preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)
         presets.append(preset)
-    written = write_study(presets, args.docs, args.profile, overrides, root=ROOT)
+    pages = pages_folder(args)
+    written = write_study(presets, pages, args.profile, overrides, root=ROOT)
     for path in written:
         print(f"[study] wrote {path}")
+    if pages != ROOT / "docs":
+        print(f"[study] pages: {pages / 'study.md'} (the published study in docs/ is left as it was)")
     return 0
 
 

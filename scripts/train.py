@@ -9,25 +9,34 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
+import json
 import logging
 import os
+import shlex
 import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from rnn_scratch.models.config import ModelConfig
 from rnn_scratch.training import dashboard, parallel
-from rnn_scratch.training.config import ConfigError, TrainConfig, register
+from rnn_scratch.training.config import ConfigError, OptimConfig, TaskConfig, TrainConfig, register
 from rnn_scratch.training.loop import Diverged, resolve_device, train
 from rnn_scratch.training.results import hparam_values
+from rnn_scratch.training.resume import check_folder, results_dir
 
 log = logging.getLogger("rnn_scratch")
 register(ConfigStore.instance())
@@ -64,13 +73,95 @@ def help_text(part: str) -> str:
         text = " ".join(
             ln[2:] for ln in path.read_text().splitlines() if ln.startswith("# ") and "@" not in ln
         )
-        about = text.split("python ")[0].split(". ")[0]  # its comment's first sentence
-        about = about if len(about) <= 88 else about[:85] + "..."
+        about = first_sentence(text.split("python ")[0])
+        about = about if len(about) <= 88 else about[:86].rsplit(" ", 1)[0] + " ..."
         rows.append(f"  {'+experiment=' + path.stem:<28}{about}")
     return "\n".join(rows)
 
 
 OmegaConf.register_new_resolver("rnn_help", help_text, replace=True)
+
+
+def first_sentence(text: str) -> str:
+    """Up to the first word that ends a sentence ("." or "?"), not "et al." or "e.g."."""
+    words = text.split()
+    for i, word in enumerate(words):
+        if word.endswith((".", "?")) and word not in ("al.", "e.g.", "i.e.", "vs.", "cf."):
+            return " ".join(words[: i + 1]).rstrip(".")
+    return " ".join(words)
+
+
+GROUPS = ("task", "model", "optim", "experiment")
+
+
+def _fields(*classes: type) -> list[str]:
+    return list(dict.fromkeys(f.name for c in classes for f in dataclasses.fields(c)))
+
+
+def _unknown(what: str, name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
+    return f"error: {what}{hint}"
+
+
+def check_overrides(argv: list[str]) -> str | None:
+    """A one-line error for an override of an unknown key or group option, with the closest known one
+    (``seq_lenn=10`` -> seq_len, ``model=lstmm`` -> lstm), before Hydra writes anything; else None."""
+    args = [a for a in argv[1:] if "=" in a and not a.startswith("-")]
+    try:
+        overrides = OverridesParser.create().parse_overrides(args)
+    except Exception:  # Hydra reports a malformed override itself
+        return None
+    nested = {
+        "model": _fields(ModelConfig), "optim": _fields(OptimConfig),
+        "task": _fields(TaskConfig, *TaskConfig.__subclasses__()),
+    }  # fmt: skip
+    top = _fields(TrainConfig)
+    for o in overrides:
+        key = o.key_or_group
+        if o.is_hydra_override() or key.startswith(("hydra", "/")) or o.is_delete() or o.package:
+            continue
+        if key in GROUPS:
+            options = sorted(p.stem for p in (CONFIGS / key).glob("*.yaml"))
+            values = (
+                list(o.sweep_string_iterator()) if o.is_discrete_sweep() else [o.get_value_element_as_str()]
+            )
+            for value in values if not o.is_sweep_override() or o.is_discrete_sweep() else []:
+                if value not in options:
+                    return _unknown(f"{key}={value}: no such option", value, options)
+            continue
+        head, _, rest = key.partition(".")
+        if head not in top:
+            return _unknown(f"{key}: unknown key", head, top)
+        if rest and head in nested and rest.split(".")[0] not in nested[head]:
+            return _unknown(f"{key}: unknown key of {head}", rest.split(".")[0], nested[head])
+    return None
+
+
+def check_run_dir(argv: list[str]) -> str | None:
+    """A single run given ``hydra.run.dir`` of an existing run that it may not overwrite or continue
+    (``rnn_scratch.training.resume.check_folder``): the one-line error, before Hydra rewrites that
+    folder's ``.hydra/`` and ``train.log``; else None."""
+    if {"-m", "--multirun"} & set(argv):
+        return None
+    args = [a for a in argv[1:] if "=" in a and not a.startswith("-")]
+    given = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("hydra.run.dir=")]
+    folder = Path(given[-1]) if given else None
+    if folder is None or not ((folder / "metrics.json").is_file() or (folder / "checkpoint.pt").is_file()):
+        return None
+    try:
+        with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+            composed = compose("train", overrides=[a for a in args if not a.lstrip("+~").startswith("hydra")])
+        cfg: TrainConfig = OmegaConf.to_object(composed)  # type: ignore[assignment]
+    except Exception:  # a bad override: the run itself reports it, with Hydra's message
+        return None
+    finally:
+        GlobalHydra.instance().clear()
+    try:
+        check_folder(cfg, folder)
+    except ConfigError as error:
+        return f"error: {error}"
+    return None
 
 
 def name_jobs_by_swept_keys(argv: list[str]) -> list[str]:
@@ -85,9 +176,13 @@ def name_jobs_by_swept_keys(argv: list[str]) -> list[str]:
         overrides = OverridesParser.create().parse_overrides(args)
     except Exception:  # Hydra reports a bad override itself, with its own message
         return argv
-    fixed = [o.key_or_group for o in overrides if not o.is_sweep_override() and not o.is_hydra_override()]
+    # A key given twice keeps its last value (as Hydra's sweeper does): hidden_size=4 hidden_size=4,8
+    # sweeps hidden_size, which must then name the folders. A swept key is never excluded.
+    last = {o.key_or_group: o for o in overrides if not o.is_hydra_override()}
+    swept = {k for k, o in last.items() if o.is_sweep_override()}
+    fixed = [k for k, o in last.items() if not o.is_sweep_override()]
     base = OmegaConf.load(CONFIGS / "train.yaml").hydra.job.config.override_dirname.exclude_keys
-    keys = ",".join(f"'{k}'" for k in dict.fromkeys([*base, *fixed]))
+    keys = ",".join(f"'{k}'" for k in dict.fromkeys([*base, *fixed]) if k not in swept)
     return [*argv, f"hydra.job.config.override_dirname.exclude_keys=[{keys}]"]
 
 
@@ -106,6 +201,47 @@ def discard_refused(out_dir: Path) -> None:
         if HydraConfig.get().mode == RunMode.RUN:
             with contextlib.suppress(OSError):  # the day's folder, if this was its only run
                 out_dir.parent.rmdir()
+
+
+def resume_command(folder: Path) -> str:
+    """The command that continues this job's run in ``folder``: its own overrides, resume=true."""
+    given = [o for o in HydraConfig.get().overrides.task if not o.startswith(("resume=", "hydra.run.dir="))]
+    args = [*given, "resume=true", f"hydra.run.dir={folder.resolve()}"]
+    return " ".join(["python scripts/train.py", *map(shlex.quote, args)])
+
+
+def log_also_to(folder: Path) -> None:
+    """Send this run's log lines to ``folder``'s train.log as well (a run resumed from another folder)."""
+    handler = logging.FileHandler(folder / "train.log")
+    hydra_files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    if hydra_files:
+        handler.setFormatter(hydra_files[0].formatter)
+    logging.getLogger().addHandler(handler)
+
+
+def sweep_summary(sweep: Path) -> str:
+    """Two lines: how the sweep's jobs ended (from their metrics.json), and the command that reports it."""
+    jobs = sorted({p.parent for p in sweep.rglob(".hydra")} - {sweep})
+    statuses = []
+    for job in jobs:
+        try:
+            statuses.append(json.loads((job / "metrics.json").read_text())["status"])
+        except (OSError, ValueError, KeyError, TypeError):
+            statuses.append("failed")
+    finished = sum(s in ("completed", "solved") for s in statuses)
+    diverged = statuses.count("diverged")
+    return (
+        f"sweep: {len(jobs)} jobs: {finished} finished ({statuses.count('solved')} solved), "
+        f"{diverged} diverged, {len(jobs) - finished - diverged} failed or interrupted -> {sweep}\n"
+        f"summary and figures: python scripts/report.py {sweep}"
+    )
+
+
+class SweepSummary(Callback):
+    """Hydra calls this at a sweep's end (scripts/train.py adds it to every -m command)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        print(sweep_summary(Path(config.hydra.sweep.dir)), flush=True)
 
 
 def final_line(metrics: dict) -> str:
@@ -148,6 +284,12 @@ def main(dict_cfg: DictConfig) -> float | None:
     cfg = share_the_machine(OmegaConf.to_object(dict_cfg))  # type: ignore[arg-type]
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
+    results = results_dir(cfg, out_dir)  # resume=<folder>: the run continues there, not in out_dir
+    if results.resolve() != out_dir.resolve() and (results / "checkpoint.pt").is_file():
+        log_also_to(results)
+        log.info(
+            "resuming the run in %s: its checkpoint, events, metrics and this log continue there", results
+        )
     # One bar per terminal line: jobs running side by side get none (each logs a line when done).
     alone = hydra_cfg.mode == RunMode.RUN or parallel.launcher_name(hydra_cfg.launcher._target_) == "basic"
     try:
@@ -165,12 +307,20 @@ def main(dict_cfg: DictConfig) -> float | None:
         tags = [f"eval/{k[5:]}" for k in metrics if k.startswith("eval_")] + ["train/loss"]
         swept = dashboard.swept_hparams(swept_keys(), list(params))
         dashboard.write_sweep_experiment(hydra_cfg.sweep.dir, params, tags, swept)
-    log.info("%s: %s in %.1fs -> %s", metrics["status"], final_line(metrics), metrics["wall_time_s"], out_dir)
+    if results.resolve() != out_dir.resolve():
+        discard_refused(out_dir)  # Hydra's folder for this command holds nothing of the run
+    log.info("%s: %s in %.1fs -> %s", metrics["status"], final_line(metrics), metrics["wall_time_s"], results)
     if metrics["status"] == "interrupted":  # checkpoint saved: resume=true continues it
+        log.info("to resume: %s", resume_command(results))
         sys.exit(128 + signal.Signals[metrics["signal"]].value)
     return metrics["eval_acc"]
 
 
 if __name__ == "__main__":
+    if problem := check_overrides(sys.argv) or check_run_dir(sys.argv):
+        print(problem, file=sys.stderr)
+        sys.exit(2)
     sys.argv = name_jobs_by_swept_keys(sys.argv)
+    if {"-m", "--multirun"} & set(sys.argv):  # a summary line at the sweep's end
+        sys.argv.append("+hydra.callbacks.sweep_summary._target_=__main__.SweepSummary")
     main()

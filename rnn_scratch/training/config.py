@@ -141,14 +141,16 @@ def register(store: Any) -> None:
     """Put the schemas in Hydra's ConfigStore (passed in: the library never imports Hydra)."""
     # The schema's task is the base class, so any task's subclass can be merged into it.
     store.store(name="train_schema", node=TrainConfig(task=TaskConfig()))
-    store.store(group="task", name="recall_schema", node=RecallConfig)
-    store.store(group="task", name="temporal_order_schema", node=TemporalOrderConfig)
-    store.store(group="task", name="names_schema", node=NamesConfig)
-    store.store(group="task", name="text_schema", node=TextConfig)
-    store.store(group="task", name="adding_schema", node=AddingConfig)
-    store.store(group="task", name="series_schema", node=SeriesConfig)
-    store.store(group="model", name="model_schema", node=ModelConfig)
-    store.store(group="optim", name="optim_schema", node=OptimConfig)
+    # The groups' schemas live outside the selectable groups (schema/<group>/<name>): each YAML of
+    # configs/<group>/ pulls its schema in with ``- /schema/<group>/<name>@_here_``, so
+    # ``model=model`` is not a choice and Hydra lists only the real options.
+    for name, node in (
+        ("recall", RecallConfig), ("temporal_order", TemporalOrderConfig), ("names", NamesConfig),
+        ("text", TextConfig), ("adding", AddingConfig), ("series", SeriesConfig),
+    ):  # fmt: skip
+        store.store(group="schema/task", name=name, node=node)
+    store.store(group="schema/model", name="model", node=ModelConfig)
+    store.store(group="schema/optim", name="optim", node=OptimConfig)
 
 
 def _positive(key: str, value: float | None, allow_none: bool = False) -> None:

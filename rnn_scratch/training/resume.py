@@ -3,7 +3,9 @@
 A run folder holds ``checkpoint.pt`` (written every ``checkpoint_every`` steps) and, once the run
 ends, ``metrics.json``. ``resume_from`` picks the folder to continue; ``check_same_run`` refuses a
 checkpoint written by another configuration; ``finished_metrics`` lets a study re-launched into its
-own folders (``skip_completed``) redo only what is missing.
+own folders (``skip_completed``) redo only what is missing; ``check_folder_free`` refuses to start a
+fresh run in a folder that already holds a finished one (one run folder, one run's events);
+``results_dir`` names the folder that receives a run's results.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rnn_scratch.training.checkpoint import CHECKPOINT
+from rnn_scratch.training.checkpoint import CHECKPOINT, load_checkpoint
 from rnn_scratch.training.config import ConfigError, TrainConfig
 
 
@@ -32,6 +34,34 @@ def resume_from(cfg: TrainConfig, out_dir: Path) -> Path | None:
     if not (folder / CHECKPOINT).is_file():
         raise ConfigError("resume", f"no {CHECKPOINT} in {folder}")
     return folder
+
+
+def results_dir(cfg: TrainConfig, out_dir: Path) -> Path:
+    """The folder that receives the run's checkpoint, events and metrics: the folder ``resume`` names,
+    when it names one (the run continues in its own folder), else ``out_dir``."""
+    choice = (cfg.resume or "").lower()
+    return out_dir if choice in ("", "true", "yes", "false", "no") else Path(cfg.resume)  # type: ignore[arg-type]
+
+
+FINISHED = ("completed", "solved", "diverged")
+
+
+def check_folder_free(cfg: TrainConfig, out_dir: Path) -> None:
+    """A fresh run never overwrites a finished one: refuse a folder whose ``metrics.json`` says finished
+    (naming the keys whose values differ, if any), so its events never mix with another run's."""
+    try:
+        metrics = json.loads((out_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return
+    if not isinstance(metrics, dict) or metrics.get("status") not in FINISHED:
+        return
+    saved, now = metrics.get("config") or {}, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    differ = [f"{k}={saved.get(k)!r}" for k, v in now.items() if k not in FREE_KEYS and saved.get(k) != v]
+    what = f"of another config ({', '.join(differ[:4])})" if differ else "of this config"
+    raise ConfigError(
+        "hydra.run.dir",
+        f"{out_dir} already holds a finished run {what}: give another folder, or resume=true to continue it",
+    )
 
 
 def _completed(run_dir: Path) -> bool:
@@ -71,3 +101,16 @@ def check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
     for key, value in saved.items():
         if key not in free and now.get(key) != value:
             raise ConfigError(key, f"differs from the checkpoint's ({value!r}); cannot resume")
+
+
+def check_folder(cfg: TrainConfig, out_dir: Path) -> None:
+    """Raise ``ConfigError`` if running ``cfg`` in ``out_dir`` would overwrite a finished run or continue
+    another config's checkpoint; what ``setup`` decides, asked before anything is written (a script
+    calls it before its framework writes its own files into the folder)."""
+    if cfg.skip_completed and finished_metrics(cfg, out_dir) is not None:
+        return
+    source = resume_from(cfg, out_dir)
+    if source is None:
+        check_folder_free(cfg, out_dir)
+    else:
+        check_same_run(load_checkpoint(source / CHECKPOINT)["config"], cfg)

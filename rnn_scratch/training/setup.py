@@ -32,7 +32,7 @@ from rnn_scratch.training.checkpoint import (
 )
 from rnn_scratch.training.config import TrainConfig, period_notice, validate
 from rnn_scratch.training.monitor import Monitor
-from rnn_scratch.training.resume import check_same_run, finished_metrics, resume_from
+from rnn_scratch.training.resume import check_folder_free, check_same_run, finished_metrics, resume_from
 
 EVAL_SEED_OFFSET = 1_000_003  # the eval stream's seed is seed + this: disjoint from training's
 log = logging.getLogger(__name__)
@@ -110,6 +110,8 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
     if cfg.skip_completed and (done := finished_metrics(cfg, out_dir)) is not None:
         return done
     source = resume_from(cfg, out_dir)
+    if source is None:  # a fresh start: never over a finished run
+        check_folder_free(cfg, out_dir)
     saved = load_checkpoint(source / CHECKPOINT) if source else None
     if saved:
         check_same_run(saved["config"], cfg)
