@@ -140,7 +140,7 @@ def grouped_markdown(groups: list[Group], metric: str) -> list[str]:
     """The grouped table: a row per group, ``mean ± CI`` of ``metric``, k/n, median steps to solve..."""
     keys = list(groups[0].values) if groups else []
     header = [*keys, "n", f"{metric} mean ± 95% CI", "solved", "median steps to solve", "diverged",
-              "max grad norm (median)", "clipped steps", "wall s (mean)"]  # fmt: skip
+              "max grad norm (median)", "clipped steps (fraction)", "wall s (mean)"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for g in groups:
         row = g.row(metric)

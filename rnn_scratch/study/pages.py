@@ -39,8 +39,10 @@ checkpoint, jobs still missing are listed under their preset.
   (`stop_when_solved=true`, status `solved`), so the final metric of a solved run is the one at that eval.
 - **Diverged** runs (non-finite loss or loss above `diverge_above`) count in n as unsolved; their metric
   is the last eval before diverging. **max grad norm**: the median over seeds of each run's largest
-  global gradient norm before clipping; **clipped steps**: the mean fraction of steps clipping changed.
-- **Figures**: the metric's mean over seeds with its CI band, each seed a dot (a cross if it diverged);
+  global gradient norm before clipping; **clipped steps (fraction)**: the mean over seeds of the
+  fraction (0 to 1) of steps clipping changed.
+- **Figures**: the metric's mean over seeds with its CI band (a dot and CI bar per category when x is
+  not a number, e.g. model.init), each seed a dot (a cross if it diverged);
   gradient profiles ||dL/dh_t|| and loss curves as the median over seeds with a min..max band.
 - **Compute** is the sum of the runs' `wall_time_s` (one thread each: core-seconds); on 2 cores running
   2 jobs at once the preset takes about half of it. Timings on a shared machine are noisy.

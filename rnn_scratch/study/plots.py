@@ -100,9 +100,14 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             hi = np.array([s.high if s.high is not None else s.mean for _, s in pts], dtype=float)
             if metric == "eval_acc":
                 lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
-            style = ("-", "--", "-.", ":")[k % 4]  # lines that coincide (all at 1.0) stay visible
-            ax.plot(xs, means, marker="o", linestyle=style, color=colour, label=line, markersize=4)
-            ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
+            if numeric:
+                style = ("-", "--", "-.", ":")[k % 4]  # lines that coincide (all at 1.0) stay visible
+                ax.plot(xs, means, marker="o", linestyle=style, color=colour, label=line, markersize=4)
+                ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
+            else:  # categories have no order to join: a dot and its CI bar per category, lines side by side
+                dodged = [x_ + 0.12 * (k - (len(lines) - 1) / 2) for x_ in xs]
+                ax.errorbar(dodged, means, yerr=[means - lo, hi - means], fmt="o", color=colour, label=line,
+                            markersize=5, capsize=3, linestyle="none")  # fmt: skip
             for g in series:
                 for i, j in enumerate(g.finished):
                     v = j.metrics.get(metric)
@@ -132,7 +137,9 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7)
-    note = "band: 95% Student-t CI of the mean over seeds; dots: seeds (x: diverged)"
+    note = (
+        f"{'band' if numeric else 'bar'}: 95% Student-t CI of the mean over seeds; dots: seeds (x: diverged)"
+    )
     fig.text(0.01, 0.01, note, fontsize=7, color="grey")
     return _save(fig, path, bottom=0.05)
 
