@@ -103,7 +103,7 @@ def test_every_cell_at_hidden_size_1_and_2_finishes_with_its_outputs(tmp_path: P
         assert metrics["status"] == "completed" and metrics["eval_acc"] is not None, job.name
         assert (job / "checkpoint.pt").is_file(), job.name
     # a 1-D state has no PCA plane: the trajectories figure is skipped with a one-line notice
-    assert "instrument dynamics/trajectories skipped: a 1-D state has no PCA plane" in proc.stderr
+    assert "instrument dynamics/trajectories skipped: a 1-D state has no PCA plane" in proc.stdout
     assert "sweep: 12 jobs: 12 finished" in proc.stdout
 
 
@@ -154,9 +154,9 @@ def test_an_interrupted_run_says_how_to_resume_and_resuming_elsewhere_names_its_
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT, stderr
-    last = stderr.strip().splitlines()[-1]
+    last = stdout.strip().splitlines()[-1]  # Hydra logs to stdout
     command = last.split("to resume: ", 1)[1]
     assert command.endswith(f"resume=true hydra.run.dir={run_dir.resolve()}"), last
     # the printed command continues it, from any folder, with more steps
@@ -169,7 +169,7 @@ def test_an_interrupted_run_says_how_to_resume_and_resuming_elsewhere_names_its_
     more = [*(a for a in args if not a.startswith(("resume=", "hydra.run.dir="))), "steps=420"]
     again = run_script([*more, f"resume={run_dir}", f"hydra.run.dir={elsewhere}"], cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stderr.strip().splitlines()[-1].endswith(f"-> {run_dir}")
+    assert again.stdout.strip().splitlines()[-1].endswith(f"-> {run_dir}")
     log = (run_dir / "train.log").read_text().strip().splitlines()
     assert "completed" in log[-1] and log[-1].endswith(f"-> {run_dir}")
     assert any(f"resuming the run in {run_dir}" in line for line in log)
