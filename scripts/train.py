@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
-import json
 import logging
 import os
 import shlex
@@ -31,11 +29,11 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from rnn_scratch.models.config import ModelConfig
 from rnn_scratch.training import dashboard, parallel
-from rnn_scratch.training.config import ConfigError, OptimConfig, TaskConfig, TrainConfig, register
+from rnn_scratch.training.config import ConfigError, TrainConfig, register
 from rnn_scratch.training.loop import Diverged, resolve_device, train
-from rnn_scratch.training.results import hparam_values
+from rnn_scratch.training.overrides import GROUPS, unknown_key, unknown_option
+from rnn_scratch.training.results import hparam_values, sweep_summary
 from rnn_scratch.training.resume import check_folder, results_dir
 
 log = logging.getLogger("rnn_scratch")
@@ -91,19 +89,6 @@ def first_sentence(text: str) -> str:
     return " ".join(words)
 
 
-GROUPS = ("task", "model", "optim", "experiment")
-
-
-def _fields(*classes: type) -> list[str]:
-    return list(dict.fromkeys(f.name for c in classes for f in dataclasses.fields(c)))
-
-
-def _unknown(what: str, name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f" (did you mean {close[0]}?)" if close else f" (known: {', '.join(known)})"
-    return f"error: {what}{hint}"
-
-
 def check_overrides(argv: list[str]) -> str | None:
     """A one-line error for an override of an unknown key or group option, with the closest known one
     (``seq_lenn=10`` -> seq_len, ``model=lstmm`` -> lstm), before Hydra writes anything; else None."""
@@ -112,29 +97,22 @@ def check_overrides(argv: list[str]) -> str | None:
         overrides = OverridesParser.create().parse_overrides(args)
     except Exception:  # Hydra reports a malformed override itself
         return None
-    nested = {
-        "model": _fields(ModelConfig), "optim": _fields(OptimConfig),
-        "task": _fields(TaskConfig, *TaskConfig.__subclasses__()),
-    }  # fmt: skip
-    top = _fields(TrainConfig)
     for o in overrides:
         key = o.key_or_group
         if o.is_hydra_override() or key.startswith(("hydra", "/")) or o.is_delete() or o.package:
             continue
         if key in GROUPS:
-            options = sorted(p.stem for p in (CONFIGS / key).glob("*.yaml"))
+            if o.is_sweep_override() and not o.is_discrete_sweep():
+                continue  # a range or interval of options: Hydra reports it
             values = (
-                list(o.sweep_string_iterator()) if o.is_discrete_sweep() else [o.get_value_element_as_str()]
+                list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
             )
-            for value in values if not o.is_sweep_override() or o.is_discrete_sweep() else []:
-                if value not in options:
-                    return _unknown(f"{key}={value}: no such option", value, options)
-            continue
-        head, _, rest = key.partition(".")
-        if head not in top:
-            return _unknown(f"{key}: unknown key", head, top)
-        if rest and head in nested and rest.split(".")[0] not in nested[head]:
-            return _unknown(f"{key}: unknown key of {head}", rest.split(".")[0], nested[head])
+            options = sorted(p.stem for p in (CONFIGS / key).glob("*.yaml"))
+            problem = next((unknown_option(key, v, options) for v in values if v not in options), None)
+        else:
+            problem = unknown_key(key)
+        if problem:
+            return f"error: {problem}"
     return None
 
 
@@ -217,24 +195,6 @@ def log_also_to(folder: Path) -> None:
     if hydra_files:
         handler.setFormatter(hydra_files[0].formatter)
     logging.getLogger().addHandler(handler)
-
-
-def sweep_summary(sweep: Path) -> str:
-    """Two lines: how the sweep's jobs ended (from their metrics.json), and the command that reports it."""
-    jobs = sorted({p.parent for p in sweep.rglob(".hydra")} - {sweep})
-    statuses = []
-    for job in jobs:
-        try:
-            statuses.append(json.loads((job / "metrics.json").read_text())["status"])
-        except (OSError, ValueError, KeyError, TypeError):
-            statuses.append("failed")
-    finished = sum(s in ("completed", "solved") for s in statuses)
-    diverged = statuses.count("diverged")
-    return (
-        f"sweep: {len(jobs)} jobs: {finished} finished ({statuses.count('solved')} solved), "
-        f"{diverged} diverged, {len(jobs) - finished - diverged} failed or interrupted -> {sweep}\n"
-        f"summary and figures: python scripts/report.py {sweep}"
-    )
 
 
 class SweepSummary(Callback):

@@ -5,7 +5,8 @@
 * ``monitor``: TensorBoard: scalars, the per-timestep gradient profile and heatmap, what an eval logs;
   ``instruments``: the hidden-state dynamics logged at eval; ``dashboard``: HParams sessions
 * ``checkpoint`` (atomic, with every RNG state) and ``resume`` (which run a job continues or skips)
-* ``results``: ``metrics.json`` and the HParams values; ``parallel``: threads and GPU per sweep job
+* ``results``: ``metrics.json``, the HParams values and a sweep's summary line; ``parallel``: threads
+  and GPU per sweep job; ``overrides``: command-line keys checked against the schema
 
 May import: ``models``, ``tasks``, ``analysis``, ``errors``. Never Hydra: ``scripts/train.py`` turns
 Hydra's config into a ``TrainConfig``.

@@ -36,3 +36,22 @@ def hparam_values(cfg: TrainConfig) -> dict[str, float | int | str | bool]:
         "steps": cfg.steps,
         "seed": cfg.seed,
     }
+
+
+def sweep_summary(sweep: Path) -> str:
+    """Two lines for a sweep's end: how its jobs ended (each job folder's ``metrics.json``; a folder
+    without one failed) and the command that reports the sweep."""
+    jobs = sorted({p.parent for p in sweep.rglob(".hydra")} - {sweep})
+    statuses = []
+    for job in jobs:
+        try:
+            statuses.append(json.loads((job / "metrics.json").read_text())["status"])
+        except (OSError, ValueError, KeyError, TypeError):
+            statuses.append("failed")
+    finished = sum(s in ("completed", "solved") for s in statuses)
+    diverged = statuses.count("diverged")
+    return (
+        f"sweep: {len(jobs)} jobs: {finished} finished ({statuses.count('solved')} solved), "
+        f"{diverged} diverged, {len(jobs) - finished - diverged} failed or interrupted -> {sweep}\n"
+        f"summary and figures: python scripts/report.py {sweep}"
+    )
