@@ -1,11 +1,15 @@
-"""The report's figures, over seeds: a mean with its 95% CI band and every seed as a dot; curves as the
-median over seeds with a band from the lowest to the highest seed.
+"""The report's figures, over seeds: a mean with its 95% bootstrap interval band (or the median where
+a group's outcomes split) and every seed as a dot; curves as the median over seeds with a band from the
+lowest to the highest seed.
 
 * ``plot_metric``: the primary metric (eval accuracy, or the adding problem's eval MSE on a log scale)
   against x, a line per series (the swept keys other than x and seed); with many series, a panel per
   value of all but the last of those keys. Chance (or the 1/6 baseline and the solved threshold) dashed.
-* ``plot_curves``: ``grad_norms`` (||dL/dh_t|| against t at the last logged step, log scale) or
-  ``losses`` (training loss against step, moving average), a panel per series and a line per x.
+* ``plot_curves``: ``losses`` (training loss against step, moving average; ``grad_norms``, the last
+  logged step's ||dL/dh_t|| against t, is kept for old runs), a panel per series and a line per x.
+
+The gradient profile at initialisation and at the end, the Kaplan-Meier curves and the decay against
+lambda_1 are ``rnn_scratch.study.evidence_plots``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn_scratch.study.aggregate import FINISHED, Group, number, sort_key  # noqa: E402
+from rnn_scratch.study.aggregate import FINISHED, Group, metric_value, number, sort_key  # noqa: E402
 
 MAX_LINES = 4  # more series than this on one axis: split them into panels
 TAB10 = [f"C{i}" for i in range(10)]  # matplotlib's default colour cycle
@@ -76,7 +80,7 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
         return False
     panel_keys, line_keys = split(groups, x)
     panels = list(dict.fromkeys(_label(g.values, panel_keys) for g in groups))
-    fig, axes = _panels(len(panels), title or f"{metric} over seeds: mean, 95% CI, each seed a dot")
+    fig, axes = _panels(len(panels), title or f"{metric} over seeds: mean, 95% bootstrap CI, each seed a dot")
     jobs = [j for g in groups for j in g.finished]
     labels = sorted({g.values[x] for g in groups}, key=sort_key)
     numeric = all(number(v) is not None for v in labels)
@@ -95,17 +99,16 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             if not pts:
                 continue
             xs = [p[0] for p in pts]
-            means = np.array([s.mean for _, s in pts], dtype=float)
-            lo = np.array([s.low if s.low is not None else s.mean for _, s in pts], dtype=float)
-            hi = np.array([s.high if s.high is not None else s.mean for _, s in pts], dtype=float)
-            if metric == "eval_acc":
-                lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+            means = np.array([s.centre for _, s in pts], dtype=float)
+            # a split group (some seeds solved, some not) gets no band: its dots are the data
+            lo = np.array([s.low if s.low is not None and not s.split else s.centre for _, s in pts], float)
+            hi = np.array([s.high if s.high is not None and not s.split else s.centre for _, s in pts], float)
             style = ("-", "--", "-.", ":")[k % 4]  # lines that coincide (all at 1.0) stay visible
             ax.plot(xs, means, marker="o", linestyle=style, color=colour, label=line, markersize=4)
             ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
             for g in series:
                 for i, j in enumerate(g.finished):
-                    v = j.metrics.get(metric)
+                    v = metric_value(j, metric)
                     if v is not None and math.isfinite(v):
                         xv = (
                             position[g.values[x]] * (1 + 0.03 * (i - 1))
@@ -127,12 +130,15 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             ax.set_xticks(list(position.values()), labels)
             ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.set_title(panel if panel_keys else "", fontsize=9)
-        ax.set_xlabel(x)
-        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_xlabel(x + (" (log scale)" if ax.get_xscale() == "log" else ""))
+        ax.set_ylabel(metric.replace("_", " ") + (" (log scale)" if ax.get_yscale() == "log" else ""))
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7)
-    note = "band: 95% Student-t CI of the mean over seeds; dots: seeds (x: diverged)"
+    note = (
+        "line: mean over seeds, band: its 95% bootstrap percentile interval; where seeds split between "
+        "solved and unsolved: the median, no band; dots: seeds (x: diverged)"
+    )
     fig.text(0.01, 0.01, note, fontsize=7, color="grey")
     return _save(fig, path, bottom=0.05)
 
