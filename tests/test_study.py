@@ -89,9 +89,9 @@ def test_the_report_aggregates_seeds(seeds_sweep: Path, tmp_path: Path) -> None:
     with (out / "summary.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 4  # summary.csv keeps a row per job
     md = (out / "summary.md").read_text()
-    assert "mean ± 95% CI (solved k/n)" in md and "(2/2)" in md and "(0/2)" in md
-    assert "Solved: eval_acc >= 0.9" in md
-    for name in ("accuracy.png", "grad_norms.png", "losses.png"):
+    assert "solved k/n [95% Wilson]" in md and "solved 2/2 [0.34, 1.00]" in md and "0/2 [0.00, 0.66]" in md
+    assert "Solved: eval_acc >= 0.9" in md and str(seeds_sweep) in md  # no root given: the path as given
+    for name in ("accuracy.png", "gradients.png", "solved.png", "decay_vs_lyapunov.png", "losses.png"):
         assert (out / name).read_bytes().startswith(PNG), name
 
 
@@ -139,7 +139,7 @@ def test_the_study_script_rebuilds_docs_and_resumes(tmp_path: Path) -> None:
     assert "| seq_len | model=gru |" not in page and "| seq_len | eval_acc |" in page
     assert "Not run: no `configs/experiment/no_such_preset.yaml`" in page
     assert "seeds: 0, 1" in page and "core-s" in page
-    for name in ("accuracy.png", "grad_norms.png", "losses.png", "grouped.csv", "summary.md"):
+    for name in ("accuracy.png", "gradients.png", "solved.png", "grouped.csv", "summary.md"):
         assert (docs / "study" / "cells" / name).exists(), name
     assert "](study/cells/accuracy.png)" in page
     assert (docs / "study" / "headline.png").read_bytes().startswith(PNG)
