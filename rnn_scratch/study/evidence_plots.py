@@ -21,10 +21,10 @@ import numpy as np
 
 from rnn_scratch.analysis.gradients import distances
 from rnn_scratch.study.aggregate import Group
-from rnn_scratch.study.plots import TAB10, _label, _save, plt
+from rnn_scratch.study.plots import TAB10, _label, _save, footnote, plt, title
 
 
-def plot_survival(groups: list[Group], path: Path, title: str) -> bool:
+def plot_survival(groups: list[Group], path: Path, heading: str) -> bool:
     """Kaplan-Meier fraction solved per group; False when no group has a solved rule."""
     curves = [(g, km) for g in groups if (km := g.km()) is not None]
     if not curves:
@@ -48,11 +48,10 @@ def plot_survival(groups: list[Group], path: Path, title: str) -> bool:
     ax.set_ylim(-0.02, 1.05)
     ax.set_xlabel("training sequences seen (steps x batch size; log scale above the first eval)")
     ax.set_ylabel("fraction of runs solved (Kaplan-Meier)")
-    ax.set_title(title, fontsize=10)
+    title(fig, heading)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
-    fig.text(0.01, 0.01, "|: a run that never solved, censored at its budget", fontsize=7, color="grey")
-    return _save(fig, path, bottom=0.04)
+    return _save(fig, path, bottom=footnote(fig, "|: a run that never solved, censored at its budget"))
 
 
 def _censored_at(job: Any) -> float | None:
@@ -70,7 +69,7 @@ def _probe_rows(job: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return rows[list(steps).index(0)], rows[-1]
 
 
-def plot_gradients(groups: list[Group], x: str | None, path: Path, title: str) -> bool:
+def plot_gradients(groups: list[Group], x: str | None, path: Path, heading: str) -> bool:
     """A row per series (the group keys other than x), init | end columns, a colour per value of x."""
     if not any(_probe_rows(j) is not None for g in groups for j in g.finished):
         return False
@@ -97,10 +96,9 @@ def plot_gradients(groups: list[Group], x: str | None, path: Path, title: str) -
             ax.grid(alpha=0.3)
             if ax.lines:
                 ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
-    fig.text(0.01, 0.005, "thin: one seed each; bold: median over seeds (float64 probe on a fixed batch)",
-             fontsize=7, color="grey")  # fmt: skip
-    return _save(fig, path, bottom=0.03)
+    title(fig, heading)
+    note = "thin: one seed each; bold: the median over seeds where every seed has a value (float64 probe)"
+    return _save(fig, path, bottom=footnote(fig, note))
 
 
 def _seed_lines(ax: Any, curves: list[np.ndarray], colour: str, label: str) -> None:
@@ -115,7 +113,7 @@ def _seed_lines(ax: Any, curves: list[np.ndarray], colour: str, label: str) -> N
         ax.plot(distances(mid.size), mid, color=colour, linewidth=2.2, label=f"{label} ({len(curves)} seeds)")
 
 
-def plot_decay_vs_lyapunov(groups: list[Group], path: Path, title: str) -> bool:
+def plot_decay_vs_lyapunov(groups: list[Group], path: Path, heading: str) -> bool:
     """Gradient decay (y) against lambda_1 (x) per run, init open and end filled, and y = x."""
     points = []
     for k, g in enumerate(groups):
@@ -154,9 +152,8 @@ def plot_decay_vs_lyapunov(groups: list[Group], path: Path, title: str) -> bool:
     ax.axvline(0, color="grey", linewidth=0.5)
     ax.set_xlabel("top Lyapunov exponent λ_1 (per step, natural log)")
     ax.set_ylabel("fitted gradient decay: slope of ln ||dL/dh_t|| against T - t")
-    ax.set_title(title, fontsize=10)
+    title(fig, heading)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.text(0.01, 0.01, "open: at initialisation; filled: at the end of training; one point per run",
-             fontsize=7, color="grey")  # fmt: skip
-    return _save(fig, path, bottom=0.04)
+    note = "open: at initialisation; filled: at the end of training; one point per run"
+    return _save(fig, path, bottom=footnote(fig, note))

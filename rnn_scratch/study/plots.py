@@ -15,6 +15,7 @@ lambda_1 are ``rnn_scratch.study.evidence_plots``.
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
@@ -31,14 +32,30 @@ MAX_LINES = 4  # more series than this on one axis: split them into panels
 TAB10 = [f"C{i}" for i in range(10)]  # matplotlib's default colour cycle
 
 
-def _panels(n: int, title: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
+def wrap(text: str, inches: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``inches`` at ``fontsize`` points (no title is cut off)."""
+    return "\n".join(textwrap.wrap(text, width=max(20, int(inches * 130 / fontsize))))
+
+
+def title(fig: plt.Figure, text: str, fontsize: float = 10) -> None:
+    fig.suptitle(wrap(text, fig.get_figwidth() - 0.3, fontsize), fontsize=fontsize)
+
+
+def footnote(fig: plt.Figure, text: str) -> float:
+    """A grey note at the bottom, wrapped; returns the figure fraction it takes (for ``_save``)."""
+    lines = wrap(text, fig.get_figwidth() - 0.2, 7)
+    fig.text(0.01, 0.01, lines, fontsize=7, color="grey", va="bottom")
+    return (lines.count("\n") + 1) * 0.13 / fig.get_figheight() + 0.01
+
+
+def _panels(n: int, heading: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    size = (6.4, 4.4) if n == 1 else (4.2 * cols, 3.3 * rows)
+    size = (6.4, 4.6) if n == 1 else (4.2 * cols, 3.3 * rows + 0.4)
     fig, axes = plt.subplots(rows, cols, figsize=size, dpi=90, squeeze=False, sharey=sharey)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    fig.suptitle(title)
+    title(fig, heading)
     return fig, list(axes.flat[:n])
 
 
@@ -139,8 +156,7 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
         "line: mean over seeds, band: its 95% bootstrap percentile interval; where seeds split between "
         "solved and unsolved: the median, no band; dots: seeds (x: diverged)"
     )
-    fig.text(0.01, 0.01, note, fontsize=7, color="grey")
-    return _save(fig, path, bottom=0.05)
+    return _save(fig, path, bottom=footnote(fig, note))
 
 
 def _reference_lines(ax: plt.Axes, jobs: list[Any], metric: str) -> None:
@@ -198,7 +214,7 @@ def _stack(curves: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str) -> bool:
+def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, heading: str = "") -> bool:
     """``kind`` "grad_norms" or "losses": a panel per series, a line per x (median over seeds, band
     from the lowest to the highest seed)."""
     curve = _gradient_curve if kind == "grad_norms" else _loss_curve
@@ -209,7 +225,8 @@ def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str) -> bo
     title = {
         "grad_norms": "||dL/dh_t|| at the end of training (loss at t = T): median over seeds, band min..max"
     }
-    fig, axes = _panels(len(panels), title.get(kind, "training loss: median over seeds, band min..max"))
+    words = title.get(kind, "training loss: median over seeds, band min..max")
+    fig, axes = _panels(len(panels), f"{heading}: {words}" if heading else words)
     for ax, panel in zip(axes, panels, strict=True):
         members = [g for g in groups if _label(g.values, others) == panel]
         for colour, g in zip(_colours(len(members)), members, strict=True):

@@ -287,6 +287,6 @@ def write_report(
     for key, draw in figures.items():
         if draw(out / f"{key}.png"):
             written[key] = out / f"{key}.png"
-    if plot_curves(sweep.groups, sweep.x, out / "losses.png", "losses"):
+    if plot_curves(sweep.groups, sweep.x, out / "losses.png", "losses", head):
         written["losses"] = out / "losses.png"
     return written
