@@ -71,7 +71,7 @@ def test_seeds_are_grouped_with_ci_success_rate_and_median_steps(seeds_sweep: Pa
     summary = short.summary("eval_acc")
     assert summary.mean == pytest.approx(np.mean(accs))
     assert min(accs) <= summary.low <= summary.mean <= summary.high <= max(accs)
-    assert (short.success(), long.success()) == ("2/2", "0/2")
+    assert (short.success(), long.success()) == ("2/2 [0.34, 1.00]", "0/2 [0.00, 0.66]")
     assert short.median_steps == np.median([runs[("4", s)]["steps_to_solve"] for s in ("0", "1")])
     assert long.median_steps is None and long.row("eval_acc")["success_rate"] == 0.0
 

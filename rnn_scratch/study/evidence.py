@@ -154,7 +154,11 @@ def group_settings(groups: list[Group], brief: Any, swept: list[str]) -> list[st
         if configs:
             shared = {k: v for k, v in configs[0].items() if all(c.get(k) == v for c in configs)}
             per_group.append((g, shared))
-    keys = [k for k in (per_group[0][1] if per_group else {}) if k not in swept and k != "seed"]
+
+    def is_swept(key: str) -> bool:  # brief's "init" is the swept "model.init"
+        return key == "seed" or any(s == key or s.endswith(f".{key}") for s in swept)
+
+    keys = [k for k in (per_group[0][1] if per_group else {}) if not is_swept(k)]
     varying = [k for k in keys if len({repr(s.get(k)) for _, s in per_group}) > 1]
     if not varying:
         return []

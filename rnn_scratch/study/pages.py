@@ -23,7 +23,15 @@ from rnn_scratch.study.evidence import (
     group_settings,
 )  # fmt: skip
 from rnn_scratch.study.plots import plot_metric
-from rnn_scratch.study.report import METRIC_FIGURE, Sweep, analyse, brief, tables, write_report
+from rnn_scratch.study.report import (
+    METRIC_FIGURE,
+    Sweep,
+    analyse,
+    brief,
+    shared_settings,
+    tables,
+    write_report,
+)  # fmt: skip
 
 HEADLINE = ("cells", "seq_len")  # the README's figure: this preset's metric against this key
 # the key whose values a preset's claim contrasts (Fisher's exact test on each pair of its groups that
@@ -99,18 +107,6 @@ def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def _budget(sweep: Sweep) -> str:
-    """The settings every finished job shared (from each job's own config), but the swept keys."""
-    configs = [brief(j.metrics["config"]) for j in sweep.jobs if isinstance(j.metrics.get("config"), dict)]
-    if not configs:
-        return "-"
-    fixed = {
-        k: v for k, v in configs[0].items()
-        if k not in sweep.keys and k != "seed" and all(c.get(k) == v for c in configs)
-    }  # fmt: skip
-    return ", ".join(f"{k}={'null' if v is None else v}" for k, v in fixed.items())
-
-
 def contrast_key(name: str, sweep: Sweep) -> str | None:
     keys = [k for k in (sweep.groups[0].values if sweep.groups else {})]
     if CONTRAST.get(name) in keys:
@@ -138,7 +134,8 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
     done = sum(j.status in ("completed", "solved", "diverged") for j in sweep.jobs)
     per_group = group_settings(sweep.groups, brief, sweep.keys)
     lines += [
-        f"Settings: {_budget(sweep)}; swept: {', '.join(sweep.keys)}; seeds: {', '.join(sweep.seeds)}.",
+        f"Settings: {shared_settings(sweep)}; swept: {', '.join(sweep.keys)}; "
+        f"seeds: {', '.join(sweep.seeds)}.",
         *([f"Settings by group: {'; '.join(per_group)}."] if per_group else []),
         f"Jobs: {done} finished of {len(sweep.jobs)}; compute {sweep.compute_s:.0f} core-s "
         f"(about {sweep.compute_s / 120:.1f} min on 2 cores). Runs: `{_rel(preset.runs, root)}`.",

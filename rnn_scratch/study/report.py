@@ -40,6 +40,7 @@ from rnn_scratch.study.aggregate import (
     primary_metric,
     sort_key,
 )  # fmt: skip
+from rnn_scratch.study.evidence import group_settings
 from rnn_scratch.study.evidence_plots import plot_decay_vs_lyapunov, plot_gradients, plot_survival
 from rnn_scratch.study.plots import plot_curves, plot_metric
 from rnn_scratch.study.runs import Job, find_jobs, load_job
@@ -209,6 +210,18 @@ def tables(sweep: Sweep) -> list[str]:
 VIEW_COLUMNS = ("grad_decay_init", "lyapunov_max_init", "grad_decay_final", "lyapunov_max_final")
 
 
+def shared_settings(sweep: Sweep) -> str:
+    """The settings every finished job shared (each job's own config), but the swept keys."""
+    configs = [brief(j.metrics["config"]) for j in sweep.jobs if isinstance(j.metrics.get("config"), dict)]
+    if not configs:
+        return "-"
+    fixed = {
+        k: v for k, v in configs[0].items()
+        if k not in sweep.keys and k != "seed" and all(c.get(k) == v for c in configs)
+    }  # fmt: skip
+    return ", ".join(f"{k}={'null' if v is None else v}" for k, v in fixed.items())
+
+
 def shown(path: Path, root: Path | None) -> str:
     """``path`` relative to ``root`` (a generated page carries no absolute path), else as given."""
     if root is None:
@@ -228,10 +241,9 @@ def markdown(sweep: Sweep, root: Path | None = None) -> str:
     swept = ", ".join(keys) or "nothing"
     lines.append(f"{len(jobs)} jobs; swept: {swept}; seeds: {seeds}; shared overrides: {overrides}")
     if sweep.config:
-        fixed = ", ".join(
-            f"{k}={'null' if v is None else v}" for k, v in brief(sweep.config).items() if k not in keys
-        )
-        lines += ["", f"Settings of every job (from the first finished job's config): {fixed}"]
+        lines += ["", f"Settings every job shared (from each job's config): {shared_settings(sweep)}"]
+        if per_group := group_settings(sweep.groups, brief, keys):
+            lines += ["", f"Settings by group: {'; '.join(per_group)}."]
     rules = sorted({str(j.metrics["solved_rule"]) for j in jobs if j.metrics.get("solved_rule")})
     if rules:
         lines += ["", f"Solved: {'; '.join(rules)} at some eval (steps to solve: the first such eval step)."]

@@ -96,6 +96,8 @@ def views(model: CharClassifier, data: Batch, hidden_size: int) -> dict[str, flo
     of the model now, along the first eval sequences; lambda_1 and saturation None for variable-length
     data (their steps do not line up) and for a blown-up model."""
     weight = model.core.weight_hh.detach()
+    if not torch.isfinite(weight).all():  # a blown-up model: nothing to measure
+        return {"log_spectral_radius": None, "lyapunov_max": None, "saturation": None}
     n_gates = weight.shape[0] // hidden_size
     rho = recurrent_dynamics(weight, hidden_size, n_gates)["spectral_radius"]
     out: dict[str, float | None] = {
