@@ -64,7 +64,10 @@ def _colours(n: int) -> list[Any]:
 
 
 def _save(fig: plt.Figure, path: Path, bottom: float = 0.0) -> bool:
-    fig.tight_layout(rect=(0, bottom, 1, 1))  # bottom: room for a footnote
+    """Lay out below the (wrapped) title and above ``bottom`` (room for a footnote), write, close."""
+    heading = fig.get_suptitle()
+    top = 1.0 - ((heading.count("\n") + 1) * 0.2 + 0.1) / fig.get_figheight() if heading else 1.0
+    fig.tight_layout(rect=(0, bottom, 1, top))
     fig.savefig(path)
     plt.close(fig)
     return True
