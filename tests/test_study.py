@@ -142,6 +142,11 @@ def test_the_study_script_rebuilds_docs_and_resumes(tmp_path: Path) -> None:
     for name in ("accuracy.png", "gradients.png", "solved.png", "grouped.csv", "summary.md"):
         assert (docs / "study" / "cells" / name).exists(), name
     assert "](study/cells/accuracy.png)" in page
+    assert (
+        str(tmp_path) not in page
+        and str(tmp_path) not in (docs / "study" / "cells" / "summary.md").read_text()
+    )
+    assert "solved k/n [95% Wilson]" in page and "](study/cells/gradients.png)" in page
     assert (docs / "study" / "headline.png").read_bytes().startswith(PNG)
     # again: finished jobs are not re-run; a job whose results vanished runs again
     stamps = {p: (p / "metrics.json").stat().st_mtime_ns for p in jobs}

@@ -29,6 +29,7 @@ from rnn_scratch.study.report import (
     analyse,
     brief,
     shared_settings,
+    shown,
     tables,
     write_report,
 )  # fmt: skip
@@ -123,7 +124,7 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
     if not preset.runs.is_dir() or not any(preset.runs.rglob(".hydra")):
         return [
             *lines,
-            f"No runs in `{_rel(preset.runs, root)}` yet (exit code {preset.exit_code}).",
+            f"No runs in `{shown(preset.runs, root)}` yet (exit code {preset.exit_code}).",
             "",
         ], None
     out = docs / "study" / preset.name
@@ -138,7 +139,7 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
         f"seeds: {', '.join(sweep.seeds)}.",
         *([f"Settings by group: {'; '.join(per_group)}."] if per_group else []),
         f"Jobs: {done} finished of {len(sweep.jobs)}; compute {sweep.compute_s:.0f} core-s "
-        f"(about {sweep.compute_s / 120:.1f} min on 2 cores). Runs: `{_rel(preset.runs, root)}`.",
+        f"(about {sweep.compute_s / 120:.1f} min on 2 cores). Runs: `{shown(preset.runs, root)}`.",
         "",
         *tables(sweep),
         "",
