@@ -29,10 +29,12 @@ def plot_survival(groups: list[Group], path: Path, heading: str) -> bool:
     curves = [(g, km) for g in groups if (km := g.km()) is not None]
     if not curves:
         return False
-    fig, ax = plt.subplots(figsize=(7.6, 4.8), dpi=90)
+    fig, ax = plt.subplots(figsize=(10.5, 4.8), dpi=90)
+    end = max(km.horizon for _, km in curves)
     for k, (g, km) in enumerate(curves):
         colour, style = TAB10[k % 10], ("-", "--", "-.", ":")[(k // 10) % 4]
-        times = np.append(km.times, km.horizon)
+        # every run solved: the curve stays at 1 to the last time shown; else it ends at its horizon
+        times = np.append(km.times, end if km.events == km.n else km.horizon)
         fraction = np.append(km.fraction, km.fraction[-1])
         median = "not reached" if km.median is None else f"{km.median:g}"
         label = f"{g.label}: {km.events}/{km.n} solved, median {median}"
@@ -50,7 +52,7 @@ def plot_survival(groups: list[Group], path: Path, heading: str) -> bool:
     ax.set_ylabel("fraction of runs solved (Kaplan-Meier)")
     title(fig, heading)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(fig, path, bottom=footnote(fig, "|: a run that never solved, censored at its budget"))
 
 
