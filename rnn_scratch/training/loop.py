@@ -7,6 +7,11 @@
 * ``evaluate``: the held-out set, its metrics and figures, the dynamics; did the run solve the task?
 * ``finish``: the last checkpoint, ``metrics.json``, ``grad_norms.npz`` and the HParams session.
 
+Beside them, ``rnn_scratch.training.probes``: the gradient probe and the forward view at step 0 and at
+the end (the probe also at steps 1, 2, 4, ...), the eval schedule (``eval_schedule=geometric`` adds
+metric-only evals at steps 1, 2, 4, ... below ``eval_every``) and, with ``final_eval_size``, the final
+model's metrics on a fresh eval set.
+
 ``scripts/train.py`` only turns Hydra's config into a ``TrainConfig`` and calls ``train``.
 
 A run ends in one of four states, written to ``metrics.json``: ``completed``; ``solved``
