@@ -30,7 +30,7 @@ from rnn_scratch.training.parallel import (
 
 REPORT_SCRIPT = ROOT / "scripts" / "report.py"
 PNG = b"\x89PNG\r\n\x1a\n"
-FIGURES = ("accuracy.png", "grad_norms.png", "losses.png")
+FIGURES = ("accuracy.png", "gradients.png", "solved.png", "decay_vs_lyapunov.png", "losses.png")
 
 
 def jobs_in(sweep: Path) -> list[Path]:

@@ -4,6 +4,7 @@ travels back. Pure functions on a core (or its cell) and its inputs:
 * ``memory``: linear probes, the memory function r²(k) and memory capacity (Jaeger 2001)
 * ``lyapunov``: step Jacobians, their products, Lyapunov exponents by QR (Benettin et al. 1980)
 * ``trajectories``: PCA of the states
+* ``gradients``: the gradient profile's decay rate per step, fitted (comparable with lambda_1)
 * ``fixed_points``: fixed and slow points of the autonomous cell (Sussillo & Barak 2013)
 * ``stepping``: a core stepped one input at a time; ``figures``: their figures
 

@@ -1,11 +1,18 @@
 """Seeds as an axis: jobs that differ only in ``seed`` form a group, summarised by statistics.
 
-Per group (every other swept key fixed): n finished runs, the primary metric's mean, sd and 95%
-Student-t CI (``rnn_scratch.study.stats``), the success rate k/n (a run is solved when it met its task's
-solved rule at some eval: ``metrics.json``'s ``steps_to_solve`` is not null), the median steps to solve
-over the solved runs (Hochreiter & Schmidhuber 1997 report this), the diverged count, and the gradient
-evidence: the median over seeds of each run's largest global gradient norm (before clipping) and the
-mean fraction of steps clipped.
+Per group (every other swept key fixed), with ``rnn_scratch.study.stats``:
+
+* n finished runs and the primary metric: its mean with a 95% bootstrap percentile interval, or, when
+  the group's runs both solved and failed (a mean would describe none of them), the median and every
+  seed's value. A run's metric is ``fresh_eval_<metric>`` when recorded (the final model on a fresh,
+  larger eval set), else its last eval's;
+* the success count k/n with its 95% Wilson interval (a run is solved when it met its task's solved
+  rule at some eval: ``metrics.json``'s ``steps_to_solve`` is not null);
+* time to solve in training sequences (steps x batch size), runs that never solved right-censored at
+  their budget: the Kaplan-Meier median (None when fewer than half are estimated solved);
+* the diverged count, the gradient evidence (median over seeds of each run's largest global gradient
+  norm before clipping, mean fraction of steps clipped), and the forward and backward views at
+  initialisation and at the end: fitted gradient decay, lambda_1, ln rho(W_hh), medians over seeds.
 
 The primary metric is ``eval_acc`` for classification tasks, ``eval_mse`` for the adding problem
 (``eval_loss`` when neither was recorded). A diverged run counts in n and as unsolved; its metric is
@@ -19,7 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnn_scratch.study.runs import Job
-from rnn_scratch.study.stats import Summary, median, summarize
+from rnn_scratch.study.stats import (
+    KaplanMeier,
+    Summary,
+    kaplan_meier,
+    median,
+    success_text,
+    summarize,
+    wilson,
+)  # fmt: skip
 
 FINISHED = ("completed", "solved", "diverged")
 METRICS = ("eval_acc", "eval_mse", "eval_loss")
@@ -40,6 +55,30 @@ def sort_key(value: str | None) -> tuple[int, float, str]:
         return (0, 0.0, "")
     n = number(value)
     return (1, n, "") if n is not None else (2, 0.0, str(value))
+
+
+VIEWS = ("grad_decay", "lyapunov_max", "log_spectral_radius")  # each with _init and _final
+
+
+def metric_value(job: Job, metric: str) -> float | None:
+    """The job's ``metric``: on the fresh final eval set when it was measured, else the last eval's."""
+    fresh = job.metrics.get(f"fresh_{metric}")
+    return fresh if fresh is not None else job.metrics.get(metric)
+
+
+def time_to_solve(job: Job) -> tuple[float, bool] | None:
+    """(training sequences, solved): to the first eval that met the rule, or the budget when it never
+    did (right-censored); None when unknown (no budget recorded)."""
+    m, config = job.metrics, job.metrics.get("config") or {}
+    batch = config.get("batch_size")
+    if m.get("steps_to_solve") is not None:
+        seq = m.get("sequences_to_solve")
+        seq = seq if seq is not None else (m["steps_to_solve"] * batch if batch else None)
+        return None if seq is None else (float(seq), True)
+    budget = m.get("budget_sequences")
+    if budget is None and batch and config.get("steps"):
+        budget = config["steps"] * batch
+    return None if budget is None else (float(budget), False)
 
 
 def primary_metric(jobs: list[Job]) -> str:
@@ -63,7 +102,24 @@ class Group:
         return [j for j in self.jobs if j.status in FINISHED]
 
     def summary(self, metric: str) -> Summary:
-        return summarize(j.metrics.get(metric) for j in self.finished)
+        """Bootstrap mean interval; the median and every seed when outcomes split."""
+        return summarize((metric_value(j, metric) for j in self.finished), split=self.split)
+
+    @property
+    def split(self) -> bool:
+        """Some runs solved and some did not."""
+        return self.has_rule and 0 < self.solved < len(self.finished)
+
+    def km(self) -> KaplanMeier | None:
+        """Fraction solved against training sequences (Kaplan-Meier); None without a rule or times."""
+        times = [t for j in self.finished if (t := time_to_solve(j)) is not None]
+        if not self.has_rule or not times:
+            return None
+        return kaplan_meier([t for t, _ in times], [s for _, s in times])
+
+    def view(self, name: str) -> float | None:
+        """Median over seeds of a per-run number of metrics.json (e.g. ``grad_decay_init``)."""
+        return median(j.metrics.get(name) for j in self.finished)
 
     @property
     def has_rule(self) -> bool:
@@ -89,25 +145,29 @@ class Group:
         )
 
     def success(self) -> str:
-        """``3/3`` (k solved of n finished), ``-`` when the task has no solved rule."""
-        return f"{self.solved}/{len(self.finished)}" if self.has_rule else "-"
+        """``3/3 [0.44, 1.00]`` (k solved of n finished, 95% Wilson), ``-`` when the task has no rule."""
+        return success_text(self.solved, len(self.finished)) if self.has_rule else "-"
 
     def cell(self, metric: str) -> str:
-        """``mean ± CI (solved k/n)``: the grouped tables' entry."""
+        """``mean [lo, hi]; solved k/n [lo, hi]``: the pivot tables' entry."""
         text = self.summary(metric).text()
-        return f"{text} ({self.success()})" if self.has_rule else text
+        return f"{text}; solved {self.success()}" if self.has_rule else text
 
     def row(self, metric: str) -> dict[str, Any]:
         """A grouped-CSV row."""
-        s = self.summary(metric)
+        s, km = self.summary(metric), self.km()
+        lo_hi = wilson(self.solved, len(self.finished)) if self.has_rule and self.finished else (None, None)
         return {
             **self.values,
             "n": len(self.finished),
-            f"{metric}_mean": s.mean, f"{metric}_sd": s.sd, f"{metric}_ci_low": s.low,
-            f"{metric}_ci_high": s.high,
+            f"{metric}_mean": s.mean, f"{metric}_median": s.median, f"{metric}_ci_low": s.low,
+            f"{metric}_ci_high": s.high, f"{metric}_split": s.split,
             "solved": self.solved if self.has_rule else None,
             "success_rate": self.solved / len(self.finished) if self.has_rule and self.finished else None,
+            "success_ci_low": lo_hi[0], "success_ci_high": lo_hi[1],
+            "km_median_sequences_to_solve": None if km is None else km.median,
             "median_steps_to_solve": self.median_steps,
+            **{f"{v}_{when}_median": self.view(f"{v}_{when}") for v in VIEWS for when in ("init", "final")},
             "diverged": self.diverged,
             "grad_norm_max_median": median(j.metrics.get("grad_norm_max") for j in self.finished),
             "clipped_fraction_mean": summarize(j.metrics.get("clipped_fraction") for j in self.finished).mean,
@@ -136,24 +196,37 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if abs(value) >= 1e4 or 0 < abs(value) < 1e-2 else f"{value:.{digits}f}"
 
 
+def _pair(a: float | None, b: float | None, digits: int = 2) -> str:
+    """``-0.51 → -0.45``: a value at initialisation and at the end."""
+    if a is None and b is None:
+        return "-"
+    return " → ".join("-" if v is None else f"{v:+.{digits}f}" for v in (a, b))
+
+
 def grouped_markdown(groups: list[Group], metric: str) -> list[str]:
-    """The grouped table: a row per group, ``mean ± CI`` of ``metric``, k/n, median steps to solve..."""
+    """The grouped table: a row per group: the metric's interval, k/n [Wilson], the Kaplan-Meier median
+    sequences to solve, the forward and backward views (init → end), the gradient evidence."""
     keys = list(groups[0].values) if groups else []
-    header = [*keys, "n", f"{metric} mean ± 95% CI", "solved", "median steps to solve", "diverged",
+    header = [*keys, "n", f"{metric} (95% CI or median, seeds)", "solved k/n [95% Wilson]",
+              "median sequences to solve (KM)", "diverged", "grad decay/step", "λ_1/step", "ln ρ(W_hh)",
               "max grad norm (median)", "clipped steps (fraction)", "wall s (mean)"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for g in groups:
         row = g.row(metric)
-        steps = row["median_steps_to_solve"]
-        cells = [*(g.values[k] for k in keys), str(row["n"]), g.summary(metric).text(), g.success(),
-                 "-" if steps is None else f"{steps:g}", str(g.diverged), _fmt(row["grad_norm_max_median"]),
+        km = g.km()
+        km_text = (
+            "-" if km is None else f">{km.horizon:g} (not reached)" if km.median is None else f"{km.median:g}"
+        )
+        views = [_pair(g.view(f"{v}_init"), g.view(f"{v}_final")) for v in VIEWS]
+        cells = [*(g.values[k] for k in keys), str(row["n"]), g.summary(metric).text(), g.success(), km_text,
+                 str(g.diverged), *views, _fmt(row["grad_norm_max_median"]),
                  _fmt(row["clipped_fraction_mean"], 2), _fmt(row["wall_time_s_mean"], 1)]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def pivot_markdown(groups: list[Group], x: str, metric: str) -> list[str]:
-    """``metric`` as ``mean ± CI (solved k/n)``: x down the rows, the other keys across."""
+    """``metric`` as ``mean [lo, hi]; solved k/n [lo, hi]``: x down the rows, the other keys across."""
     others = [k for k in (groups[0].values if groups else {}) if k != x]
     columns = list(dict.fromkeys(", ".join(f"{k}={g.values[k]}" for k in others) or metric for g in groups))
     xs = sorted({g.values[x] for g in groups}, key=sort_key)

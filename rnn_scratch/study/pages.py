@@ -15,10 +15,31 @@ from pathlib import Path
 from statistics import mean
 
 from rnn_scratch.study.aggregate import Group
+from rnn_scratch.study.evidence import (
+    agreement_sentences,
+    contrast_markdown,
+    contrast_sentence,
+    contrasts,
+    group_settings,
+)  # fmt: skip
 from rnn_scratch.study.plots import plot_metric
-from rnn_scratch.study.report import METRIC_FIGURE, Sweep, analyse, brief, tables, write_report
+from rnn_scratch.study.report import (
+    METRIC_FIGURE,
+    Sweep,
+    analyse,
+    brief,
+    shared_settings,
+    shown,
+    tables,
+    write_report,
+)  # fmt: skip
 
 HEADLINE = ("cells", "seq_len")  # the README's figure: this preset's metric against this key
+# the key whose values a preset's claim contrasts (Fisher's exact test on each pair of its groups that
+# differ only in it); other presets: the first swept key that is not the figures' x, else x
+CONTRAST = {"vanishing": "seq_len", "cells": "model", "stability": "clip", "adding": "model",
+            "hidden": "hidden_size", "dynamics": "seq_len"}  # fmt: skip
+FIGURES = ("gradients", "solved", "decay_vs_lyapunov", "losses")
 PREAMBLE = """\
 How to read this page. Every number here comes from the runs' own `metrics.json`; nothing is typed by
 hand. Rebuild it with `python scripts/study.py` (quick profile: 3 seeds per setting, sized for a laptop;
@@ -27,23 +48,36 @@ hand. Rebuild it with `python scripts/study.py` (quick profile: 3 seeds per sett
 running). Re-running resumes: finished jobs are not re-run, interrupted ones continue from their
 checkpoint, jobs still missing are listed under their preset.
 
-- **Seeds**: runs that differ only in `seed` form a group. A cell reads `mean ± 95% CI (solved k/n)`:
-  the mean of the final eval metric over the group's n finished runs, the half-width of a two-sided 95%
-  Student-t confidence interval (t quantile for n - 1 degrees of freedom, `rnn_scratch/study/stats.py`), and k
-  runs of n that solved the task. With 3 seeds the interval is wide and, at 0 or 1, may pass the bounds
-  of the metric: read it with k/n.
+- **Seeds**: runs that differ only in `seed` form a group. A metric reads `mean [lo, hi]`: the mean
+  over the group's n finished runs and its 95% bootstrap percentile interval (`scipy.stats.bootstrap`,
+  9999 resamples), which stays inside the range of the runs' values and so inside the metric's bounds.
+  Where some seeds solved and others did not, a mean describes none of them: the cell reads
+  `median m (seeds a, b, c)` instead. A run's metric is its final model's on a fresh eval set
+  (`final_eval_size` sequences from a seed of its own) where the preset measured one, else its last eval.
 - **Solved**: recall and temporal order: eval accuracy >= 0.9; the adding problem: eval MSE <= 0.1 x 1/6
-  (1/6 is the MSE of always answering 1); names and text: no rule (the metric only). The rule is checked
-  at every eval; **steps to solve** is the first eval step that met it (the measure of Hochreiter &
-  Schmidhuber 1997), its median taken over the solved runs. Presets stop a run once solved
-  (`stop_when_solved=true`, status `solved`), so the final metric of a solved run is the one at that eval.
+  (1/6 is the MSE of always answering 1); names and text: no rule (the metric only). Success counts read
+  `k/n [lo, hi]` with the 95% Wilson score interval. Contrasts between groups carry the two-sided p-value
+  of Fisher's exact test on the success counts. All of it is `rnn_scratch/study/stats.py` (scipy.stats).
+- **Time to solve** is counted in training sequences (steps x batch size), to the first eval that met
+  the rule; presets evaluate at steps 1, 2, 4, ..., 64 and then every 100 (`eval_schedule: geometric`)
+  and stop a run once solved. A run that never solved is censored at its budget: the fraction solved
+  against sequences is a Kaplan-Meier curve (`solved.png`), and its median is where that curve crosses
+  one half ("not reached" when it never does).
 - **Diverged** runs (non-finite loss or loss above `diverge_above`) count in n as unsolved; their metric
   is the last eval before diverging. **max grad norm**: the median over seeds of each run's largest
   global gradient norm before clipping; **clipped steps (fraction)**: the mean over seeds of the
   fraction (0 to 1) of steps clipping changed.
-- **Figures**: the metric's mean over seeds with its CI band (a dot and CI bar per category when x is
-  not a number, e.g. model.init), each seed a dot (a cross if it diverged);
-  gradient profiles ||dL/dh_t|| and loss curves as the median over seeds with a min..max band.
+- **Forward and backward views**, per run, at initialisation (before any update) → at the end, medians
+  over seeds in the tables: **grad decay/step**, the slope of ln ||dL/dh_t|| against the distance
+  T - t, fitted on a float64 probe of the gradient on a fixed batch (`grad_norms.npz`: `probe_h`);
+  **λ_1/step**, the top Lyapunov exponent along 16 eval trajectories; **ln ρ(W_hh)**, the log spectral
+  radius (the candidate block for LSTM and GRU). All three are natural logs per step: where the gradient
+  follows the most expanding direction of the forward dynamics, decay and λ_1 agree.
+- **Figures**: the metric against x, the mean with its interval band (a dot and interval bar per
+  category when x is not a number, e.g. model.init) and each seed a dot (the median, no band, where
+  seeds split); the gradient profile against T - t at initialisation and at the end, a thin line per
+  seed and the median bold; the gradient decay against λ_1 per run with y = x; loss curves
+  as the median over seeds with a min..max band.
 - **Compute** is the sum of the runs' `wall_time_s` (one thread each: core-seconds); on 2 cores running
   2 jobs at once the preset takes about half of it. Timings on a shared machine are noisy.
 """
@@ -76,10 +110,11 @@ def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def _budget(sweep: Sweep) -> str:
-    config = sweep.config or {}
-    fixed = {k: v for k, v in brief(config).items() if k not in sweep.keys and k != "seed"}
-    return ", ".join(f"{k}={'null' if v is None else v}" for k, v in fixed.items())
+def contrast_key(name: str, sweep: Sweep) -> str | None:
+    keys = [k for k in (sweep.groups[0].values if sweep.groups else {})]
+    if CONTRAST.get(name) in keys:
+        return CONTRAST[name]
+    return next((k for k in keys if k != sweep.x), keys[0] if keys else None)
 
 
 def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], Sweep | None]:
@@ -91,25 +126,33 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
     if not preset.runs.is_dir() or not any(preset.runs.rglob(".hydra")):
         return [
             *lines,
-            f"No runs in `{_rel(preset.runs, root)}` yet (exit code {preset.exit_code}).",
+            f"No runs in `{shown(preset.runs, root)}` yet (exit code {preset.exit_code}).",
             "",
         ], None
     out = docs / "study" / preset.name
     if out.exists():
         shutil.rmtree(out)  # figures of a grid since shrunk must not linger
-    written = write_report(preset.runs, out)
+    written = write_report(preset.runs, out, root=root, title=preset.name)
     sweep = analyse(preset.runs)
     done = sum(j.status in ("completed", "solved", "diverged") for j in sweep.jobs)
+    per_group = group_settings(sweep.groups, brief, sweep.keys)
     lines += [
-        f"Settings: {_budget(sweep)}; swept: {', '.join(sweep.keys)}; seeds: {', '.join(sweep.seeds)}.",
+        f"Settings: {shared_settings(sweep)}; swept: {', '.join(sweep.keys)}; "
+        f"seeds: {', '.join(sweep.seeds)}.",
+        *([f"Settings by group: {'; '.join(per_group)}."] if per_group else []),
         f"Jobs: {done} finished of {len(sweep.jobs)}; compute {sweep.compute_s:.0f} core-s "
-        f"(about {sweep.compute_s / 120:.1f} min on 2 cores). Runs: `{_rel(preset.runs, root)}`.",
+        f"(about {sweep.compute_s / 120:.1f} min on 2 cores). Runs: `{shown(preset.runs, root)}`.",
         "",
         *tables(sweep),
         "",
         *baseline_table(sweep),
     ]
-    for key in (METRIC_FIGURE[sweep.metric], "grad_norms", "losses"):
+    key = contrast_key(preset.name, sweep)
+    found = contrasts(sweep.groups, key) if key else []
+    lines += [*contrast_markdown(found), *([contrast_sentence(found), ""] if found else [])]
+    if said := agreement_sentences(sweep.groups):
+        lines += ["Forward against backward: " + " ".join(said), ""]
+    for key in (METRIC_FIGURE[sweep.metric], *FIGURES):
         if key in written:
             lines += [f"![{preset.name}: {key}]({_rel(written[key], docs)})", ""]
     for status, bad in sweep.bad().items():

@@ -1,16 +1,21 @@
-"""The report's figures, over seeds: a mean with its 95% CI band and every seed as a dot; curves as the
-median over seeds with a band from the lowest to the highest seed.
+"""The report's figures, over seeds: a mean with its 95% bootstrap interval band (or the median where
+a group's outcomes split) and every seed as a dot; curves as the median over seeds with a band from the
+lowest to the highest seed.
 
 * ``plot_metric``: the primary metric (eval accuracy, or the adding problem's eval MSE on a log scale)
   against x, a line per series (the swept keys other than x and seed); with many series, a panel per
   value of all but the last of those keys. Chance (or the 1/6 baseline and the solved threshold) dashed.
-* ``plot_curves``: ``grad_norms`` (||dL/dh_t|| against t at the last logged step, log scale) or
-  ``losses`` (training loss against step, moving average), a panel per series and a line per x.
+* ``plot_curves``: ``losses`` (training loss against step, moving average; ``grad_norms``, the last
+  logged step's ||dL/dh_t|| against t, is kept for old runs), a panel per series and a line per x.
+
+The gradient profile at initialisation and at the end, the Kaplan-Meier curves and the decay against
+lambda_1 are ``rnn_scratch.study.evidence_plots``.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,20 +26,36 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn_scratch.study.aggregate import FINISHED, Group, number, sort_key  # noqa: E402
+from rnn_scratch.study.aggregate import FINISHED, Group, metric_value, number, sort_key  # noqa: E402
 
 MAX_LINES = 4  # more series than this on one axis: split them into panels
 TAB10 = [f"C{i}" for i in range(10)]  # matplotlib's default colour cycle
 
 
-def _panels(n: int, title: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
+def wrap(text: str, inches: float, fontsize: float) -> str:
+    """``text`` broken into lines that fit ``inches`` at ``fontsize`` points (no title is cut off)."""
+    return "\n".join(textwrap.wrap(text, width=max(20, int(inches * 130 / fontsize))))
+
+
+def title(fig: plt.Figure, text: str, fontsize: float = 10) -> None:
+    fig.suptitle(wrap(text, fig.get_figwidth() - 0.3, fontsize), fontsize=fontsize)
+
+
+def footnote(fig: plt.Figure, text: str) -> float:
+    """A grey note at the bottom, wrapped; returns the figure fraction it takes (for ``_save``)."""
+    lines = wrap(text, fig.get_figwidth() - 0.2, 7)
+    fig.text(0.01, 0.01, lines, fontsize=7, color="grey", va="bottom")
+    return (lines.count("\n") + 1) * 0.13 / fig.get_figheight() + 0.01
+
+
+def _panels(n: int, heading: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    size = (6.4, 4.4) if n == 1 else (4.2 * cols, 3.3 * rows)
+    size = (6.4, 4.6) if n == 1 else (4.2 * cols, 3.3 * rows + 0.4)
     fig, axes = plt.subplots(rows, cols, figsize=size, dpi=90, squeeze=False, sharey=sharey)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
-    fig.suptitle(title)
+    title(fig, heading)
     return fig, list(axes.flat[:n])
 
 
@@ -43,7 +64,10 @@ def _colours(n: int) -> list[Any]:
 
 
 def _save(fig: plt.Figure, path: Path, bottom: float = 0.0) -> bool:
-    fig.tight_layout(rect=(0, bottom, 1, 1))  # bottom: room for a footnote
+    """Lay out below the (wrapped) title and above ``bottom`` (room for a footnote), write, close."""
+    heading = fig.get_suptitle()
+    top = 1.0 - ((heading.count("\n") + 1) * 0.2 + 0.1) / fig.get_figheight() if heading else 1.0
+    fig.tight_layout(rect=(0, bottom, 1, top))
     fig.savefig(path)
     plt.close(fig)
     return True
@@ -76,7 +100,7 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
         return False
     panel_keys, line_keys = split(groups, x)
     panels = list(dict.fromkeys(_label(g.values, panel_keys) for g in groups))
-    fig, axes = _panels(len(panels), title or f"{metric} over seeds: mean, 95% CI, each seed a dot")
+    fig, axes = _panels(len(panels), title or f"{metric} over seeds: mean, 95% bootstrap CI, each seed a dot")
     jobs = [j for g in groups for j in g.finished]
     labels = sorted({g.values[x] for g in groups}, key=sort_key)
     numeric = all(number(v) is not None for v in labels)
@@ -95,22 +119,21 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             if not pts:
                 continue
             xs = [p[0] for p in pts]
-            means = np.array([s.mean for _, s in pts], dtype=float)
-            lo = np.array([s.low if s.low is not None else s.mean for _, s in pts], dtype=float)
-            hi = np.array([s.high if s.high is not None else s.mean for _, s in pts], dtype=float)
-            if metric == "eval_acc":
-                lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+            means = np.array([s.centre for _, s in pts], dtype=float)
+            # a split group (some seeds solved, some not) gets no band: its dots are the data
+            lo = np.array([s.low if s.low is not None and not s.split else s.centre for _, s in pts], float)
+            hi = np.array([s.high if s.high is not None and not s.split else s.centre for _, s in pts], float)
             if numeric:
                 style = ("-", "--", "-.", ":")[k % 4]  # lines that coincide (all at 1.0) stay visible
                 ax.plot(xs, means, marker="o", linestyle=style, color=colour, label=line, markersize=4)
                 ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
-            else:  # categories have no order to join: a dot and its CI bar per category, lines side by side
+            else:  # categories have no order to join: a dot and its interval bar per category, side by side
                 dodged = [x_ + 0.12 * (k - (len(lines) - 1) / 2) for x_ in xs]
                 ax.errorbar(dodged, means, yerr=[means - lo, hi - means], fmt="o", color=colour, label=line,
                             markersize=5, capsize=3, linestyle="none")  # fmt: skip
             for g in series:
                 for i, j in enumerate(g.finished):
-                    v = j.metrics.get(metric)
+                    v = metric_value(j, metric)
                     if v is not None and math.isfinite(v):
                         xv = (
                             position[g.values[x]] * (1 + 0.03 * (i - 1))
@@ -132,16 +155,17 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             ax.set_xticks(list(position.values()), labels)
             ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.set_title(panel if panel_keys else "", fontsize=9)
-        ax.set_xlabel(x)
-        ax.set_ylabel(metric.replace("_", " "))
+        ax.set_xlabel(x + (" (log scale)" if ax.get_xscale() == "log" else ""))
+        ax.set_ylabel(metric.replace("_", " ") + (" (log scale)" if ax.get_yscale() == "log" else ""))
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=7)
     note = (
-        f"{'band' if numeric else 'bar'}: 95% Student-t CI of the mean over seeds; dots: seeds (x: diverged)"
+        f"{'line' if numeric else 'dot'}: mean over seeds, {'band' if numeric else 'bar'}: its 95% bootstrap "
+        "percentile interval; where seeds split between solved and unsolved: the median, no interval; "
+        "small dots: seeds (x: diverged)"
     )
-    fig.text(0.01, 0.01, note, fontsize=7, color="grey")
-    return _save(fig, path, bottom=0.05)
+    return _save(fig, path, bottom=footnote(fig, note))
 
 
 def _reference_lines(ax: plt.Axes, jobs: list[Any], metric: str) -> None:
@@ -199,7 +223,7 @@ def _stack(curves: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str) -> bool:
+def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, heading: str = "") -> bool:
     """``kind`` "grad_norms" or "losses": a panel per series, a line per x (median over seeds, band
     from the lowest to the highest seed)."""
     curve = _gradient_curve if kind == "grad_norms" else _loss_curve
@@ -210,7 +234,8 @@ def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str) -> bo
     title = {
         "grad_norms": "||dL/dh_t|| at the end of training (loss at t = T): median over seeds, band min..max"
     }
-    fig, axes = _panels(len(panels), title.get(kind, "training loss: median over seeds, band min..max"))
+    words = title.get(kind, "training loss: median over seeds, band min..max")
+    fig, axes = _panels(len(panels), f"{heading}: {words}" if heading else words)
     for ax, panel in zip(axes, panels, strict=True):
         members = [g for g in groups if _label(g.values, others) == panel]
         for colour, g in zip(_colours(len(members)), members, strict=True):

@@ -6,14 +6,17 @@
 * ``summary.csv``: a row per job (the swept keys, status, final metrics, steps to solve, gradient
   evidence: largest and final global norm, fraction of steps clipped, wall time);
 * ``grouped.csv``: a row per group of jobs that differ only in ``seed`` (``rnn_scratch.study.aggregate``):
-  n, mean, sd and 95% Student-t CI of the primary metric, solved k/n, median steps to solve;
+  n, the primary metric's mean, median and 95% bootstrap interval, solved k/n with its Wilson interval,
+  the Kaplan-Meier median sequences to solve, the views at initialisation and at the end;
 * ``summary.md``: the settings every job shared, the task's solved rule, the metric by x and group as
-  ``mean ± CI (solved k/n)``, the per-group and per-job tables, the jobs missing or diverged;
+  ``mean [lo, hi]; solved k/n [lo, hi]``, the per-group and per-job tables, the jobs missing or diverged;
 * ``accuracy.png`` (``mse.png`` for the adding problem): the metric against x (``seq_len`` when swept,
-  else the first numeric swept key), mean with CI band and each seed a dot (``rnn_scratch.study.plots``);
-* ``grad_norms.png``: ||dL/dh_t|| against t at the last logged step (log scale), median over seeds
-  with a min..max band, a panel per group and a line per x;
-* ``losses.png``: training loss against step (moving average), likewise.
+  else the first numeric swept key), mean with its interval band and each seed a dot
+  (``rnn_scratch.study.plots``);
+* ``gradients.png``: ||dL/dh_t|| against T - t at initialisation and at the end, a thin line per seed
+  and the median bold; ``solved.png``: the Kaplan-Meier fraction solved against training sequences;
+  ``decay_vs_lyapunov.png``: gradient decay against lambda_1 per run (``rnn_scratch.study.evidence_plots``);
+* ``losses.png``: training loss against step (moving average), median over seeds, band min..max.
 
 A job folder without ``metrics.json`` is "missing" (not run, still running, or killed); one with an
 unreadable file is "unreadable". Both are listed, never fatal.
@@ -37,12 +40,17 @@ from rnn_scratch.study.aggregate import (
     primary_metric,
     sort_key,
 )  # fmt: skip
+from rnn_scratch.study.evidence import group_settings
+from rnn_scratch.study.evidence_plots import plot_decay_vs_lyapunov, plot_gradients, plot_survival
 from rnn_scratch.study.plots import plot_curves, plot_metric
 from rnn_scratch.study.runs import Job, find_jobs, load_job
 
 COLUMNS = (
-    "status", "eval_acc", "eval_mse", "eval_loss", "train_loss", "chance_acc", "steps", "steps_to_solve",
-    "grad_norm_max", "grad_norm_final", "clipped_fraction", "wall_time_s",
+    "status", "eval_acc", "eval_mse", "eval_loss", "fresh_eval_acc", "fresh_eval_mse", "fresh_eval_loss",
+    "train_loss", "chance_acc", "steps", "steps_to_solve", "sequences_to_solve", "budget_sequences",
+    "grad_norm_max", "grad_norm_final", "clipped_fraction", "grad_decay_init", "grad_decay_final",
+    "lyapunov_max_init", "lyapunov_max_final", "log_spectral_radius_init", "log_spectral_radius_final",
+    "saturation_init", "saturation_final", "wall_time_s",
 )  # fmt: skip
 
 
@@ -93,8 +101,10 @@ def brief(config: dict[str, Any]) -> dict[str, Any]:
         "model": section["model"].get("name"), "task": section["task"].get("name"),
         **{k: config.get(k) for k in ("seq_len", "hidden_size", "clip", "steps", "batch_size", "seed")},
         "optim": section["optim"].get("name"), "lr": section["optim"].get("lr"),
+        "momentum": section["optim"].get("momentum"),
         "init": section["model"].get("init"), "eval_size": config.get("eval_size"),
-        "stop_when_solved": config.get("stop_when_solved"),
+        "eval_every": config.get("eval_every"), "eval_schedule": config.get("eval_schedule"),
+        "final_eval_size": config.get("final_eval_size"), "stop_when_solved": config.get("stop_when_solved"),
     }  # fmt: skip
 
 
@@ -187,7 +197,8 @@ def tables(sweep: Sweep) -> list[str]:
     """The grouped Markdown tables: the pivot (x by the other keys) and a row per group."""
     lines: list[str] = []
     others = [k for k in (sweep.groups[0].values if sweep.groups else {}) if k != sweep.x]
-    cell = "mean ± 95% CI (solved k/n)" if any(g.has_rule for g in sweep.groups) else "mean ± 95% CI"
+    cell = "mean [95% bootstrap CI], or median (seeds) where outcomes split"
+    cell += "; solved k/n [95% Wilson]" if any(g.has_rule for g in sweep.groups) else ""
     if sweep.x is not None and sweep.groups:
         cols = f" and {', '.join(others)} (columns)" if others else ""
         lines += [f"{METRIC_WORDS[sweep.metric]} by {sweep.x} (rows){cols}: {cell}", ""]
@@ -196,36 +207,67 @@ def tables(sweep: Sweep) -> list[str]:
     return lines
 
 
-def markdown(sweep: Sweep) -> str:
+VIEW_COLUMNS = ("grad_decay_init", "lyapunov_max_init", "grad_decay_final", "lyapunov_max_final")
+
+
+def shared_settings(sweep: Sweep) -> str:
+    """The settings every finished job shared (each job's own config), but the swept keys."""
+    configs = [brief(j.metrics["config"]) for j in sweep.jobs if isinstance(j.metrics.get("config"), dict)]
+    if not configs:
+        return "-"
+    fixed = {
+        k: v for k, v in configs[0].items()
+        if k not in sweep.keys and k != "seed" and all(c.get(k) == v for c in configs)
+    }  # fmt: skip
+    return ", ".join(f"{k}={'null' if v is None else v}" for k, v in fixed.items())
+
+
+def shown(path: Path, root: Path | None) -> str:
+    """``path`` relative to ``root`` (a generated page carries no absolute path), else as given."""
+    if root is None:
+        return str(path)
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def markdown(sweep: Sweep, root: Path | None = None) -> str:
     jobs, keys = sweep.jobs, sweep.keys
     shared = {k: v for k, v in jobs[0].overrides.items() if k not in keys} if jobs else {}
-    lines = [f"# Sweep summary: `{sweep.folder}`", ""]
+    lines = [f"# Sweep summary: `{shown(sweep.folder, root)}`", ""]
     seeds = ", ".join(sweep.seeds)
     overrides = " ".join(f"`{k}={v}`" for k, v in shared.items()) or "none"
     swept = ", ".join(keys) or "nothing"
     lines.append(f"{len(jobs)} jobs; swept: {swept}; seeds: {seeds}; shared overrides: {overrides}")
     if sweep.config:
-        fixed = ", ".join(
-            f"{k}={'null' if v is None else v}" for k, v in brief(sweep.config).items() if k not in keys
-        )
-        lines += ["", f"Settings of every job (from the first finished job's config): {fixed}"]
+        lines += ["", f"Settings every job shared (from each job's config): {shared_settings(sweep)}"]
+        if per_group := group_settings(sweep.groups, brief, keys):
+            lines += ["", f"Settings by group: {'; '.join(per_group)}."]
     rules = sorted({str(j.metrics["solved_rule"]) for j in jobs if j.metrics.get("solved_rule")})
     if rules:
         lines += ["", f"Solved: {'; '.join(rules)} at some eval (steps to solve: the first such eval step)."]
     lines += ["", *tables(sweep)]
-    header = [*keys, "status", sweep.metric, "steps_to_solve", "wall_time_s"]
+    header = [*keys, "status", sweep.metric, f"fresh_{sweep.metric}", "steps_to_solve", "sequences_to_solve",
+              *VIEW_COLUMNS, "wall_time_s"]  # fmt: skip
     lines += ["", "Per job:", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row, job in zip(rows(jobs, keys), jobs, strict=True):
+        views = [_fmt(job.metrics.get(k), 3) for k in VIEW_COLUMNS]
         cells = [*(str(row[k]) for k in keys), row["status"], _fmt(job.metrics.get(sweep.metric), 4),
-                 _fmt(row["steps_to_solve"], 0), _fmt(row["wall_time_s"], 1)]  # fmt: skip
+                 _fmt(job.metrics.get(f"fresh_{sweep.metric}"), 4), _fmt(row["steps_to_solve"], 0),
+                 _fmt(row["sequences_to_solve"], 0), *views, _fmt(row["wall_time_s"], 1)]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     for status, bad in sweep.bad().items():
         lines += ["", f"**{status}** ({len(bad)}):", *(f"- `{j.folder.name}`" for j in bad)]
     return "\n".join(lines) + "\n"
 
 
-def write_report(sweep_dir: Path | str, out_dir: Path | str | None = None) -> dict[str, Path]:
+def write_report(
+    sweep_dir: Path | str, out_dir: Path | str | None = None, root: Path | None = None, title: str = ""
+) -> dict[str, Path]:
     """Write the summary files and figures into ``out_dir`` (default: ``sweep_dir``); return them by name.
+    ``root``: paths in the page are shown relative to it; ``title``: what the figures' titles start with
+    (default: the task's name).
 
     Raises ``FileNotFoundError`` when ``sweep_dir`` holds no job folder at all.
     """
@@ -235,11 +277,28 @@ def write_report(sweep_dir: Path | str, out_dir: Path | str | None = None) -> di
     written = {"csv": out / "summary.csv", "grouped": out / "grouped.csv", "md": out / "summary.md"}
     write_csv(rows(sweep.jobs, sweep.keys), written["csv"])
     write_csv([g.row(sweep.metric) for g in sweep.groups], written["grouped"])
-    written["md"].write_text(markdown(sweep))
+    written["md"].write_text(markdown(sweep, root))
     name = METRIC_FIGURE[sweep.metric]
-    if sweep.x is not None and plot_metric(sweep.groups, sweep.x, sweep.metric, out / f"{name}.png"):
+    head = title or str((sweep.config or {}).get("task", {}).get("name", "sweep"))
+    n = f"{len(sweep.seeds)} seeds"
+    words = METRIC_WORDS[sweep.metric].lower()
+    metric_title = f"{head}: {words} against {sweep.x} ({n}; a fresh eval set where measured)"
+    if sweep.x is not None and plot_metric(
+        sweep.groups, sweep.x, sweep.metric, out / f"{name}.png", metric_title
+    ):
         written[name] = out / f"{name}.png"
-    for kind in ("grad_norms", "losses"):
-        if plot_curves(sweep.groups, sweep.x, out / f"{kind}.png", kind):
-            written[kind] = out / f"{kind}.png"
+    figures = {
+        "gradients": lambda p: plot_gradients(
+            sweep.groups, sweep.x, p, f"{head}: ||dL/dh_t|| against steps before the loss, at initialisation "
+            f"and at the end ({n})"),
+        "solved": lambda p: plot_survival(
+            sweep.groups, p, f"{head}: fraction solved against training sequences (Kaplan-Meier, {n})"),
+        "decay_vs_lyapunov": lambda p: plot_decay_vs_lyapunov(
+            sweep.groups, p, f"{head}: backward view (gradient decay per step) against forward view (λ_1)"),
+    }  # fmt: skip
+    for key, draw in figures.items():
+        if draw(out / f"{key}.png"):
+            written[key] = out / f"{key}.png"
+    if plot_curves(sweep.groups, sweep.x, out / "losses.png", "losses", head):
+        written["losses"] = out / "losses.png"
     return written

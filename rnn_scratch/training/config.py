@@ -23,6 +23,7 @@ DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "sgd")
 CLIP_MODES = ("norm", "value")
 ON_DIVERGE = ("stop", "raise")
+EVAL_SCHEDULES = ("fixed", "geometric")
 
 
 @dataclass
@@ -111,6 +112,12 @@ class TrainConfig:
     batch_size: int = 64
     eval_every: int = 250
     eval_size: int = 1024
+    # fixed: every eval_every steps (and the last); geometric: also at steps 1, 2, 4, ... below
+    # eval_every, so a time to solve is not rounded up to one period (metrics only at those)
+    eval_schedule: str = "fixed"
+    # At the end of a run that completed or solved, on a task with a solved rule: the metric on a
+    # fresh eval set of this many sequences (its own seed), recorded as fresh_eval_*; None: not measured
+    final_eval_size: int | None = None
     analysis: bool = True  # hidden-state dynamics instruments at eval (rnn_scratch/analysis)
     log_every: int = 10
     name: str | None = None  # appended to the run folder's name
@@ -190,6 +197,8 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     ):  # fmt: skip
         _positive(key, getattr(cfg, key))
     _positive("threads", cfg.threads, allow_none=True)
+    _positive("final_eval_size", cfg.final_eval_size, allow_none=True)
+    _one_of("eval_schedule", cfg.eval_schedule, EVAL_SCHEDULES)
     _positive("diverge_above", cfg.diverge_above, allow_none=True)
     _one_of("on_diverge", cfg.on_diverge, ON_DIVERGE)
     if cfg.heatmap_range is not None and not (

@@ -7,6 +7,11 @@
 * ``evaluate``: the held-out set, its metrics and figures, the dynamics; did the run solve the task?
 * ``finish``: the last checkpoint, ``metrics.json``, ``grad_norms.npz`` and the HParams session.
 
+Beside them, ``rnn_scratch.training.probes``: the gradient probe and the forward view at step 0 and at
+the end (the probe also at steps 1, 2, 4, ...), the eval schedule (``eval_schedule=geometric`` adds
+metric-only evals at steps 1, 2, 4, ... below ``eval_every``) and, with ``final_eval_size``, the final
+model's metrics on a fresh eval set.
+
 ``scripts/train.py`` only turns Hydra's config into a ``TrainConfig`` and calls ``train``.
 
 A run ends in one of four states, written to ``metrics.json``: ``completed``; ``solved``
@@ -36,6 +41,15 @@ from rnn_scratch.models.classifier import CharClassifier
 from rnn_scratch.tasks import Batch
 from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.instruments import log_dynamics
+from rnn_scratch.training.probes import (
+    fresh_eval_set,
+    is_eval_step,
+    is_full_eval,
+    is_probe_step,
+    probe,
+    record_end,
+    record_start,
+)  # fmt: skip
 from rnn_scratch.training.results import hparam_values, write_json
 from rnn_scratch.training.resume import finished_metrics
 from rnn_scratch.training.setup import EVAL_SEED_OFFSET, Run, resolve_device, setup
@@ -58,6 +72,8 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     if not isinstance(run, Run):
         return run  # skip_completed: the finished run's metrics
     status, extra, step = "completed", {}, run.start_step
+    if run.start_step == 0:
+        record_start(run)  # the gradient profile and the forward view before any update
     bar = tqdm(
         range(run.start_step + 1, cfg.steps + 1), disable=not progress, desc="train", dynamic_ncols=True
     )
@@ -69,7 +85,9 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
             if divergence := train_step(run, step, bar):
                 status, extra, step = "diverged", divergence, step - 1  # the last completed step
                 break
-            if (step % cfg.eval_every == 0 or step == cfg.steps) and evaluate(run, step):
+            if is_probe_step(step):
+                probe(run, step)
+            if is_eval_step(cfg, step) and evaluate(run, step):
                 status = "solved"
                 break
             if step % cfg.checkpoint_every == 0 and step < cfg.steps:
@@ -130,12 +148,15 @@ def evaluate(run: Run, step: int) -> bool:
     eval_out = predict(model, run.eval_data)
     evaluated = task.metrics(eval_out, run.eval_data.y)
     run.last.update({f"eval_{k}": v for k, v in evaluated.items()})
-    run.monitor.log_eval(step, evaluated, model.core.weight_hh, cfg.hidden_size, run.n_gates)
     stop = False
     if run.last.get("steps_to_solve") is None and task.solved(evaluated):
         run.last["steps_to_solve"] = step  # the first evaluated step that met the rule
         stop = cfg.stop_when_solved and step < cfg.steps
     final = step == cfg.steps or stop
+    if not (final or is_full_eval(cfg, step)):  # an early eval of the geometric schedule: metrics only
+        run.monitor.scalars(step, {f"eval/{k}": v for k, v in evaluated.items()})
+        return stop
+    run.monitor.log_eval(step, evaluated, model.core.weight_hh, cfg.hidden_size, run.n_gates)
     figures = task.figures(eval_out, run.eval_data.y)
     if final:  # the final figures also as PNGs in the run folder
         for tag, fig in figures.items():
@@ -151,6 +172,9 @@ def finish(run: Run, status: str, step: int, extra: dict[str, Any]) -> dict[str,
     cfg, last, task = run.cfg, run.last, run.task
     if status != "diverged":  # a diverged run keeps its last good checkpoint
         run.checkpoint(step)
+    evidence = record_end(run, step)  # the probe and the forward view at the end, the fitted decays
+    if status in ("completed", "solved") and cfg.final_eval_size and task.solved_rule:
+        evidence.update(fresh_eval(run))
     metrics: dict[str, Any] = {
         "status": status,
         "diverged": status == "diverged",
@@ -159,6 +183,11 @@ def finish(run: Run, status: str, step: int, extra: dict[str, Any]) -> dict[str,
         **last,
         **task.baselines(),
         "steps_to_solve": last.get("steps_to_solve"),  # null: never solved, or no rule (solved_rule)
+        # training sequences (steps x batch_size): a run that never solved is censored at its budget
+        "sequences_to_solve": None
+        if last.get("steps_to_solve") is None
+        else last["steps_to_solve"] * cfg.batch_size,
+        "budget_sequences": cfg.steps * cfg.batch_size,
         "solved_rule": task.solved_rule,
         "solved": None if task.solved_rule is None else last.get("steps_to_solve") is not None,
         "clipped_fraction": last.get("clipped_steps", 0) / max(step, 1),
@@ -166,6 +195,7 @@ def finish(run: Run, status: str, step: int, extra: dict[str, Any]) -> dict[str,
         "seq_per_s": (step - run.start_step) * cfg.batch_size / max(time.perf_counter() - run.started, 1e-9),
         "device": str(run.device),
         "grad_profile": "available" if run.model.core.state_grad_norms else "unavailable",
+        **evidence,
         **extra,
         "config": dataclasses.asdict(cfg),
     }
@@ -179,6 +209,15 @@ def finish(run: Run, status: str, step: int, extra: dict[str, Any]) -> dict[str,
     if status == "diverged" and cfg.on_diverge == "raise":
         raise Diverged(f"diverged at step {step + 1}: loss {extra['loss_at_divergence']}")
     return metrics
+
+
+def fresh_eval(run: Run) -> dict[str, Any]:
+    """The final model on a fresh, larger eval set (``final_eval_size``, its own seed): ``fresh_eval_*``.
+    A run stopped when solved was stopped by the eval that passed the rule, so that eval's metric is
+    biased towards the rule; this one is not."""
+    data = fresh_eval_set(run.cfg, run.task, run.device)
+    measured = run.task.metrics(predict(run.model, data), data.y)
+    return {"fresh_eval_size": len(data), **{f"fresh_eval_{k}": v for k, v in measured.items()}}
 
 
 def clip_gradients(model: nn.Module, clip: float | None, mode: str) -> tuple[float, bool]:

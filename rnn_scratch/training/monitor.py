@@ -42,34 +42,59 @@ SATURATION_THRESHOLD = 0.95
 
 
 class GradientProfile:
-    """||dL/ds_t|| for every time step t, one row per logged training step, for each state s (h, c)."""
+    """||dL/ds_t|| for every time step t, one row per logged training step, for each state s (h, c);
+    and the float64 probe (``rnn_scratch.training.probes``): one row per probe step (0, 1, 2, 4, ...,
+    the last) on a fixed batch."""
 
     def __init__(self) -> None:
         self.steps: list[int] = []
         self.rows: dict[str, list[np.ndarray]] = {}
+        self.probe_steps: list[int] = []
+        self.probe_rows: dict[str, list[np.ndarray]] = {}
 
     def add(self, step: int, norms: dict[str, Tensor]) -> None:
         self.steps.append(step)
         for key, value in norms.items():
             self.rows.setdefault(key, []).append(value.detach().cpu().double().numpy())
 
+    def add_probe(self, step: int, norms: dict[str, np.ndarray]) -> None:
+        """A probe row (float64, NaN where nothing measurable arrived); a step probed twice keeps one."""
+        if not norms or step in self.probe_steps:
+            return
+        self.probe_steps.append(step)
+        for key, value in norms.items():
+            self.probe_rows.setdefault(key, []).append(np.asarray(value, dtype=np.float64))
+
     def matrix(self, key: str = "h") -> np.ndarray:
         """(logged steps, T); NaN where the core exposes no per-step gradient."""
         return np.stack(self.rows[key]) if self.rows.get(key) else np.empty((0, 0))
 
+    def probe(self, key: str = "h") -> np.ndarray:
+        """(probe steps, T) float64."""
+        return np.stack(self.probe_rows[key]) if self.probe_rows.get(key) else np.empty((0, 0))
+
     def save(self, path: Path, losses: list[float]) -> None:
-        """``steps`` (logged steps,), ``h`` (and ``c``): (logged steps, T), ``loss``: every step's loss."""
+        """``steps`` (logged steps,), ``h`` (and ``c``): (logged steps, T), ``loss``: every step's loss;
+        ``probe_steps`` (probes,), ``probe_h`` (and ``probe_c``): (probes, T) float64."""
         arrays = {key: self.matrix(key) for key in self.rows}
+        arrays.update({f"probe_{key}": self.probe(key) for key in self.probe_rows})
         steps = np.asarray(self.steps, dtype=np.int64)
         arrays.update(steps=steps, loss=np.asarray(losses, dtype=np.float64))
+        arrays["probe_steps"] = np.asarray(self.probe_steps, dtype=np.int64)
         np.savez_compressed(path, **arrays)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
 
     def state_dict(self) -> dict:
-        return {"steps": list(self.steps), "rows": {k: list(v) for k, v in self.rows.items()}}
+        probes = {k: list(v) for k, v in self.probe_rows.items()}
+        return {
+            "steps": list(self.steps), "rows": {k: list(v) for k, v in self.rows.items()},
+            "probe_steps": list(self.probe_steps), "probe_rows": probes,
+        }  # fmt: skip
 
     def load_state_dict(self, state: dict) -> None:
         self.steps = list(state["steps"])
         self.rows = {k: list(v) for k, v in state["rows"].items()}
+        self.probe_steps = list(state.get("probe_steps", []))  # checkpoints from before the probe
+        self.probe_rows = {k: list(v) for k, v in state.get("probe_rows", {}).items()}
 
 
 def recurrent_dynamics(weight_hh: Tensor, hidden_size: int, n_gates: int) -> dict[str, float]:

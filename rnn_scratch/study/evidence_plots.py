@@ -1,0 +1,161 @@
+"""The evidence figures of a preset, over seeds.
+
+* ``plot_survival``: the Kaplan-Meier fraction solved against training sequences, a step curve per
+  group, censored runs (never solved within their budget) as ticks at their budget.
+* ``plot_gradients``: ||dL/dh_t|| against the distance from the loss T - t, log y, at initialisation
+  (before any update) and at the end of training side by side, from the float64 probe
+  (``grad_norms.npz``: ``probe_h``). A thin line per seed, the median over seeds bold where every seed
+  has a value (no median that switches between seeds where one underflowed). A row per series.
+* ``plot_decay_vs_lyapunov``: each run's fitted gradient decay per step against its top Lyapunov
+  exponent lambda_1 (both natural log per step), at initialisation (open) and at the end (filled),
+  a colour per group, with the line y = x.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rnn_scratch.analysis.gradients import distances
+from rnn_scratch.study.aggregate import Group
+from rnn_scratch.study.plots import TAB10, _label, _save, footnote, plt, title
+
+
+def plot_survival(groups: list[Group], path: Path, heading: str) -> bool:
+    """Kaplan-Meier fraction solved per group; False when no group has a solved rule."""
+    curves = [(g, km) for g in groups if (km := g.km()) is not None]
+    if not curves:
+        return False
+    fig, ax = plt.subplots(figsize=(10.5, 4.8), dpi=90)
+    end = max(km.horizon for _, km in curves)
+    for k, (g, km) in enumerate(curves):
+        colour, style = TAB10[k % 10], ("-", "--", "-.", ":")[(k // 10) % 4]
+        # every run solved: the curve stays at 1 to the last time shown; else it ends at its horizon
+        times = np.append(km.times, end if km.events == km.n else km.horizon)
+        fraction = np.append(km.fraction, km.fraction[-1])
+        median = "not reached" if km.median is None else f"{km.median:g}"
+        label = f"{g.label}: {km.events}/{km.n} solved, median {median}"
+        ax.step(times, fraction, where="post", color=colour, linestyle=style, label=label)
+        censored = [t for j in g.finished if (t := _censored_at(j)) is not None]
+        if censored:
+            ax.plot(censored, [km.at(t) for t in censored], "|", color=colour, markersize=10)
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.annotate("half solved", (0.01, 0.5), xycoords=("axes fraction", "data"), va="bottom", color="grey")
+    batch = min((t for _, km in curves for t in km.times[1:] if t > 0), default=1.0)
+    ax.set_xscale("symlog", linthresh=batch)  # linear below the first eval's time, log above
+    ax.set_xlim(left=0)
+    ax.set_ylim(-0.02, 1.05)
+    ax.set_xlabel("training sequences seen (steps x batch size; log scale above the first eval)")
+    ax.set_ylabel("fraction of runs solved (Kaplan-Meier)")
+    title(fig, heading)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, path, bottom=footnote(fig, "|: a run that never solved, censored at its budget"))
+
+
+def _censored_at(job: Any) -> float | None:
+    from rnn_scratch.study.aggregate import time_to_solve
+
+    found = time_to_solve(job)
+    return found[0] if found is not None and not found[1] else None
+
+
+def _probe_rows(job: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(at initialisation, at the end) rows of ||dL/dh_t|| from the job's float64 probe."""
+    steps, rows = job.profile.get("probe_steps"), job.profile.get("probe_h")
+    if steps is None or rows is None or rows.ndim != 2 or not rows.shape[0] or 0 not in steps:
+        return None
+    return rows[list(steps).index(0)], rows[-1]
+
+
+def plot_gradients(groups: list[Group], x: str | None, path: Path, heading: str) -> bool:
+    """A row per series (the group keys other than x), init | end columns, a colour per value of x."""
+    if not any(_probe_rows(j) is not None for g in groups for j in g.finished):
+        return False
+    others = [k for k in (groups[0].values if groups else {}) if k != x]
+    rows = list(dict.fromkeys(_label(g.values, others) for g in groups))
+    fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.0 * len(rows) + 0.8), dpi=90, squeeze=False)
+    for r, row in enumerate(rows):
+        members = [g for g in groups if _label(g.values, others) == row]
+        for colour_i, g in enumerate(members):
+            pairs = [p for j in g.finished if (p := _probe_rows(j)) is not None]
+            for col in (0, 1):
+                curves = [p[col] for p in pairs]
+                _seed_lines(
+                    axes[r][col], curves, TAB10[colour_i % 10], f"{x}={g.values.get(x)}" if x else g.label
+                )
+        for col, when in enumerate(
+            ("at initialisation (step 0, before any update)", "at the end of training")
+        ):
+            ax = axes[r][col]
+            ax.set_yscale("log")
+            ax.set_title(f"{row}: {when}" if others else when, fontsize=9)
+            ax.set_xlabel("steps before the loss, T - t")
+            ax.set_ylabel("||dL/dh_t|| (log scale)")
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=7)
+    title(fig, heading)
+    note = "thin: one seed each; bold: the median over seeds where every seed has a value (float64 probe)"
+    return _save(fig, path, bottom=footnote(fig, note))
+
+
+def _seed_lines(ax: Any, curves: list[np.ndarray], colour: str, label: str) -> None:
+    if not curves:
+        return
+    for c in curves:
+        ax.plot(distances(c.size), c, color=colour, linewidth=0.6, alpha=0.5)
+    if len({c.size for c in curves}) == 1:
+        stacked = np.stack(curves)
+        ok = np.isfinite(stacked).all(axis=0) & (stacked > 0).all(axis=0)
+        mid = np.where(ok, np.median(np.where(ok, stacked, 1.0), axis=0), np.nan)
+        ax.plot(distances(mid.size), mid, color=colour, linewidth=2.2, label=f"{label} ({len(curves)} seeds)")
+
+
+def plot_decay_vs_lyapunov(groups: list[Group], path: Path, heading: str) -> bool:
+    """Gradient decay (y) against lambda_1 (x) per run, init open and end filled, and y = x."""
+    points = []
+    for k, g in enumerate(groups):
+        for j in g.finished:
+            for when, filled in (("init", False), ("final", True)):
+                d, lam = j.metrics.get(f"grad_decay_{when}"), j.metrics.get(f"lyapunov_max_{when}")
+                if d is not None and lam is not None and math.isfinite(d) and math.isfinite(lam):
+                    points.append((lam, d, k, filled))
+    if not points:
+        return False
+    fig, ax = plt.subplots(figsize=(6.8, 5.6), dpi=90)
+    for k, g in enumerate(groups):
+        colour = TAB10[k % 10]
+        marker = "os^vD"[(k // 10) % 5]
+        for filled in (False, True):
+            xy = [(lam, d) for lam, d, kk, f in points if kk == k and f == filled]
+            if xy:
+                face = colour if filled else "none"
+                label = g.label if filled else None
+                ax.scatter(
+                    [p[0] for p in xy],
+                    [p[1] for p in xy],
+                    s=30,
+                    marker=marker,
+                    edgecolors=colour,
+                    facecolors=face,
+                    label=label,
+                )
+    lo = min(min(p[0], p[1]) for p in points)
+    hi = max(max(p[0], p[1]) for p in points)
+    pad = 0.05 * (hi - lo or 1.0)
+    ax.plot(
+        [lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle="--", linewidth=1, label="y = x"
+    )
+    ax.axhline(0, color="grey", linewidth=0.5)
+    ax.axvline(0, color="grey", linewidth=0.5)
+    ax.set_xlabel("top Lyapunov exponent λ_1 (per step, natural log)")
+    ax.set_ylabel("fitted gradient decay: slope of ln ||dL/dh_t|| against T - t")
+    title(fig, heading)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    note = "open: at initialisation; filled: at the end of training; one point per run"
+    return _save(fig, path, bottom=footnote(fig, note))
