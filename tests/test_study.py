@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import pytest
 from conftest import ROOT, run_script
 
 from rnn_scratch.study.report import analyse
-from rnn_scratch.study.stats import summarize, t_quantile
 from rnn_scratch.training.config import ModelConfig, OptimConfig, TrainConfig
 from rnn_scratch.training.loop import finished_metrics, train
 
@@ -27,17 +25,6 @@ REPORT_SCRIPT = ROOT / "scripts" / "report.py"
 PNG = b"\x89PNG\r\n\x1a\n"
 # recall at seq_len 4 is solved (eval acc >= 0.9) within ~40 steps at H=32; seq_len 30 is not in 60
 QUICK = ["hidden_size=32", "batch_size=32", "steps=60", "eval_every=10", "log_every=5", "eval_size=64"]
-
-
-def test_student_t_interval() -> None:
-    assert t_quantile(1) == 12.706 and t_quantile(2) == 4.303 and t_quantile(100) == 1.96
-    s = summarize([1.0, 2.0, 3.0, None, float("nan")])  # None and NaN are dropped
-    assert (s.n, s.mean, s.sd) == (3, 2.0, 1.0)
-    assert s.half == pytest.approx(4.303 / math.sqrt(3))
-    assert s.low == pytest.approx(2 - 4.303 / math.sqrt(3)) and s.text() == "2.000 ± 2.484"
-    one = summarize([0.5])
-    assert (one.n, one.mean, one.sd, one.half, one.text()) == (1, 0.5, None, None, "0.500")
-    assert summarize([]).text() == "-"
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +70,7 @@ def test_seeds_are_grouped_with_ci_success_rate_and_median_steps(seeds_sweep: Pa
     accs = [runs[("4", s)]["eval_acc"] for s in ("0", "1")]
     summary = short.summary("eval_acc")
     assert summary.mean == pytest.approx(np.mean(accs))
-    assert summary.half == pytest.approx(12.706 * np.std(accs, ddof=1) / math.sqrt(2))
+    assert min(accs) <= summary.low <= summary.mean <= summary.high <= max(accs)
     assert (short.success(), long.success()) == ("2/2", "0/2")
     assert short.median_steps == np.median([runs[("4", s)]["steps_to_solve"] for s in ("0", "1")])
     assert long.median_steps is None and long.row("eval_acc")["success_rate"] == 0.0

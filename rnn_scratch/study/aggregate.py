@@ -103,7 +103,7 @@ class Group:
         return {
             **self.values,
             "n": len(self.finished),
-            f"{metric}_mean": s.mean, f"{metric}_sd": s.sd, f"{metric}_ci_low": s.low,
+            f"{metric}_mean": s.mean, f"{metric}_median": s.median, f"{metric}_ci_low": s.low,
             f"{metric}_ci_high": s.high,
             "solved": self.solved if self.has_rule else None,
             "success_rate": self.solved / len(self.finished) if self.has_rule and self.finished else None,
