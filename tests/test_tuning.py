@@ -160,7 +160,7 @@ def test_committed_tuned_settings_compose(cell: str, compose_cfg: Callable[..., 
 
 def test_describe_names_what_ran() -> None:
     rnn = {"model": {"name": "rnn", "init": "default", "nonlinearity": "tanh"}, "optim": {"lr": 3e-3}}
-    assert describe(rnn, False) == "the default-initialised tanh RNN (default init, lr 0.003, no clipping)"
+    assert describe(rnn, False) == "the default-initialised tanh RNN (lr 0.003, no clipping)"
     irnn = {
         "model": {"name": "rnn", "init": "identity", "nonlinearity": "relu"}, "optim": {"lr": 1.1e-4},
         "clip_relative": 1.0,
@@ -186,9 +186,7 @@ def test_contest_and_stability_sections(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     page = (docs / "study.md").read_text()
     contest = page.split("### Default against tuned")[1].split("## stability")[0]
-    assert (
-        "| recall | the default-initialised tanh RNN (default init, lr 0.003, no clipping) | 0/2 [" in contest
-    )
+    assert "| recall | the default-initialised tanh RNN (lr 0.003, no clipping) | 0/2 [" in contest
     assert (
         "| temporal_order |" in contest and "configs/tuned/recall_rnn_seq50.yaml`: Tuned settings" in contest
     )

@@ -146,7 +146,9 @@ def describe(config: dict[str, Any], tuned: bool) -> str:
     else:
         words = CELL_WORDS.get(cell, cell)
     details = []
-    if not (cell == "rnn" and model.get("nonlinearity") == "relu" and model.get("init") == "identity"):
+    irnn = cell == "rnn" and model.get("nonlinearity") == "relu" and model.get("init") == "identity"
+    lead = "the tuned" if tuned else "the default-initialised" if model.get("init") == "default" else "the"
+    if not irnn and lead != "the default-initialised":
         details.append(f"{model.get('init', 'default')} init")
     if cell in ("lstm", "gru"):
         if model.get("gate_init") == "chrono":
@@ -161,5 +163,4 @@ def describe(config: dict[str, Any], tuned: bool) -> str:
     clips = [f"clip {clip:g}"] if clip is not None else []
     clips += [f"clip {relative:g}x median"] if relative is not None else []
     details.append(", ".join(clips) if clips else "no clipping")
-    lead = "the tuned" if tuned else "the default-initialised" if model.get("init") == "default" else "the"
     return f"{lead} {words} ({', '.join(details)})"
