@@ -47,7 +47,12 @@ PRESETS: dict[str, dict[str, list[str]]] = {
         "full": ["seed=range(10)", "seq_len=10,25,50,100,200"],
         "smoke": [*SMOKE, "model=rnn,gru", "seq_len=4,8"],
     },
-    "stability": {"full": ["seed=range(10)", "seq_len=25,50,100"], "smoke": [*SMOKE, "model.init=default"]},
+    # issue 20: each cell at its defaults and tuned (configs/tuned/), on fresh seeds; tuning used 100, 101
+    "contest": {
+        "full": ["seed=range(10)"],
+        "smoke": [*SMOKE, "seq_len=12", "+tuned=default_rnn,recall_rnn_seq50"],
+    },
+    "stability": {"full": ["seed=range(10)"], "smoke": [*SMOKE, "optim.lr=0.05", "clip_relative=null,1.0"]},
     "adding": {"full": ["seed=range(10)", "seq_len=10,25,50,100,200"], "smoke": [*SMOKE, "model=rnn,gru"]},
     "hidden": {
         "full": ["seed=range(10)", "hidden_size=16,32,64,128,256"],

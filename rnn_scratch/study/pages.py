@@ -15,6 +15,7 @@ from pathlib import Path
 from statistics import mean
 
 from rnn_scratch.study.aggregate import Group
+from rnn_scratch.study.contest import preset_lines
 from rnn_scratch.study.evidence import (
     agreement_sentences,
     contrast_markdown,
@@ -146,6 +147,7 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
         *tables(sweep),
         "",
         *baseline_table(sweep),
+        *preset_lines(preset.name, sweep, root),  # contest, stability: their claims' own tables
     ]
     key = contrast_key(preset.name, sweep)
     found = contrasts(sweep.groups, key) if key else []

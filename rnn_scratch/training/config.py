@@ -14,7 +14,7 @@ from typing import Any
 
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.models.bptt import BPTT_MODES
-from rnn_scratch.models.cells import INITS
+from rnn_scratch.models.cells import GATE_INITS, INITS, NONLINEARITIES
 from rnn_scratch.models.config import ModelConfig
 from rnn_scratch.tasks.names import NAMES_SOURCE, NAMES_URL
 
@@ -106,6 +106,9 @@ class TrainConfig:
     hidden_size: int = 128
     clip: float | None = None  # None: no clipping; a float: max global grad norm (or value)
     clip_mode: str = "norm"  # norm | value
+    # None: off; k: clip the global norm at k x its running median (rnn_scratch/training/spikes.py);
+    # with clip also set, the smaller threshold applies
+    clip_relative: float | None = None
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     steps: int = 1500
@@ -139,6 +142,9 @@ class TrainConfig:
     # log10 ||dL/dh_t|| colour range of the grad/by_timestep heatmap, e.g. [-12, 0]: the same colours
     # in every run, so runs compare by eye; None: fitted to each run
     heatmap_range: list[float] | None = None
+    # scripts/train.py: train this config once per listed seed (in <run>/seed=<s>) and return the mean
+    # score, the tuning objective (rnn_scratch/training/tuning.py); None: one run with ``seed``
+    tune_seeds: list[int] | None = None
     task: TaskConfig = field(default_factory=RecallConfig)  # a subclass per task, chosen by task=
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -199,6 +205,8 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     _positive("threads", cfg.threads, allow_none=True)
     _positive("final_eval_size", cfg.final_eval_size, allow_none=True)
     _one_of("eval_schedule", cfg.eval_schedule, EVAL_SCHEDULES)
+    if cfg.tune_seeds is not None and not cfg.tune_seeds:
+        raise ConfigError("tune_seeds", "must list at least one seed (null: one run with seed)")
     _positive("diverge_above", cfg.diverge_above, allow_none=True)
     _one_of("on_diverge", cfg.on_diverge, ON_DIVERGE)
     if cfg.heatmap_range is not None and not (
@@ -208,6 +216,9 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
         raise ConfigError("heatmap_range", f"must be [low, high] with low < high, got {cfg.heatmap_range}")
     _positive("clip", cfg.clip, allow_none=True)
     _one_of("clip_mode", cfg.clip_mode, CLIP_MODES)
+    _positive("clip_relative", cfg.clip_relative, allow_none=True)
+    if cfg.clip_relative is not None and cfg.clip_mode != "norm":
+        raise ConfigError("clip_relative", "scales the global norm's running median: needs clip_mode=norm")
     _one_of("device", cfg.device, DEVICES)
     if cfg.device == "cuda":
         if cuda_available is None:
@@ -220,6 +231,7 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     _one_of("model.init", cfg.model.init, INITS)
     _positive("model.init_gain", cfg.model.init_gain)
     _one_of("model.bptt", cfg.model.bptt, BPTT_MODES)
+    _validate_gates(cfg)
     _positive("model.truncate", cfg.model.truncate, allow_none=True)
     if cfg.model.cuda_graph and (
         cfg.device != "cuda" or cfg.model.bptt != "manual" or cfg.model.name not in MODELS[:3]
@@ -230,6 +242,24 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     if cfg.optim.momentum < 0 or cfg.optim.weight_decay < 0:
         raise ConfigError("optim", "momentum and weight_decay must be >= 0")
     _validate_task(cfg)
+
+
+def _validate_gates(cfg: TrainConfig) -> None:
+    """The nonlinearity (RNN only) and the keep gate's initial bias (LSTM and GRU only)."""
+    m = cfg.model
+    _one_of("model.nonlinearity", m.nonlinearity, NONLINEARITIES)
+    if m.nonlinearity != "tanh" and m.name not in ("rnn", "torch_rnn"):
+        raise ConfigError("model.nonlinearity", f"only model=rnn|torch_rnn take relu, not model={m.name}")
+    _one_of("model.gate_init", m.gate_init, GATE_INITS)
+    if m.forget_bias is not None and not math.isfinite(m.forget_bias):
+        raise ConfigError("model.forget_bias", f"must be finite, got {m.forget_bias}")
+    if m.chrono_tmax is not None and not (math.isfinite(m.chrono_tmax) and m.chrono_tmax > 2):
+        raise ConfigError("model.chrono_tmax", f"must be > 2 (null: seq_len), got {m.chrono_tmax}")
+    if m.gate_init == "chrono":
+        if m.name not in ("lstm", "gru"):
+            raise ConfigError("model.gate_init", f"chrono applies to model=lstm|gru only, not model={m.name}")
+        if m.chrono_tmax is None and cfg.seq_len <= 2:
+            raise ConfigError("model.chrono_tmax", f"null means seq_len, which must be > 2: {cfg.seq_len}")
 
 
 def _validate_task(cfg: TrainConfig) -> None:

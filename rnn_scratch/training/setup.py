@@ -33,6 +33,7 @@ from rnn_scratch.training.checkpoint import (
 from rnn_scratch.training.config import TrainConfig, period_notice, validate
 from rnn_scratch.training.monitor import Monitor
 from rnn_scratch.training.resume import check_folder_free, check_same_run, finished_metrics, resume_from
+from rnn_scratch.training.spikes import NormHistory
 
 EVAL_SEED_OFFSET = 1_000_003  # the eval stream's seed is seed + this: disjoint from training's
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Run:
     wall_before: float = 0.0  # seconds spent by the run's earlier, interrupted selves
     started: float = field(default_factory=time.perf_counter)
     clipped_since_log: int = 0
+    norms: NormHistory = field(default_factory=NormHistory)  # running median: relative clip, spikes
     tick: float = field(default_factory=time.perf_counter)  # time of the last training log
 
     @property
@@ -97,7 +99,7 @@ class Run:
             "step": step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "rng": rng_state(self.train_gen), "profile": self.monitor.profile.state_dict(),
             "losses": self.losses, "last": self.last, "wall_time": self.wall_time(),
-            "config": dataclasses.asdict(self.cfg),
+            "config": dataclasses.asdict(self.cfg), "norm_history": self.norms.state_dict(),
         }  # fmt: skip
         save_checkpoint(self.out_dir / CHECKPOINT, state)
 
@@ -123,7 +125,7 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     task = build_task(cfg)
-    model = build_model(cfg.model, task.input_size, cfg.hidden_size, task.n_outputs).to(device)
+    model = build_model(cfg.model, task.input_size, cfg.hidden_size, task.n_outputs, cfg.seq_len).to(device)
     optimizer = make_optimizer(cfg, model.parameters())
     train_gen = torch.Generator(device).manual_seed(cfg.seed)
     eval_data = task.eval_set(cfg.eval_size, torch.Generator(device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
@@ -137,6 +139,8 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
         monitor.profile.load_state_dict(saved["profile"])
         run.start_step, run.losses, run.last = saved["step"], saved["losses"], saved["last"]
         run.wall_before = saved["wall_time"]
+        if "norm_history" in saved:
+            run.norms = NormHistory(**saved["norm_history"])
     else:
         monitor.text("config", json.dumps(dataclasses.asdict(cfg), indent=2))
     run.started = run.tick = time.perf_counter()
