@@ -135,6 +135,7 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
         monitor.profile.load_state_dict(saved["profile"])
         run.start_step, run.losses, run.last = saved["step"], saved["losses"], saved["last"]
         run.wall_before = saved["wall_time"]
+        log.info("resumed from step %d of %s", run.start_step, source)
     else:
         monitor.text("config", json.dumps(dataclasses.asdict(cfg), indent=2))
     run.started = run.tick = time.perf_counter()
