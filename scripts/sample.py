@@ -36,7 +36,9 @@ def main() -> None:
         task = make_task(cfg["task"]["name"], cfg["seq_len"], **options)
         if not isinstance(task, Text):
             raise ConfigError("run_dir", f"{args.run_dir} trained task={cfg['task']['name']}, not text")
-        model = build_model(ModelConfig(**cfg["model"]), task.input_size, cfg["hidden_size"], task.n_outputs)
+        model = build_model(
+            ModelConfig(**cfg["model"]), task.input_size, cfg["hidden_size"], task.n_outputs, cfg["seq_len"]
+        )
         model.load_state_dict(saved["model"])
         model.eval()
         prime = args.prime or task.decode(task.eval_set(1, torch.Generator()).x[0])

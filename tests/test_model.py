@@ -95,8 +95,8 @@ def test_torch_baseline_equals_hand_written_model_with_copied_weights(name: str,
     assert (ours(idx)[0] - ref(idx)[0]).abs().max() < 1e-10
 
 
-def test_identity_init_is_irnn_and_orthogonal_has_unit_singular_values() -> None:
-    irnn = build_model(ModelConfig(name="rnn", init="identity"), 4, 6, 2)
+def test_identity_init_and_orthogonal_has_unit_singular_values() -> None:
+    irnn = build_model(ModelConfig(name="rnn", init="identity"), 4, 6, 2)  # tanh: not the IRNN
     assert torch.equal(irnn.core.weight_hh.detach(), torch.eye(6))
     assert torch.equal(irnn.core.bias_hh.detach(), torch.zeros(6))
     ortho = build_model(ModelConfig(name="rnn", init="orthogonal", init_gain=1.0), 4, 6, 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tokenize
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,12 @@ SIZES = [(3, 5, 7, 2), (8, 16, 20, 4), (1, 1, 3, 1)]  # (I, H, T, B)
 # kind -> (our cell, torch cell, our layer, torch layer)
 KINDS = {
     "rnn": (RNNCell, lambda i, h, bias: nn.RNNCell(i, h, bias, nonlinearity="tanh"), RNN, nn.RNN),
+    "rnn_relu": (  # the ReLU RNN: with identity init, Le et al.'s IRNN
+        partial(RNNCell, nonlinearity="relu"),
+        partial(nn.RNNCell, nonlinearity="relu"),
+        partial(RNN, nonlinearity="relu"),
+        partial(nn.RNN, nonlinearity="relu"),
+    ),
     "lstm": (LSTMCell, nn.LSTMCell, LSTM, nn.LSTM),
     "gru": (GRUCell, nn.GRUCell, GRU, nn.GRU),
 }

@@ -24,12 +24,16 @@ MODULES: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM,
 
 
 class TorchRecurrentBaseline(nn.Module):
-    """``torch.nn.RNN`` (tanh) / ``LSTM`` / ``GRU``, one layer, time-major, with our layer interface."""
+    """``torch.nn.RNN`` (tanh or relu) / ``LSTM`` / ``GRU``, one layer, time-major, with our layer
+    interface. ``nonlinearity`` is the RNN's (``torch.nn.RNN(nonlinearity=...)``); the others take none."""
 
-    def __init__(self, kind: str, input_size: int, hidden_size: int, bias: bool = True) -> None:
+    def __init__(
+        self, kind: str, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+    ) -> None:
         super().__init__()
         self.kind, self.input_size, self.hidden_size = kind, input_size, hidden_size
-        self.rnn = MODULES[kind](input_size, hidden_size, bias=bias)
+        extra = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
+        self.rnn = MODULES[kind](input_size, hidden_size, bias=bias, **extra)
         self.record_state_grads = False
         self.state_grad_norms: dict[str, Tensor] = {}  # unavailable: see the module docstring
 

@@ -58,13 +58,37 @@ class CharClassifier(nn.Module):
         return last @ self.weight_out.t() + self.bias_out, hidden
 
 
-def build_model(cfg: ModelConfig, input_size: int, hidden_size: int, n_outputs: int) -> CharClassifier:
-    """The classifier with the core ``cfg.name`` (rnn|lstm|gru, or a torch_* baseline)."""
+def cell_options(cfg: ModelConfig, seq_len: int | None = None) -> dict[str, Any]:
+    """The cell's keyword arguments from the config: ``nonlinearity`` (rnn), the gate bias (lstm, gru).
+
+    ``forget_bias`` null is the cell's default: 1.0 for the LSTM (Jozefowicz et al. 2015), torch's
+    initialisation for the GRU. ``chrono_tmax`` null is ``seq_len``, the run's longest dependency.
+    """
+    if cfg.name == "rnn":
+        return {"nonlinearity": cfg.nonlinearity}
+    if cfg.name not in ("lstm", "gru"):
+        return {}
+    forget_bias = cfg.forget_bias if cfg.forget_bias is not None else (1.0 if cfg.name == "lstm" else 0.0)
+    t_max = cfg.chrono_tmax if cfg.chrono_tmax is not None else seq_len
+    if cfg.gate_init == "chrono" and t_max is None:
+        raise ValueError("model.chrono_tmax: chrono initialisation needs chrono_tmax or the run's seq_len")
+    return {"forget_bias": forget_bias, "gate_init": cfg.gate_init, "chrono_tmax": t_max}
+
+
+def build_model(
+    cfg: ModelConfig, input_size: int, hidden_size: int, n_outputs: int, seq_len: int | None = None
+) -> CharClassifier:
+    """The classifier with the core ``cfg.name`` (rnn|lstm|gru, or a torch_* baseline).
+
+    ``seq_len``: the run's sequence length, chrono initialisation's ``T_max`` when
+    ``cfg.chrono_tmax`` is null."""
     core: Recurrent | TorchRecurrentBaseline
     if cfg.name in BASELINES:
-        core = TorchRecurrentBaseline(BASELINES[cfg.name], input_size, hidden_size, cfg.bias)
+        kind = BASELINES[cfg.name]
+        extra_torch = {"nonlinearity": cfg.nonlinearity} if kind == "rnn" else {}
+        core = TorchRecurrentBaseline(kind, input_size, hidden_size, cfg.bias, **extra_torch)
     elif cfg.name in CORES:
-        extra: dict[str, Any] = {"forget_bias": cfg.forget_bias} if cfg.name == "lstm" else {}
+        extra = cell_options(cfg, seq_len)
         extra["cuda_graph"] = cfg.cuda_graph
         core = CORES[cfg.name](
             input_size, hidden_size, cfg.bias, bptt=cfg.bptt, truncate=cfg.truncate, **extra

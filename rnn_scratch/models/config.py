@@ -14,10 +14,15 @@ class ModelConfig:
     """The recurrent core (``name``) and how it is initialised and differentiated."""
 
     name: str = "rnn"
-    init: str = "default"  # W_hh: default (torch's uniform) | orthogonal | identity (IRNN)
+    init: str = "default"  # W_hh: default (torch's uniform) | orthogonal | identity (W_hh = I)
     init_gain: float = 1.0
     bias: bool = True
-    forget_bias: float = 1.0  # LSTM only: initial b_if + b_hf
+    nonlinearity: str = "tanh"  # rnn, torch_rnn: tanh | relu (relu + init=identity: the IRNN)
+    # LSTM and GRU: the keep gate's initial bias (LSTM f; GRU z, as h' = (1 - z) n + z h)
+    gate_init: str = "constant"  # constant: forget_bias | chrono: log U(1, T_max - 1) (Tallec & Ollivier)
+    # constant: initial b_if + b_hf (LSTM) or b_iz + b_hz (GRU); null: LSTM 1.0, GRU torch's init
+    forget_bias: float | None = None
+    chrono_tmax: float | None = None  # chrono's T_max; null: the run's seq_len
     bptt: str = "manual"  # manual (hand-derived backward, models/bptt/) | autograd; torch_*: ignored
     truncate: int | None = None  # truncated BPTT: gradient flows back at most this many steps
     cuda_graph: bool = False  # replay the manual recurrence as CUDA graphs (device=cuda, bptt=manual)

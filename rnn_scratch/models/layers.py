@@ -19,7 +19,7 @@ over the whole batch, of shape (T,). That profile is how vanishing and exploding
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -63,7 +63,7 @@ class Recurrent(nn.Module):
         bptt: str = "autograd",
         truncate: int | None = None,
         cuda_graph: bool = False,
-        **cell_kwargs: float,
+        **cell_kwargs: Any,
     ):
         """``bptt``: ``autograd`` (autograd runs back through the loop) or ``manual`` (the
         hand-derived backward of ``rnn_scratch.models.bptt``: same values and gradients, faster, first
@@ -183,7 +183,7 @@ class Recurrent(nn.Module):
         if isinstance(cell, GRUCell):
             hs = gru_recurrence(u, state, w, b, k, mask, norms.get("h"))
         elif isinstance(cell, RNNCell):
-            hs = tanh_recurrence(u, state, w, b, k, norms.get("h"), mask)
+            hs = tanh_recurrence(u, state, w, b, k, norms.get("h"), mask, cell.nonlinearity)
         else:
             raise ValueError(f"bptt='manual' has no hand-derived backward for {type(cell).__name__}")
         return hs, hs[-1]
@@ -204,7 +204,8 @@ class Recurrent(nn.Module):
                     return lstm_recurrence(u, s[0], s[1], w, b, k)
                 if isinstance(cell, GRUCell):
                     return gru_recurrence(u, s[0], w, b, k)
-                return tanh_recurrence(u, s[0], w, b, k)
+                assert isinstance(cell, RNNCell)
+                return tanh_recurrence(u, s[0], w, b, k, nonlinearity=cell.nonlinearity)
 
             self._graphs[key] = graph_recurrence(run, args)
         out = self._graphs[key](*args)
@@ -229,18 +230,21 @@ class Recurrent(nn.Module):
 
 
 class RNN(Recurrent):
-    """Vanilla tanh RNN layer, equal in value to ``torch.nn.RNN(I, H, nonlinearity="tanh")``."""
+    """Vanilla (Elman) RNN layer, equal in value to ``torch.nn.RNN(I, H, nonlinearity=...)``; takes
+    ``nonlinearity="tanh"`` (default) or ``"relu"``."""
 
     cell_class = RNNCell
 
 
 class LSTM(Recurrent):
-    """LSTM layer, equal in value to ``torch.nn.LSTM(I, H)``; also takes ``forget_bias``."""
+    """LSTM layer, equal in value to ``torch.nn.LSTM(I, H)``; also takes ``forget_bias``, ``gate_init``
+    and ``chrono_tmax`` (``rnn_scratch.models.base.GatedCell``)."""
 
     cell_class = LSTMCell
 
 
 class GRU(Recurrent):
-    """GRU layer, equal in value to ``torch.nn.GRU(I, H)``."""
+    """GRU layer, equal in value to ``torch.nn.GRU(I, H)``; also takes ``forget_bias`` (the update
+    gate's), ``gate_init`` and ``chrono_tmax`` (``rnn_scratch.models.base.GatedCell``)."""
 
     cell_class = GRUCell

@@ -43,7 +43,9 @@ def load_run(run_dir: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
     cfg = saved["config"]
     options = {k: v for k, v in cfg["task"].items() if k != "name"}
     task = make_task(cfg["task"]["name"], cfg["seq_len"], **options)
-    model = build_model(ModelConfig(**cfg["model"]), task.input_size, cfg["hidden_size"], task.n_outputs)
+    model = build_model(
+        ModelConfig(**cfg["model"]), task.input_size, cfg["hidden_size"], task.n_outputs, cfg["seq_len"]
+    )
     model.load_state_dict(saved["model"])
     data = task.eval_set(cfg["eval_size"], torch.Generator().manual_seed(cfg["seed"] + EVAL_SEED_OFFSET))
     if data.lengths is not None:

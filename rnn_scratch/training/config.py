@@ -14,7 +14,7 @@ from typing import Any
 
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.models.bptt import BPTT_MODES
-from rnn_scratch.models.cells import INITS
+from rnn_scratch.models.cells import GATE_INITS, INITS, NONLINEARITIES
 from rnn_scratch.models.config import ModelConfig
 from rnn_scratch.tasks.names import NAMES_SOURCE, NAMES_URL
 
@@ -209,6 +209,7 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     _one_of("model.init", cfg.model.init, INITS)
     _positive("model.init_gain", cfg.model.init_gain)
     _one_of("model.bptt", cfg.model.bptt, BPTT_MODES)
+    _validate_gates(cfg)
     _positive("model.truncate", cfg.model.truncate, allow_none=True)
     if cfg.model.cuda_graph and (
         cfg.device != "cuda" or cfg.model.bptt != "manual" or cfg.model.name not in MODELS[:3]
@@ -219,6 +220,24 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     if cfg.optim.momentum < 0 or cfg.optim.weight_decay < 0:
         raise ConfigError("optim", "momentum and weight_decay must be >= 0")
     _validate_task(cfg)
+
+
+def _validate_gates(cfg: TrainConfig) -> None:
+    """The nonlinearity (RNN only) and the keep gate's initial bias (LSTM and GRU only)."""
+    m = cfg.model
+    _one_of("model.nonlinearity", m.nonlinearity, NONLINEARITIES)
+    if m.nonlinearity != "tanh" and m.name not in ("rnn", "torch_rnn"):
+        raise ConfigError("model.nonlinearity", f"only model=rnn|torch_rnn take relu, not model={m.name}")
+    _one_of("model.gate_init", m.gate_init, GATE_INITS)
+    if m.forget_bias is not None and not math.isfinite(m.forget_bias):
+        raise ConfigError("model.forget_bias", f"must be finite, got {m.forget_bias}")
+    if m.chrono_tmax is not None and not (math.isfinite(m.chrono_tmax) and m.chrono_tmax > 2):
+        raise ConfigError("model.chrono_tmax", f"must be > 2 (null: seq_len), got {m.chrono_tmax}")
+    if m.gate_init == "chrono":
+        if m.name not in ("lstm", "gru"):
+            raise ConfigError("model.gate_init", f"chrono applies to model=lstm|gru only, not model={m.name}")
+        if m.chrono_tmax is None and cfg.seq_len <= 2:
+            raise ConfigError("model.chrono_tmax", f"null means seq_len, which must be > 2: {cfg.seq_len}")
 
 
 def _validate_task(cfg: TrainConfig) -> None:

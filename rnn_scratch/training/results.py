@@ -28,6 +28,8 @@ def hparam_values(cfg: TrainConfig) -> dict[str, float | int | str | bool]:
         "model": cfg.model.name,
         "task": cfg.task.name,
         "init": cfg.model.init,
+        "nonlinearity": cfg.model.nonlinearity,
+        "gate_init": cfg.model.gate_init,
         "bptt": cfg.model.bptt,
         "truncate": "none" if cfg.model.truncate is None else str(cfg.model.truncate),
         "optim": cfg.optim.name,

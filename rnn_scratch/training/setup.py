@@ -121,7 +121,7 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     task = build_task(cfg)
-    model = build_model(cfg.model, task.input_size, cfg.hidden_size, task.n_outputs).to(device)
+    model = build_model(cfg.model, task.input_size, cfg.hidden_size, task.n_outputs, cfg.seq_len).to(device)
     optimizer = make_optimizer(cfg, model.parameters())
     train_gen = torch.Generator(device).manual_seed(cfg.seed)
     eval_data = task.eval_set(cfg.eval_size, torch.Generator(device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
