@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TRAIN_SCRIPT, run_script
+from conftest import ROOT, TRAIN_SCRIPT, run_script
 
 from rnn_scratch.study.horizon import Outcome, fit_logistic, horizon, horizon_of, horizon_section
 from rnn_scratch.study.literature import LITERATURE, literature_table
@@ -96,6 +96,31 @@ def test_literature_table_puts_ours_beside_cited_numbers(tmp_path: Path) -> None
     assert any(ref.task == "temporal_order" and ref.T == 100 for ref in LITERATURE)
     assert "31,000" in text and "Hochreiter" in text
     assert "1/2" in text and "1,280" in text  # solved 1 of 2, at 40 x 32 sequences
+
+
+STUDY = ROOT / "scripts" / "study.py"
+
+
+@pytest.mark.slow  # 12 tiny jobs in one process: ~20 s on an idle core
+def test_the_study_writes_the_horizon_section_and_headline_and_skips_full_only_presets(
+    tmp_path: Path,
+) -> None:
+    out, docs = tmp_path / "out", tmp_path / "docs"
+    where = ["--outputs", str(out), "--docs", str(docs)]
+    proc = run_script(["--profile", "smoke", "--only", "horizon,literature", *where, "hydra/launcher=basic"],
+                      cwd=tmp_path, script=STUDY, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    page = (docs / "study.md").read_text()
+    assert "## horizon" in page and "| cell | T = 10 | T = 20 |" in page and "| cell | T50 [95% CI] |" in page
+    assert "](study/horizon/horizon.png)" in page
+    figure = docs / "study" / "horizon" / "horizon.png"
+    assert (docs / "study" / "headline.png").read_bytes() == figure.read_bytes()  # HEADLINE: the horizon
+    assert "| temporal_order | 100 | lstm | solved (T = 100-110) | about 31,000 |" in page
+    # the literature preset is not in the quick profile: skipped, not run, and said so
+    quick = run_script(["--profile", "quick", "--only", "literature", *where], cwd=tmp_path, script=STUDY)
+    assert quick.returncode == 0 and "literature: not in the quick profile; skipped" in quick.stdout
+    assert not (out / "quick" / "literature").exists()
+    assert "No runs in" in (docs / "study.md").read_text()
 
 
 # A run long enough to signal mid-way, short enough for seconds; checkpoints every 100 steps.

@@ -48,7 +48,7 @@ class Reference:
 
 LITERATURE = (
     Reference("temporal_order", 100, "lstm", "solved (T = 100-110)", 31_000, f"{HS1997}, experiment 6a"),
-    Reference("adding", 100, "lstm", "solved (|error| < 0.04)", 74_000, f"{HS1997}, experiment 4"),
+    Reference("adding", 100, "lstm", "solved (abs. error < 0.04)", 74_000, f"{HS1997}, experiment 4"),
     Reference("adding", 200, "rnn", "stays at the baseline MSE (T >= 150)", None, LE2015),
     Reference("adding", 200, "irnn", "goes below the baseline MSE", None, LE2015),
     Reference("adding", 200, "lstm", "goes below the baseline MSE", None, LE2015),
