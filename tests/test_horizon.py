@@ -83,6 +83,8 @@ def test_horizon_section_reads_run_folders_into_a_table_and_figure(tmp_path: Pat
     assert "| rnn | 3/3 [0.44, 1.00] | 1/3 [0.06, 0.79] | 0/3 [0.00, 0.56] |" in text
     assert "| lstm | > 1000 | 9/9 |" in text and text.index("| lstm |") < text.index("| rnn |")
     assert "3,200 training sequences" in text  # 100 steps x 32
+    assert "| lstm | 640 | 640 | 640 |" in text  # every seed solved at step 20 x 32
+    assert "| rnn | 1,600 | > 3,200 | > 3,200 |" in text  # 50 x 32; at 100: 1 of 3, censored at the budget
     assert figure is not None and figure.read_bytes().startswith(PNG)
 
 

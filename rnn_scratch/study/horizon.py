@@ -3,7 +3,8 @@
 A horizon sweep runs every cell (``cell=rnn,rnn_orthogonal,irnn,lstm,gru``) at every length of a
 log-spaced grid and several seeds, each run with the same budget in training sequences, stopping when
 solved. Per cell and length the outcome is k of n seeds solved, written ``k/n [lo, hi]`` with the 95%
-Wilson interval (``rnn_scratch.study.stats``).
+Wilson interval (``rnn_scratch.study.stats``), and the training sequences to solve as the Kaplan-Meier
+median (runs that never solved censored at the budget).
 
 **The horizon** of a cell is the T at which it succeeds half the time. Method: logistic regression of
 each run's outcome y_i in {0, 1} on x_i = ln T_i,
@@ -33,7 +34,7 @@ import numpy as np
 
 from rnn_scratch.study.aggregate import FINISHED
 from rnn_scratch.study.runs import Job
-from rnn_scratch.study.stats import success_text, wilson
+from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
 
 RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
 BOOTSTRAP = 2000
@@ -168,6 +169,24 @@ def success_table(results: list[Outcome], cells: list[str]) -> list[str]:
     return lines
 
 
+def sequences_table(results: list[Outcome], cells: list[str]) -> list[str]:
+    """Markdown: a row per cell, a column per T, the Kaplan-Meier median of training sequences to solve
+    (runs that never solved censored at their budget; ``> budget`` when fewer than half solved)."""
+    lengths = sorted({r.T for r in results})
+    lines = ["| cell | " + " | ".join(f"T = {t}" for t in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
+    for cell in cells:
+        row = []
+        for t in lengths:
+            runs = [r for r in results if r.cell == cell and t == r.T]
+            if not runs:
+                row.append("-")
+                continue
+            km = kaplan_meier([r.sequences for r in runs], [r.solved for r in runs]).median
+            row.append(f"{km:,.0f}" if km is not None else f"> {max(r.budget for r in runs):,.0f}")
+        lines.append(f"| {cell} | " + " | ".join(row) + " |")
+    return lines
+
+
 def rates(results: list[Outcome], cell: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(T, rate, Wilson low, Wilson high), each (m,), over the lengths ``cell`` ran at."""
     lengths = sorted({r.T for r in results if r.cell == cell})
@@ -230,6 +249,11 @@ def horizon_section(
         + " training sequences per run:",
         "",
         *success_table(results, cells),
+        "",
+        "Training sequences to solve (Kaplan-Meier median over seeds; runs that never solved censored at "
+        "the budget; `> budget`: fewer than half solved):",
+        "",
+        *sequences_table(results, cells),
         "",
         "Horizon T50 (the T at which a cell solves half the time: logistic fit of the per-seed outcomes in "
         f"ln T, ridge {RIDGE} on the slope; [95% percentile bootstrap over seeds, {BOOTSTRAP} resamples]; "
