@@ -209,9 +209,10 @@ def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, t
     for i, h in enumerate(horizons):
         T, rate, lo, hi = rates(results, h.cell)
         colour = f"C{i}"
-        shift = 1.0 + 0.015 * (i - (len(horizons) - 1) / 2)  # spread the bars so they do not overlap
+        shift = 1.0 + 0.03 * (i - (len(horizons) - 1) / 2)  # spread the bars so they do not overlap
+        said = h.text() if h.text().startswith(("<", ">")) else f"= {h.text()}"
         ax.errorbar(T * shift, rate, yerr=[rate - lo, hi - rate], color=colour, marker="o", ms=4,
-                    capsize=2, lw=1.4, label=f"{h.cell}: T50 = {h.text()}")  # fmt: skip
+                    capsize=2, lw=1.4, label=f"{h.cell}: T50 {said}")  # fmt: skip
         if 0 < h.estimate < math.inf:
             ax.axvline(h.estimate, color=colour, ls=":", lw=1.2)
             ax.plot([h.estimate], [0.5], marker="v", color=colour, ms=8)
