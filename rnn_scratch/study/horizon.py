@@ -39,6 +39,7 @@ from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
 RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
 BOOTSTRAP = 2000
 CELL_KEY = "cell"
+CELL_ORDER = ("rnn", "rnn_orthogonal", "irnn", "lstm", "gru")  # configs/cell/, when the sweep does not say
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Outcome:
     solved: bool
     sequences: float
     budget: float
+    diverged: bool = False
 
 
 def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
@@ -67,7 +69,7 @@ def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
         budget = float(config.get("steps") or 0) * batch
         used = budget if steps is None else float(steps) * batch
         T, seed = int(config.get("seq_len", 0)), str(config.get("seed"))
-        out.append(Outcome(cell, T, seed, steps is not None, used, budget))
+        out.append(Outcome(cell, T, seed, steps is not None, used, budget, job.status == "diverged"))
     return out
 
 
@@ -153,7 +155,8 @@ def horizon(results: list[Outcome], cell: str, resamples: int = BOOTSTRAP, seed:
 
 def cells_in_order(results: list[Outcome], order: list[str] | None = None) -> list[str]:
     found = list(dict.fromkeys(r.cell for r in results))
-    return [c for c in (order or []) if c in found] + [c for c in found if c not in (order or [])]
+    listed = list(dict.fromkeys([*(order or []), *CELL_ORDER]))
+    return [c for c in listed if c in found] + [c for c in found if c not in listed]
 
 
 def success_table(results: list[Outcome], cells: list[str]) -> list[str]:
@@ -164,7 +167,9 @@ def success_table(results: list[Outcome], cells: list[str]) -> list[str]:
         row = []
         for t in lengths:
             runs = [r for r in results if r.cell == cell and t == r.T]
-            row.append(success_text(sum(r.solved for r in runs), len(runs)) if runs else "-")
+            diverged = sum(r.diverged for r in runs)
+            text = success_text(sum(r.solved for r in runs), len(runs)) if runs else "-"
+            row.append(f"{text}, {diverged} diverged" if diverged else text)
         lines.append(f"| {cell} | " + " | ".join(row) + " |")
     return lines
 
@@ -245,9 +250,8 @@ def horizon_section(
     figure = out / "horizon.png"
     plotted = plot_horizons(results, found, figure, title)
     lines = [
-        "Success against T (k of n seeds solved [95% Wilson interval]); budget "
-        + ", ".join(f"{b:,.0f}" for b in budgets)
-        + " training sequences per run:",
+        "Success against T (k of n seeds solved [95% Wilson interval]; a diverged run counts as unsolved); "
+        "budget " + ", ".join(f"{b:,.0f}" for b in budgets) + " training sequences per run:",
         "",
         *success_table(results, cells),
         "",
