@@ -28,6 +28,7 @@ from rnn_scratch.training import dashboard, parallel
 from rnn_scratch.training.config import ConfigError, TrainConfig, register
 from rnn_scratch.training.loop import Diverged, resolve_device, train
 from rnn_scratch.training.results import hparam_values
+from rnn_scratch.training.tuning import train_seeds
 
 log = logging.getLogger("rnn_scratch")
 register(ConfigStore.instance())
@@ -153,6 +154,10 @@ def main(dict_cfg: DictConfig) -> float | None:
     # One bar per terminal line: jobs running side by side get none (each logs a line when done).
     alone = hydra_cfg.mode == RunMode.RUN or parallel.launcher_name(hydra_cfg.launcher._target_) == "basic"
     try:
+        if cfg.tune_seeds:  # the tuning preset: one trial = these settings on every tuning seed
+            objective = train_seeds(cfg, out_dir)
+            log.info("objective %.4f over seeds %s -> %s", objective["objective"], cfg.tune_seeds, out_dir)
+            return float(objective["objective"])
         metrics = train(cfg, out_dir, progress=sys.stderr.isatty() and alone)
     except ConfigError as error:
         # One line naming the key, a non-zero exit, and no run folder.

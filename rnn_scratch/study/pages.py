@@ -15,6 +15,7 @@ from pathlib import Path
 from statistics import mean
 
 from rnn_scratch.study.aggregate import Group
+from rnn_scratch.study.contest import preset_lines
 from rnn_scratch.study.horizon import CELL_KEY, horizon_section
 from rnn_scratch.study.literature import literature_table
 from rnn_scratch.study.plots import plot_metric
@@ -112,6 +113,7 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
         *tables(sweep),
         "",
         *baseline_table(sweep),
+        *preset_lines(preset.name, sweep, root),  # contest, stability: their claims' own tables
     ]
     lines += special_sections(preset, sweep, out, docs)
     for key in (METRIC_FIGURE[sweep.metric], "grad_norms", "losses"):

@@ -105,6 +105,9 @@ class TrainConfig:
     hidden_size: int = 128
     clip: float | None = None  # None: no clipping; a float: max global grad norm (or value)
     clip_mode: str = "norm"  # norm | value
+    # None: off; k: clip the global norm at k x its running median (rnn_scratch/training/spikes.py);
+    # with clip also set, the smaller threshold applies
+    clip_relative: float | None = None
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     steps: int = 1500
@@ -132,6 +135,9 @@ class TrainConfig:
     # log10 ||dL/dh_t|| colour range of the grad/by_timestep heatmap, e.g. [-12, 0]: the same colours
     # in every run, so runs compare by eye; None: fitted to each run
     heatmap_range: list[float] | None = None
+    # scripts/train.py: train this config once per listed seed (in <run>/seed=<s>) and return the mean
+    # score, the tuning objective (rnn_scratch/training/tuning.py); None: one run with ``seed``
+    tune_seeds: list[int] | None = None
     task: TaskConfig = field(default_factory=RecallConfig)  # a subclass per task, chosen by task=
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -188,6 +194,8 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     ):  # fmt: skip
         _positive(key, getattr(cfg, key))
     _positive("threads", cfg.threads, allow_none=True)
+    if cfg.tune_seeds is not None and not cfg.tune_seeds:
+        raise ConfigError("tune_seeds", "must list at least one seed (null: one run with seed)")
     _positive("diverge_above", cfg.diverge_above, allow_none=True)
     _one_of("on_diverge", cfg.on_diverge, ON_DIVERGE)
     if cfg.heatmap_range is not None and not (
@@ -197,6 +205,9 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
         raise ConfigError("heatmap_range", f"must be [low, high] with low < high, got {cfg.heatmap_range}")
     _positive("clip", cfg.clip, allow_none=True)
     _one_of("clip_mode", cfg.clip_mode, CLIP_MODES)
+    _positive("clip_relative", cfg.clip_relative, allow_none=True)
+    if cfg.clip_relative is not None and cfg.clip_mode != "norm":
+        raise ConfigError("clip_relative", "scales the global norm's running median: needs clip_mode=norm")
     _one_of("device", cfg.device, DEVICES)
     if cfg.device == "cuda":
         if cuda_available is None:

@@ -98,7 +98,11 @@ def train_step(run: Run, step: int, bar: tqdm) -> dict[str, Any] | None:
     loss = task.loss(out, batch.y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm, clipped = clip_gradients(model, cfg.clip, cfg.clip_mode)
+    # clip_relative: the threshold follows the run's running median norm (rnn_scratch.training.spikes)
+    threshold = run.norms.threshold(cfg.clip, cfg.clip_relative)
+    grad_norm, clipped = clip_gradients(model, threshold, cfg.clip_mode)
+    run.norms.add(grad_norm)
+    run.last["grad_spikes"] = run.norms.spikes  # steps whose norm passed 10x the running median
     loss_value = loss.item()
     blown_up = cfg.diverge_above is not None and loss_value > cfg.diverge_above
     if blown_up or not (math.isfinite(loss_value) and math.isfinite(grad_norm)):

@@ -25,6 +25,7 @@ def hparam_values(cfg: TrainConfig) -> dict[str, float | int | str | bool]:
         "hidden_size": cfg.hidden_size,
         "clip": "none" if cfg.clip is None else str(cfg.clip),
         "clip_mode": cfg.clip_mode,
+        "clip_relative": "none" if cfg.clip_relative is None else str(cfg.clip_relative),
         "model": cfg.model.name,
         "task": cfg.task.name,
         "init": cfg.model.init,

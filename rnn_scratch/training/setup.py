@@ -33,6 +33,7 @@ from rnn_scratch.training.checkpoint import (
 from rnn_scratch.training.config import TrainConfig, period_notice, validate
 from rnn_scratch.training.monitor import Monitor
 from rnn_scratch.training.resume import check_same_run, finished_metrics, resume_from
+from rnn_scratch.training.spikes import NormHistory
 
 EVAL_SEED_OFFSET = 1_000_003  # the eval stream's seed is seed + this: disjoint from training's
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class Run:
     wall_before: float = 0.0  # seconds spent by the run's earlier, interrupted selves
     started: float = field(default_factory=time.perf_counter)
     clipped_since_log: int = 0
+    norms: NormHistory = field(default_factory=NormHistory)  # running median: relative clip, spikes
     tick: float = field(default_factory=time.perf_counter)  # time of the last training log
 
     @property
@@ -97,7 +99,7 @@ class Run:
             "step": step, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "rng": rng_state(self.train_gen), "profile": self.monitor.profile.state_dict(),
             "losses": self.losses, "last": self.last, "wall_time": self.wall_time(),
-            "config": dataclasses.asdict(self.cfg),
+            "config": dataclasses.asdict(self.cfg), "norm_history": self.norms.state_dict(),
         }  # fmt: skip
         save_checkpoint(self.out_dir / CHECKPOINT, state)
 
@@ -135,6 +137,8 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
         monitor.profile.load_state_dict(saved["profile"])
         run.start_step, run.losses, run.last = saved["step"], saved["losses"], saved["last"]
         run.wall_before = saved["wall_time"]
+        if "norm_history" in saved:
+            run.norms = NormHistory(**saved["norm_history"])
         log.info("resumed from step %d of %s", run.start_step, source)
     else:
         monitor.text("config", json.dumps(dataclasses.asdict(cfg), indent=2))

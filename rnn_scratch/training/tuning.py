@@ -1,0 +1,86 @@
+"""Tuning each cell with an equal budget: the search space, and the objective over tuning seeds.
+
+The tuning preset (``configs/experiment/tune.yaml``) runs Hydra's Optuna sweeper (TPE); this module gives
+it two things, neither of which imports Hydra or Optuna:
+
+* ``search_space(cfg, trial)``: the sweeper's ``custom_search_space``. What a careful practitioner would
+  give each cell, decided by ``cfg.model.name``:
+
+  - ``optim.lr``: log-uniform in [1e-4, 3e-2] (Adam);
+  - ``model.init``: ``default`` or ``orthogonal``; the RNN also ``identity``, which brings
+    ``model.nonlinearity=relu`` with it (the IRNN of Le et al. 2015: W_hh = I, zero biases);
+  - LSTM and GRU: ``model.gate_init`` ``constant`` (then ``model.forget_bias`` 1 or 3) or ``chrono``;
+  - ``clip``: null or 1.0 (global norm); ``clip_relative``: null or 1.0 (x the running median norm).
+
+* ``train_seeds(cfg, out_dir)``: one trial = the same settings trained on every tuning seed
+  (``cfg.tune_seeds``), each run in ``out_dir/seed=<s>``; the trial's objective is the mean over seeds of
+  ``score``. Seeds inside a trial, not trials over seeds: Optuna then compares settings, each judged
+  on the same seeds, and the number of trials is the number of settings tried.
+
+``score`` of a run: solved runs rank above unsolved ones and faster above slower, unsolved ones by their
+final eval accuracy (an eval rule must exist: recall, temporal order)::
+
+    score = 1 + (1 - steps_to_solve / steps)   if solved         (in [1, 2))
+          = eval_acc                            otherwise        (in [0, 1])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from rnn_scratch.training.config import TrainConfig
+from rnn_scratch.training.loop import train
+
+LR_RANGE = (1e-4, 3e-2)
+GATED = ("lstm", "gru")
+
+
+def search_space(cfg: Any, trial: Any) -> None:
+    """Suggest one trial's settings (Optuna's define-by-run API); the sweeper turns ``trial.params``
+    into overrides ``key=value``. ``cfg``: the sweep's composed config (``cfg.model.name`` picks the cell)."""
+    cell = cfg.model.name
+    trial.suggest_float("optim.lr", *LR_RANGE, log=True)
+    inits = ["default", "orthogonal", "identity"] if cell == "rnn" else ["default", "orthogonal"]
+    if trial.suggest_categorical("model.init", inits) == "identity":
+        trial.suggest_categorical("model.nonlinearity", ["relu"])  # identity + relu: the IRNN
+    if cell in GATED and trial.suggest_categorical("model.gate_init", ["constant", "chrono"]) == "constant":
+        trial.suggest_categorical("model.forget_bias", [1.0, 3.0])
+    trial.suggest_categorical("clip", ["null", 1.0])
+    trial.suggest_categorical("clip_relative", ["null", 1.0])
+
+
+def score(metrics: dict[str, Any]) -> float:
+    """One run's score (see the module docstring): solved in [1, 2), faster higher; else eval_acc."""
+    steps, solved_at = metrics.get("config", {}).get("steps"), metrics.get("steps_to_solve")
+    if metrics.get("solved") and solved_at is not None and steps:
+        return 1.0 + (1.0 - solved_at / steps)
+    return float(metrics.get("eval_acc") or 0.0)
+
+
+def train_seeds(cfg: TrainConfig, out_dir: Path) -> dict[str, Any]:
+    """Train ``cfg`` once per seed of ``cfg.tune_seeds`` into ``out_dir/seed=<s>``; write and return
+    ``objective.json``: the mean score, and per seed its score, solved flag, steps to solve, wall time."""
+    assert cfg.tune_seeds, "tune_seeds must list the tuning seeds"
+    runs, scores = {}, []
+    for seed in cfg.tune_seeds:
+        one = dataclasses.replace(cfg, seed=seed, tune_seeds=None)
+        metrics = train(one, out_dir / f"seed={seed}", progress=False)
+        scores.append(score(metrics))
+        runs[str(seed)] = {
+            "score": scores[-1], "solved": metrics.get("solved"), "eval_acc": metrics.get("eval_acc"),
+            "steps_to_solve": metrics.get("steps_to_solve"), "status": metrics.get("status"),
+            "wall_time_s": metrics.get("wall_time_s"),
+        }  # fmt: skip
+    result = {
+        "objective": mean(scores),
+        "seeds": runs,
+        "wall_time_s": sum(r["wall_time_s"] or 0.0 for r in runs.values()),
+        "budget_sequences_per_run": cfg.steps * cfg.batch_size,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "objective.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
