@@ -40,8 +40,9 @@ SMOKE = [
 ]
 
 # The presets, in the page's order. quick: the preset's YAML as written (configs/experiment/<name>.yaml);
-# each profile adds overrides. A preset whose YAML does not exist yet is listed as not run.
-PRESETS: dict[str, dict[str, list[str]]] = {
+# each profile adds overrides; None: the preset does not run in that profile (its page section reports
+# what runs it finds). A preset whose YAML does not exist yet is listed as not run.
+PRESETS: dict[str, dict[str, list[str] | None]] = {
     "vanishing": {"full": ["seed=range(10)", "seq_len=5,10,25,50,100,200"], "smoke": [*SMOKE, "seq_len=4,8"]},
     "cells": {
         "full": ["seed=range(10)", "seq_len=10,25,50,100,200"],
@@ -60,6 +61,11 @@ PRESETS: dict[str, dict[str, list[str]]] = {
     },
     "dynamics": {"full": ["seed=range(10)"], "smoke": SMOKE},  # issue 12
     "series": {"full": ["seed=range(10)"], "smoke": SMOKE},  # issue 13
+    "horizon": {  # issue 21; full: a cluster (Slurm jobs checkpoint on SIGUSR2 and resume) or a GPU
+        "full": ["seed=range(10)", "seq_len=10,20,50,100,200,500,1000", "steps=3000"],
+        "smoke": [*SMOKE, "+cell=rnn,lstm", "seq_len=10,20"],
+    },
+    "literature": {"quick": None, "full": ["seed=range(10)"], "smoke": [*SMOKE, "+cell=lstm", "seq_len=10"]},
 }
 PROFILES = ("quick", "full", "smoke")
 PUBLISHED = ("quick", "full")  # the profiles whose pages are the published study (docs/)
@@ -91,7 +97,7 @@ def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int,
     """One Hydra multirun into the preset's stable folder; (exit code, seconds)."""
     launcher = [] if any(o.startswith("hydra/launcher=") for o in overrides) else ["hydra/launcher=local"]
     extra = merge_overrides(
-        ["skip_completed=true"], launcher, PRESETS.get(preset.name, {}).get(profile, []), overrides
+        ["skip_completed=true"], launcher, PRESETS.get(preset.name, {}).get(profile) or [], overrides
     )
     command = [
         sys.executable, str(ROOT / "scripts" / "train.py"), "-m", f"+experiment={preset.name}",
@@ -126,6 +132,8 @@ def main() -> int:
         )
         if not preset.config.is_file():
             print(f"[study] {name}: no {preset.config.relative_to(ROOT)}; skipped", flush=True)
+        elif PRESETS.get(name, {}).get(args.profile, []) is None:
+            print(f"[study] {name}: not in the {args.profile} profile; skipped", flush=True)
         elif not args.report_only:
             preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)
         presets.append(preset)

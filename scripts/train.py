@@ -68,6 +68,8 @@ def help_text(part: str) -> str:
             names += ["joblib", "submitit_local", "submitit_slurm"]  # the launcher plugins' own
         names = [f"{n}*" if chosen.get(group) == n else n for n in names]
         rows.append(f"  {group + '=':<17}{', '.join(names)}")
+    cells = sorted(p.stem for p in (CONFIGS / "cell").glob("*.yaml"))  # a cell with its own settings
+    rows.append(f"  {'+cell=':<17}{', '.join(cells)} (configs/cell/: a cell at its own init)")
     for path in sorted((CONFIGS / "experiment").glob("*.yaml")):
         text = " ".join(
             ln[2:] for ln in path.read_text().splitlines() if ln.startswith("# ") and "@" not in ln

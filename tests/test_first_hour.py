@@ -33,7 +33,7 @@ def test_help_lists_real_choices_presets_and_keys(tmp_path: Path) -> None:
     assert "_schema" not in text
     for preset in (CONFIGS / "experiment").glob("*.yaml"):
         assert f"+experiment={preset.stem}" in text
-    for choice in ("recall*", "temporal_order", "torch_lstm", "adam*", "sgd", "joblib"):
+    for choice in ("recall*", "temporal_order", "torch_lstm", "adam*", "sgd", "joblib", "rnn_orthogonal"):
         assert choice in text
     for key in ("seq_len=50", "clip=null", "steps=1500", "heatmap_range=null"):
         assert key in text

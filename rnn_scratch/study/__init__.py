@@ -3,6 +3,8 @@
 * ``runs``: a job folder read back; ``aggregate``: seeds as an axis, groups and their statistics
 * ``stats``: the statistics; ``plots``: the report's figures
 * ``report``: a sweep's summary tables and figures (``scripts/report.py``)
+* ``horizon``: success against the sequence length per cell, each cell's horizon T50 and its figure
+* ``literature``: the literature's long-lag results (cited constants) beside our runs
 * ``pages``: every preset's report and the study page ``docs/study.md`` (``scripts/study.py``)
 * ``analyze``: post-hoc dynamics of a run folder (``scripts/analyze.py``)
 

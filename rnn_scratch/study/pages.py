@@ -23,6 +23,8 @@ from rnn_scratch.study.evidence import (
     contrasts,
     group_settings,
 )  # fmt: skip
+from rnn_scratch.study.horizon import CELL_KEY, horizon_section
+from rnn_scratch.study.literature import literature_table
 from rnn_scratch.study.plots import plot_metric
 from rnn_scratch.study.report import (
     METRIC_FIGURE,
@@ -31,11 +33,15 @@ from rnn_scratch.study.report import (
     brief,
     shared_settings,
     shown,
+    sweep_order,
     tables,
     write_report,
 )  # fmt: skip
 
-HEADLINE = ("cells", "seq_len")  # the README's figure: this preset's metric against this key
+# The README's figure: (preset, x) draws that preset's metric against x; (preset, "horizon") copies the
+# preset's horizon figure (success rate against T, a curve per cell, the horizons marked).
+HEADLINE = ("horizon", "horizon")
+HORIZON_FIGURE = "horizon.png"
 # the key whose values a preset's claim contrasts (Fisher's exact test on each pair of its groups that
 # differ only in it); other presets: the first swept key that is not the figures' x, else x
 CONTRAST = {"vanishing": "seq_len", "cells": "model", "stability": "clip", "adding": "model",
@@ -154,6 +160,7 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
     lines += [*contrast_markdown(found), *([contrast_sentence(found), ""] if found else [])]
     if said := agreement_sentences(sweep.groups):
         lines += ["Forward against backward: " + " ".join(said), ""]
+    lines += special_sections(preset, sweep, out, docs)
     for key in (METRIC_FIGURE[sweep.metric], *FIGURES):
         if key in written:
             lines += [f"![{preset.name}: {key}]({_rel(written[key], docs)})", ""]
@@ -164,6 +171,29 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
         lines += [f"The multirun exited with code {preset.exit_code}: some jobs failed (listed above).", ""]
     lines += [f"All tables: [study/{preset.name}/summary.md]({_rel(out / 'summary.md', docs)}).", ""]
     return lines, sweep
+
+
+def special_sections(preset: Preset, sweep: Sweep, out: Path, docs: Path) -> list[str]:
+    """A sweep over cells (``+cell=...``) gets the horizon section (``rnn_scratch.study.horizon``); the
+    ``literature`` preset gets the table of cited results beside ours, from its runs and the horizon
+    preset's (``rnn_scratch.study.literature``)."""
+    lines: list[str] = []
+    if CELL_KEY in sweep.keys and sweep.x == "seq_len":
+        task = (sweep.config or {}).get("task", {}).get("name", "")
+        title = f"{task}: fraction of {len(sweep.seeds)} seeds solved against T, a curve per cell"
+        order = sweep_order(sweep.folder).get(CELL_KEY) or sweep_order(sweep.folder).get(f"+{CELL_KEY}")
+        section, figure = horizon_section(sweep.jobs, out, title, order)
+        lines += section
+        if figure is not None:
+            lines += [f"![{preset.name}: success against T]({_rel(figure, docs)})", ""]
+    if preset.name == "literature":
+        jobs = list(sweep.jobs)
+        horizon_runs = preset.runs.parent / "horizon"
+        if horizon_runs.is_dir() and any(horizon_runs.rglob(".hydra")):
+            jobs += analyse(horizon_runs).jobs
+        said = "The literature beside our runs (rnn_scratch/study/literature.py says where the tasks differ):"
+        lines += [said, "", *literature_table(jobs), ""]
+    return lines
 
 
 def baseline_table(sweep: Sweep) -> list[str]:
@@ -188,8 +218,14 @@ def baseline_table(sweep: Sweep) -> list[str]:
 
 
 def headline(sweep: Sweep, path: Path) -> bool:
-    """The README's figure: the headline preset's metric against its x, a line per model."""
+    """The README's figure: the headline preset's metric against its x, a line per model; or, for
+    ``(preset, "horizon")``, that preset's horizon figure as written into docs/study/<preset>/."""
     _, x = HEADLINE
+    if x == "horizon":
+        drawn = path.parent / HEADLINE[0] / HORIZON_FIGURE
+        if drawn.is_file():
+            shutil.copyfile(drawn, path)
+        return drawn.is_file()
     if sweep.x != x:
         return False
     groups: list[Group] = sweep.groups

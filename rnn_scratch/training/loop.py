@@ -19,11 +19,17 @@ A run ends in one of four states, written to ``metrics.json``: ``completed``; ``
 ``diverged`` (the loss or the gradient became non-finite, or the loss passed ``diverge_above``: the run
 stops at that step and keeps its last good checkpoint); ``interrupted`` (SIGINT or SIGTERM: a checkpoint
 is saved first, so ``resume`` continues it exactly).
+
+SIGUSR2 is a scheduler's warning that time is nearly up (Slurm's ``--signal``, which submitit asks for):
+the loop saves a checkpoint at the end of the step it is in, then hands the signal on to the handler
+that was installed before the run (submitit's, which requeues the job and exits), so the requeued job
+continues from that step. With no Python handler before it, SIGUSR2 stops the run like SIGTERM.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import signal
 import threading
@@ -56,6 +62,7 @@ from rnn_scratch.training.setup import EVAL_SEED_OFFSET, Run, resolve_device, se
 
 __all__ = ["EVAL_SEED_OFFSET", "Diverged", "finished_metrics", "resolve_device", "train"]
 EVAL_CHUNK = 512
+log = logging.getLogger(__name__)
 
 
 class Diverged(RuntimeError):
@@ -79,6 +86,8 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     )
     with stop_signals() as received:
         for step in bar:
+            if received:
+                hand_on(run, step - 1, received)  # SIGUSR2: checkpoint, then the previous handler's turn
             if received:
                 status, extra, step = "interrupted", {"signal": signal.Signals(received[0]).name}, step - 1
                 break
@@ -253,19 +262,44 @@ def predict(model: CharClassifier, data: Batch) -> torch.Tensor:
     return torch.cat(outs)
 
 
+class Received(list[int]):
+    """The signals received so far, in order, and the handlers that were installed before the run's."""
+
+    previous: dict[int, Any]
+
+
+HANDED_ON = tuple(getattr(signal, name) for name in ("SIGUSR2",) if hasattr(signal, name))
+
+
+def hand_on(run: Run, step: int, received: Received) -> None:
+    """For a handed-on signal (SIGUSR2) with a Python handler installed before the run (submitit's): save
+    a checkpoint at ``step`` (the last completed one), drop the signal from ``received`` and call that
+    handler, which may exit (submitit requeues the job and exits); if it returns, the run goes on."""
+    signum = received[0]
+    handler = received.previous.get(signum)
+    if signum not in HANDED_ON or not callable(handler):
+        return
+    run.checkpoint(step)
+    log.info("%s: checkpoint at step %d; handing on to %r", signal.Signals(signum).name, step, handler)
+    received.pop(0)
+    handler(signum, None)
+
+
 @contextmanager
-def stop_signals() -> Iterator[list[int]]:
-    """Turn SIGINT/SIGTERM into a flag the loop checks between steps, so it can save and exit."""
-    received: list[int] = []
+def stop_signals() -> Iterator[Received]:
+    """Turn SIGINT/SIGTERM (and SIGUSR2) into a flag the loop checks between steps, so it can save and
+    exit (or, for SIGUSR2, save and hand the signal on: ``hand_on``)."""
+    received = Received()
+    received.previous = {}
     if threading.current_thread() is not threading.main_thread():
         yield received  # signals reach the main thread only
         return
-    previous = {
+    received.previous = {
         s: signal.signal(s, lambda signum, _: received.append(signum))
-        for s in (signal.SIGINT, signal.SIGTERM)
+        for s in (signal.SIGINT, signal.SIGTERM, *HANDED_ON)
     }
     try:
         yield received
     finally:
-        for s, handler in previous.items():
+        for s, handler in received.previous.items():
             signal.signal(s, handler)

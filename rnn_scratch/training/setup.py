@@ -141,6 +141,7 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
         run.wall_before = saved["wall_time"]
         if "norm_history" in saved:
             run.norms = NormHistory(**saved["norm_history"])
+        log.info("resumed from step %d of %s", run.start_step, source)
     else:
         monitor.text("config", json.dumps(dataclasses.asdict(cfg), indent=2))
     run.started = run.tick = time.perf_counter()

@@ -1,0 +1,276 @@
+"""How far each cell reaches: success against the sequence length T, and the T at which it fails.
+
+A horizon sweep runs every cell (``cell=rnn,rnn_orthogonal,irnn,lstm,gru``) at every length of a
+log-spaced grid and several seeds, each run with the same budget in training sequences, stopping when
+solved. Per cell and length the outcome is k of n seeds solved, written ``k/n [lo, hi]`` with the 95%
+Wilson interval (``rnn_scratch.study.stats``), and the training sequences to solve as the Kaplan-Meier
+median (runs that never solved censored at the budget).
+
+**The horizon** of a cell is the T at which it succeeds half the time. Method: logistic regression of
+each run's outcome y_i in {0, 1} on x_i = ln T_i,
+
+    P(solved | T) = sigmoid(a + b ln T),       horizon T_50 = exp(-a / b)   (b < 0),
+
+fitted by maximum likelihood (Newton / IRLS) with a weak ridge penalty ``RIDGE * b^2 / 2``: when the
+outcomes are perfectly separated (every seed solves up to some T, none beyond) the unpenalised
+estimate does not exist (b -> -inf); the penalty keeps b finite and puts T_50 between the last length
+that was solved and the first that was not. Honest ends: no run failed at any length -> ``> max T``;
+no run solved at any length -> ``< min T``; a fitted T_50 outside the grid is reported as beyond that
+end, never extrapolated. **Interval**: a percentile bootstrap over seeds (``BOOTSTRAP`` resamples of
+the seeds with replacement, each seed keeping its outcomes at every length; the fit redone each time),
+its ends also written ``> max T`` / ``< min T`` when more than 2.5% of resamples fall beyond the grid,
+and never narrower than the two grid lengths around T_50 (the grid cannot place it more finely: with
+every seed solved at 50 and none at 100, every resample agrees, yet T_50 may be anywhere in [50, 100]).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnn_scratch.study.aggregate import FINISHED
+from rnn_scratch.study.runs import Job
+from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
+
+RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
+BOOTSTRAP = 2000
+CELL_KEY = "cell"
+CELL_ORDER = ("rnn", "rnn_orthogonal", "irnn", "lstm", "gru")  # configs/cell/, when the sweep does not say
+
+
+@dataclass
+class Outcome:
+    """One run: cell, length, seed, solved or not, training sequences used (to solve, else the budget)."""
+
+    cell: str
+    T: int
+    seed: str
+    solved: bool
+    sequences: float
+    budget: float
+    diverged: bool = False
+
+
+def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
+    """The finished runs as outcomes (a diverged run counts as not solved; missing ones are left out).
+    A job without ``cell_key`` in its overrides is named by its model (``model=lstm`` -> ``lstm``)."""
+    out = []
+    for job in jobs:
+        if job.status not in FINISHED:
+            continue
+        config = job.metrics.get("config") or {}
+        batch = float(config.get("batch_size") or 1)
+        steps = job.metrics.get("steps_to_solve")
+        cell = job.overrides.get(cell_key) or str((config.get("model") or {}).get("name"))
+        budget = float(config.get("steps") or 0) * batch
+        used = budget if steps is None else float(steps) * batch
+        T, seed = int(config.get("seq_len", 0)), str(config.get("seed"))
+        out.append(Outcome(cell, T, seed, steps is not None, used, budget, job.status == "diverged"))
+    return out
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, ridge: float = RIDGE, iters: int = 50) -> tuple[float, float]:
+    """(a, b) maximising sum_i [y_i ln p_i + (1 - y_i) ln(1 - p_i)] - ridge b^2 / 2, p_i = sigmoid(a + b x_i).
+
+    x: (n,) the regressor (here ln T), y: (n,) outcomes in {0, 1}. Newton's method on the concave
+    penalised log-likelihood; x is centred first so the intercept is well conditioned."""
+    centre = float(x.mean())
+    design = np.stack([np.ones_like(x), x - centre], axis=1)  # (n, 2)
+    theta = np.zeros(2)
+    penalty = np.diag([1e-8, ridge])  # a tiny one on the intercept too: all-0 or all-1 y stays finite
+    for _ in range(iters):
+        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
+        grad = design.T @ (y - p) - penalty @ theta
+        hess = design.T @ (design * (p * (1 - p))[:, None]) + penalty
+        delta = np.linalg.solve(hess, grad)
+        theta = theta + delta
+        if np.abs(delta).max() < 1e-10:
+            break
+    a_c, b = float(theta[0]), float(theta[1])
+    return a_c - b * centre, b
+
+
+def horizon_of(T: np.ndarray, y: np.ndarray) -> float:
+    """T_50 from outcomes y: (n,) at lengths T: (n,); +inf beyond the grid's top, 0 below its bottom."""
+    lo, hi = float(T.min()), float(T.max())
+    if y.all():
+        return math.inf
+    if not y.any():
+        return 0.0
+    a, b = fit_logistic(np.log(T), y.astype(np.float64))
+    if b >= 0:  # success does not fall with T: no horizon in this grid
+        return math.inf if a + b * math.log(hi) > 0 else 0.0
+    t50 = math.exp(-a / b)
+    return math.inf if t50 > hi else 0.0 if t50 < lo else t50
+
+
+@dataclass
+class Horizon:
+    """A cell's horizon: the estimate and its bootstrap interval (inf: beyond the grid; 0: below it)."""
+
+    cell: str
+    estimate: float
+    low: float
+    high: float
+    lengths: list[int] = field(default_factory=list)
+
+    def _one(self, value: float) -> str:
+        if math.isinf(value):
+            return f"> {max(self.lengths)}"
+        if value == 0:
+            return f"< {min(self.lengths)}"
+        return f"{value:.0f}"
+
+    def text(self) -> str:
+        """``68 [41, 120]``, ``> 200 [140, > 200]`` or ``< 10``."""
+        if self.low == self.high == self.estimate:
+            return self._one(self.estimate)
+        return f"{self._one(self.estimate)} [{self._one(self.low)}, {self._one(self.high)}]"
+
+
+def horizon(results: list[Outcome], cell: str, resamples: int = BOOTSTRAP, seed: int = 0) -> Horizon:
+    """The horizon of ``cell`` from its outcomes, with a percentile bootstrap over seeds."""
+    mine = [r for r in results if r.cell == cell]
+    T = np.array([r.T for r in mine], dtype=np.float64)
+    y = np.array([r.solved for r in mine], dtype=bool)
+    lengths = sorted({r.T for r in mine})
+    estimate = horizon_of(T, y)
+    seeds = sorted({r.seed for r in mine})
+    by_seed = [np.array([i for i, r in enumerate(mine) if r.seed == s]) for s in seeds]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(resamples):
+        rows = np.concatenate([by_seed[i] for i in rng.integers(0, len(seeds), len(seeds))])
+        draws.append(horizon_of(T[rows], y[rows]))
+    low, high = (float(np.percentile(draws, q, method="lower" if q < 50 else "higher")) for q in (2.5, 97.5))
+    if 0 < estimate < math.inf:  # the grid cannot place T50 more finely than the lengths around it
+        low = min(low, max(t for t in lengths if t <= estimate))
+        high = max(high, min(t for t in lengths if t >= estimate))
+    return Horizon(cell, estimate, low, high, lengths)
+
+
+def cells_in_order(results: list[Outcome], order: list[str] | None = None) -> list[str]:
+    found = list(dict.fromkeys(r.cell for r in results))
+    listed = list(dict.fromkeys([*(order or []), *CELL_ORDER]))
+    return [c for c in listed if c in found] + [c for c in found if c not in listed]
+
+
+def success_table(results: list[Outcome], cells: list[str]) -> list[str]:
+    """Markdown: a row per cell, a column per T, ``k/n [lo, hi]`` (Wilson 95%)."""
+    lengths = sorted({r.T for r in results})
+    lines = ["| cell | " + " | ".join(f"T = {t}" for t in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
+    for cell in cells:
+        row = []
+        for t in lengths:
+            runs = [r for r in results if r.cell == cell and t == r.T]
+            diverged = sum(r.diverged for r in runs)
+            text = success_text(sum(r.solved for r in runs), len(runs)) if runs else "-"
+            row.append(f"{text}, {diverged} diverged" if diverged else text)
+        lines.append(f"| {cell} | " + " | ".join(row) + " |")
+    return lines
+
+
+def sequences_table(results: list[Outcome], cells: list[str]) -> list[str]:
+    """Markdown: a row per cell, a column per T, the Kaplan-Meier median of training sequences to solve
+    (runs that never solved censored at their budget; ``> budget`` when fewer than half solved)."""
+    lengths = sorted({r.T for r in results})
+    lines = ["| cell | " + " | ".join(f"T = {t}" for t in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
+    for cell in cells:
+        row = []
+        for t in lengths:
+            runs = [r for r in results if r.cell == cell and t == r.T]
+            if not runs:
+                row.append("-")
+                continue
+            km = kaplan_meier([r.sequences for r in runs], [r.solved for r in runs]).median
+            row.append(f"{km:,.0f}" if km is not None else f"> {max(r.budget for r in runs):,.0f}")
+        lines.append(f"| {cell} | " + " | ".join(row) + " |")
+    return lines
+
+
+def rates(results: list[Outcome], cell: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(T, rate, Wilson low, Wilson high), each (m,), over the lengths ``cell`` ran at."""
+    lengths = sorted({r.T for r in results if r.cell == cell})
+    rows = []
+    for t in lengths:
+        runs = [r for r in results if r.cell == cell and t == r.T]
+        k, n = sum(r.solved for r in runs), len(runs)
+        rows.append((t, k / n, *wilson(k, n)))
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 4)
+    return arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
+
+
+def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, title: str) -> bool:
+    """Success rate against T (log x), a line per cell with its Wilson band, each horizon marked."""
+    if not results:
+        return False
+    from rnn_scratch.study.plots import plt  # the Agg backend, set up once there
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.6), dpi=90)
+    for i, h in enumerate(horizons):
+        T, rate, lo, hi = rates(results, h.cell)
+        colour = f"C{i}"
+        shift = 1.0 + 0.03 * (i - (len(horizons) - 1) / 2)  # spread the bars so they do not overlap
+        said = h.text() if h.text().startswith(("<", ">")) else f"= {h.text()}"
+        ax.errorbar(T * shift, rate, yerr=[rate - lo, hi - rate], color=colour, marker="o", ms=4,
+                    capsize=2, lw=1.4, label=f"{h.cell}: T50 {said}")  # fmt: skip
+        if 0 < h.estimate < math.inf:
+            ax.axvline(h.estimate, color=colour, ls=":", lw=1.2)
+            ax.plot([h.estimate], [0.5], marker="v", color=colour, ms=8)
+    lengths = sorted({r.T for r in results})
+    ax.axhline(0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xticks(lengths, [str(t) for t in lengths])
+    ax.minorticks_off()
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("sequence length T (log scale)")
+    ax.set_ylabel("fraction of seeds solved (95% Wilson interval)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def horizon_section(
+    jobs: list[Job], out: Path, title: str, order: list[str] | None = None
+) -> tuple[list[str], Path | None]:
+    """The horizon part of a page: the k/n table, the horizons and the figure (written to ``out``)."""
+    results = outcomes(jobs)
+    if not results:
+        return [], None
+    cells = cells_in_order(results, order)
+    found = [horizon(results, c) for c in cells]
+    budgets = sorted({r.budget for r in results})
+    figure = out / "horizon.png"
+    plotted = plot_horizons(results, found, figure, title)
+    lines = [
+        "Success against T (k of n seeds solved [95% Wilson interval]; a diverged run counts as unsolved); "
+        "budget " + ", ".join(f"{b:,.0f}" for b in budgets) + " training sequences per run:",
+        "",
+        *success_table(results, cells),
+        "",
+        "Training sequences to solve (Kaplan-Meier median over seeds; runs that never solved censored at "
+        "the budget; `> budget`: fewer than half solved):",
+        "",
+        *sequences_table(results, cells),
+        "",
+        "Horizon T50 (the T at which a cell solves half the time: logistic fit of the per-seed outcomes in "
+        f"ln T, ridge {RIDGE} on the slope; [95% percentile bootstrap over seeds, {BOOTSTRAP} resamples]; "
+        "`> T`: beyond the longest length run, `< T`: below the shortest; never extrapolated):",
+        "",
+        "| cell | T50 [95% CI] | runs solved |",
+        "|---|---|---|",
+        *(
+            f"| {h.cell} | {h.text()} | {sum(r.solved for r in results if r.cell == h.cell)}/"
+            f"{sum(r.cell == h.cell for r in results)} |"
+            for h in found
+        ),
+        "",
+    ]
+    return lines, figure if plotted else None
