@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 from rnn_scratch.training import dashboard, parallel
 from rnn_scratch.training.config import ConfigError, TrainConfig, register
 from rnn_scratch.training.loop import Diverged, resolve_device, train
-from rnn_scratch.training.overrides import GROUPS, unknown_key, unknown_option
+from rnn_scratch.training.overrides import unknown_key, unknown_option
 from rnn_scratch.training.results import hparam_values, sweep_summary
 from rnn_scratch.training.resume import check_folder, results_dir
 from rnn_scratch.training.tuning import train_seeds
@@ -104,7 +104,7 @@ def check_overrides(argv: list[str]) -> str | None:
         key = o.key_or_group
         if o.is_hydra_override() or key.startswith(("hydra", "/")) or o.is_delete() or o.package:
             continue
-        if key in GROUPS:
+        if (CONFIGS / key).is_dir() and key != "hydra":  # a config group: task, model, cell, tuned, ...
             if o.is_sweep_override() and not o.is_discrete_sweep():
                 continue  # a range or interval of options: Hydra reports it
             values = (

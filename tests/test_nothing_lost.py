@@ -189,6 +189,7 @@ def test_an_interrupted_run_says_how_to_resume_and_resuming_elsewhere_names_its_
         ("model=lstmm", "error: model=lstmm: no such option (did you mean lstm?)"),
         ("task=recal", "error: task=recal: no such option (did you mean recall?)"),
         ("model=model_schema", "error: model=model_schema: no such option"),
+        ("+cell=lstmm", "error: cell=lstmm: no such option (did you mean lstm?)"),  # every group of configs/
     ],
 )
 def test_an_unknown_key_or_option_fails_with_the_closest_known_one(

@@ -13,8 +13,6 @@ import difflib
 from rnn_scratch.models.config import ModelConfig
 from rnn_scratch.training.config import OptimConfig, TaskConfig, TrainConfig
 
-GROUPS = ("task", "model", "optim", "experiment")  # config groups: key=<option>
-
 
 def _fields(*classes: type) -> list[str]:
     return list(dict.fromkeys(f.name for c in classes for f in dataclasses.fields(c)))
