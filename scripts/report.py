@@ -4,7 +4,8 @@
     python scripts/report.py outputs/multirun/2026-01-31/12-00-00_vanishing --out docs/figures
 
 Writes summary.csv, grouped.csv, summary.md, accuracy.png, gradients.png, solved.png,
-decay_vs_lyapunov.png and losses.png into the sweep folder (or --out). Jobs without metrics.json are listed as missing, diverged ones as diverged; neither stops it.
+decay_vs_lyapunov.png and losses.png into the sweep folder (or --out). Jobs without metrics.json are
+listed as missing, diverged ones as diverged; neither stops it.
 """
 
 from __future__ import annotations
