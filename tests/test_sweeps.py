@@ -170,9 +170,15 @@ def hydra_cfg(*overrides: str):  # noqa: ANN201 - a DictConfig
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml")))
 def test_every_experiment_preset_composes_and_declares_its_sweep(preset: str) -> None:
     cfg = hydra_cfg(f"+experiment={preset}")
+    assert cfg.name == preset  # the sweep folder: <time>_<preset>
+    if preset == "tune":  # Optuna's search space is per cell, in code (rnn_scratch/training/tuning.py)
+        sweeper = cfg.hydra.sweeper
+        assert sweeper._target_.endswith("OptunaSweeper") and sweeper.n_trials == 12
+        assert sweeper.custom_search_space == "rnn_scratch.training.tuning.search_space"
+        assert list(cfg.tune_seeds) == [100, 101]
+        return
     params = cfg.hydra.sweeper.params
     assert params and all("," in str(v) for v in params.values())
-    assert cfg.name == preset  # the sweep folder: <time>_<preset>
 
 
 def test_the_vanishing_preset() -> None:

@@ -113,7 +113,7 @@ def test_score_ranks_solved_above_unsolved_and_faster_above_slower() -> None:
 # --- the Optuna sweep, end to end -----------------------------------------------------------------
 
 
-@pytest.mark.slow  # 3 trials x 2 seeds of a 4-step run, plus Hydra and Optuna: ~15 s
+@pytest.mark.slow  # 3 trials x 2 seeds of a 6-step run, Hydra and Optuna: 47 s on the loaded 2 cores
 def test_optuna_tuning_sweep_and_write_tuned(tmp_path: Path) -> None:
     sweep = tmp_path / "tune"
     args = ["-m", "+experiment=tune", "model=lstm", "seq_len=8", *TINY, "hydra.sweeper.n_trials=3"]
@@ -176,7 +176,7 @@ def test_describe_names_what_ran() -> None:
 # --- the study's contest and stability sections ---------------------------------------------------
 
 
-@pytest.mark.slow  # two smoke presets, 12 tiny jobs: ~25 s
+@pytest.mark.slow  # two smoke presets, 12 tiny jobs: 107 s on the loaded 2-core machine
 def test_contest_and_stability_sections(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     command = ["--profile", "smoke", "--only", "contest,stability", "--outputs", str(tmp_path / "out")]

@@ -160,7 +160,7 @@ def describe(config: dict[str, Any], tuned: bool) -> str:
             )
     details.append(f"lr {optim.get('lr', 0):.2g}")
     clip, relative = config.get("clip"), config.get("clip_relative")
-    clips = [f"clip {clip:g}"] if clip is not None else []
-    clips += [f"clip {relative:g}x median"] if relative is not None else []
-    details.append(", ".join(clips) if clips else "no clipping")
+    clips = [f"{clip:g}"] if clip is not None else []
+    clips += [f"{relative:g}x median"] if relative is not None else []
+    details.append(f"clip {' and '.join(clips)}" if clips else "no clipping")
     return f"{lead} {words} ({', '.join(details)})"
