@@ -39,7 +39,7 @@ from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
 RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
 BOOTSTRAP = 2000
 CELL_KEY = "cell"
-CELL_ORDER = ("rnn", "rnn_orthogonal", "irnn", "lstm", "gru")  # configs/cell/, when the sweep does not say
+CELL_ORDER = ("rnn", "rnn_orthogonal", "rnn_tuned", "irnn", "lstm", "gru")  # configs/cell/, when the sweep does not say
 
 
 @dataclass
