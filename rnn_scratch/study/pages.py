@@ -82,7 +82,7 @@ def _rel(path: Path, start: Path) -> str:
 
 def _budget(sweep: Sweep) -> str:
     config = sweep.config or {}
-    per_cell = ("model", "init") if CELL_KEY in sweep.keys else ()  # each cell sets its own
+    per_cell = ("model", "init", "lr", "clip") if CELL_KEY in sweep.keys else ()  # each cell sets its own
     fixed = {k: v for k, v in brief(config).items() if k not in (*sweep.keys, *per_cell) and k != "seed"}
     return ", ".join(f"{k}={'null' if v is None else v}" for k, v in fixed.items())
 
