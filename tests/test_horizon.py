@@ -81,11 +81,11 @@ def test_horizon_section_reads_run_folders_into_a_table_and_figure(tmp_path: Pat
         json.dumps({**metrics, "status": "diverged"})
     )
     jobs = [load_job(p) for p in sorted((tmp_path / "runs").iterdir())]
-    lines, figure = horizon_section(jobs, tmp_path, "test", order=["lstm", "rnn"])
+    lines, figure = horizon_section(jobs, tmp_path, "test", order=["lstm", "rnn", "mine"])
     text = "\n".join(lines)
     assert "| cell | T = 10 | T = 100 | T = 1000 |" in text
     assert "| rnn | 3/3 [0.44, 1.00] | 1/3 [0.06, 0.79] | 0/3 [0.00, 0.56], 1 diverged |" in text
-    assert "| lstm | > 1000 | 9/9 |" in text and text.index("| lstm |") < text.index("| rnn |")
+    assert "| lstm | > 1000 | 9/9 |" in text and text.index("| rnn |") < text.index("| lstm |")  # cell order
     assert "3,200 training sequences" in text  # 100 steps x 32
     assert "| lstm | 640 | 640 | 640 |" in text  # every seed solved at step 20 x 32
     assert "| rnn | 1,600 | > 3,200 | > 3,200 |" in text  # 50 x 32; at 100: 1 of 3, censored at the budget

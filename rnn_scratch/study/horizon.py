@@ -39,7 +39,7 @@ from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
 RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
 BOOTSTRAP = 2000
 CELL_KEY = "cell"
-CELL_ORDER = ("rnn", "rnn_orthogonal", "irnn", "lstm", "gru")  # configs/cell/, when the sweep does not say
+CELL_ORDER = ("rnn", "rnn_orthogonal", "rnn_tuned", "irnn", "lstm", "gru")  # configs/cell/, the pages order
 
 
 @dataclass
@@ -155,7 +155,7 @@ def horizon(results: list[Outcome], cell: str, resamples: int = BOOTSTRAP, seed:
 
 def cells_in_order(results: list[Outcome], order: list[str] | None = None) -> list[str]:
     found = list(dict.fromkeys(r.cell for r in results))
-    listed = list(dict.fromkeys([*(order or []), *CELL_ORDER]))
+    listed = list(dict.fromkeys([*CELL_ORDER, *(order or [])]))  # configs/cell's order, then the sweep's
     return [c for c in listed if c in found] + [c for c in found if c not in listed]
 
 

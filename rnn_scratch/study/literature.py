@@ -8,6 +8,10 @@ solved), and, for the adding problem, the median final eval MSE against the alwa
 
 Where the tasks differ (read before comparing):
 
+* The cells: H&S's 1997 LSTM had no forget gate and learned by plain gradient steps (truncated, online);
+  our LSTM and GRU start from chrono gate init (Tallec & Ollivier 2018) and learn with Adam on batches
+  of 32. Le et al. trained with SGD, small learning rates and clipping; ours: Adam, clip 1.0.
+
 * Temporal order (Hochreiter & Schmidhuber 1997, experiment 6a): their sequences are 100-110 steps
   long (random), the two X/Y symbols at steps 10-20 and 50-60; a run counts as solved when the error of
   every output stays below a threshold on the training stream. Ours (``rnn_scratch/tasks/synthetic.py``):
