@@ -129,7 +129,7 @@ def test_a_finished_run_folder_is_refused_and_left_as_it_was(tmp_path: Path) -> 
     first = run_script([*TINY, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-2000:]
     kept = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
-    for extra in (["seq_len=6"], ["seq_len=6", "skip_completed=true"], ["resume=false"]):
+    for extra in (["seq_len=6"], ["seq_len=5", "skip_completed=false"]):
         proc = run_script([*TINY, *extra, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
         assert proc.returncode == 2, (extra, proc.stderr)
         assert proc.stderr.strip().splitlines() == [proc.stderr.strip()], proc.stderr  # one line
