@@ -20,10 +20,8 @@ A run ends in one of four states, written to ``metrics.json``: ``completed``; ``
 stops at that step and keeps its last good checkpoint); ``interrupted`` (SIGINT or SIGTERM: a checkpoint
 is saved first, so ``resume`` continues it exactly).
 
-SIGUSR2 is a scheduler's warning that time is nearly up (Slurm's ``--signal``, which submitit asks for):
-the loop saves a checkpoint at the end of the step it is in, then hands the signal on to the handler
-that was installed before the run (submitit's, which requeues the job and exits), so the requeued job
-continues from that step. With no Python handler before it, SIGUSR2 stops the run like SIGTERM.
+Signals (``rnn_scratch.training.signals``): SIGINT and SIGTERM stop the run after a checkpoint; SIGUSR2
+(a cluster's warning that time is nearly up) checkpoints and hands the signal on to submitit.
 """
 
 from __future__ import annotations
@@ -32,10 +30,7 @@ import dataclasses
 import logging
 import math
 import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +54,7 @@ from rnn_scratch.training.probes import (
 from rnn_scratch.training.results import hparam_values, write_json
 from rnn_scratch.training.resume import finished_metrics
 from rnn_scratch.training.setup import EVAL_SEED_OFFSET, Run, resolve_device, setup
+from rnn_scratch.training.signals import hand_on, stop_signals
 
 __all__ = ["EVAL_SEED_OFFSET", "Diverged", "finished_metrics", "resolve_device", "train"]
 EVAL_CHUNK = 512
@@ -260,46 +256,3 @@ def predict(model: CharClassifier, data: Batch) -> torch.Tensor:
         lengths = None if data.lengths is None else data.lengths[start:end]
         outs.append(model(data.x[start:end], lengths)[0])
     return torch.cat(outs)
-
-
-class Received(list[int]):
-    """The signals received so far, in order, and the handlers that were installed before the run's."""
-
-    previous: dict[int, Any]
-
-
-HANDED_ON = tuple(getattr(signal, name) for name in ("SIGUSR2",) if hasattr(signal, name))
-
-
-def hand_on(run: Run, step: int, received: Received) -> None:
-    """For a handed-on signal (SIGUSR2) with a Python handler installed before the run (submitit's): save
-    a checkpoint at ``step`` (the last completed one), drop the signal from ``received`` and call that
-    handler, which may exit (submitit requeues the job and exits); if it returns, the run goes on."""
-    signum = received[0]
-    handler = received.previous.get(signum)
-    if signum not in HANDED_ON or not callable(handler):
-        return
-    run.checkpoint(step)
-    log.info("%s: checkpoint at step %d; handing on to %r", signal.Signals(signum).name, step, handler)
-    received.pop(0)
-    handler(signum, None)
-
-
-@contextmanager
-def stop_signals() -> Iterator[Received]:
-    """Turn SIGINT/SIGTERM (and SIGUSR2) into a flag the loop checks between steps, so it can save and
-    exit (or, for SIGUSR2, save and hand the signal on: ``hand_on``)."""
-    received = Received()
-    received.previous = {}
-    if threading.current_thread() is not threading.main_thread():
-        yield received  # signals reach the main thread only
-        return
-    received.previous = {
-        s: signal.signal(s, lambda signum, _: received.append(signum))
-        for s in (signal.SIGINT, signal.SIGTERM, *HANDED_ON)
-    }
-    try:
-        yield received
-    finally:
-        for s, handler in received.previous.items():
-            signal.signal(s, handler)
