@@ -225,7 +225,7 @@ def test_help_keeps_each_preset_description_whole(tmp_path: Path) -> None:
     assert len(rows) == len(list((ROOT / "configs" / "experiment").glob("*.yaml")))
     for row in rows:
         assert not re.search(r"\bal\.?( \.\.\.)?$", row), row  # not cut at "et al."
-    assert any("(Pascanu et al. 2013)" in row for row in rows)
+    assert any("Pascanu, Mikolov & Bengio (2013)" in row for row in rows)  # a citation kept whole
 
 
 def _group(init: str, accs: list[float]) -> Group:
