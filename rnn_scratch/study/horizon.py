@@ -26,7 +26,7 @@ every seed solved at 50 and none at 100, every resample agrees, yet T_50 may be 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,37 +159,37 @@ def cells_in_order(results: list[Outcome], order: list[str] | None = None) -> li
     return [c for c in listed if c in found] + [c for c in found if c not in listed]
 
 
-def success_table(results: list[Outcome], cells: list[str]) -> list[str]:
-    """Markdown: a row per cell, a column per T, ``k/n [lo, hi]`` (Wilson 95%)."""
+def _cell_by_length(
+    results: list[Outcome], cells: list[str], text: Callable[[list[Outcome]], str]
+) -> list[str]:
+    """Markdown: a row per cell, a column per T, ``text`` of that cell's runs at that T (``-``: none)."""
     lengths = sorted({r.T for r in results})
     lines = ["| cell | " + " | ".join(f"T = {t}" for t in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
     for cell in cells:
-        row = []
-        for t in lengths:
-            runs = [r for r in results if r.cell == cell and t == r.T]
-            diverged = sum(r.diverged for r in runs)
-            text = success_text(sum(r.solved for r in runs), len(runs)) if runs else "-"
-            row.append(f"{text}, {diverged} diverged" if diverged else text)
-        lines.append(f"| {cell} | " + " | ".join(row) + " |")
+        runs_at = ([r for r in results if r.cell == cell and t == r.T] for t in lengths)
+        lines.append(f"| {cell} | " + " | ".join(text(runs) if runs else "-" for runs in runs_at) + " |")
     return lines
+
+
+def success_table(results: list[Outcome], cells: list[str]) -> list[str]:
+    """Markdown: a row per cell, a column per T, ``k/n [lo, hi]`` (Wilson 95%)."""
+
+    def solved(runs: list[Outcome]) -> str:
+        text, diverged = success_text(sum(r.solved for r in runs), len(runs)), sum(r.diverged for r in runs)
+        return f"{text}, {diverged} diverged" if diverged else text
+
+    return _cell_by_length(results, cells, solved)
 
 
 def sequences_table(results: list[Outcome], cells: list[str]) -> list[str]:
     """Markdown: a row per cell, a column per T, the Kaplan-Meier median of training sequences to solve
     (runs that never solved censored at their budget; ``> budget`` when fewer than half solved)."""
-    lengths = sorted({r.T for r in results})
-    lines = ["| cell | " + " | ".join(f"T = {t}" for t in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
-    for cell in cells:
-        row = []
-        for t in lengths:
-            runs = [r for r in results if r.cell == cell and t == r.T]
-            if not runs:
-                row.append("-")
-                continue
-            km = kaplan_meier([r.sequences for r in runs], [r.solved for r in runs]).median
-            row.append(f"{km:,.0f}" if km is not None else f"> {max(r.budget for r in runs):,.0f}")
-        lines.append(f"| {cell} | " + " | ".join(row) + " |")
-    return lines
+
+    def median(runs: list[Outcome]) -> str:
+        km = kaplan_meier([r.sequences for r in runs], [r.solved for r in runs]).median
+        return f"{km:,.0f}" if km is not None else f"> {max(r.budget for r in runs):,.0f}"
+
+    return _cell_by_length(results, cells, median)
 
 
 def rates(results: list[Outcome], cell: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -44,12 +44,18 @@ HEADLINE = ("horizon", "horizon")
 HORIZON_FIGURE = "horizon.png"
 # the key whose values a preset's claim contrasts (Fisher's exact test on each pair of its groups that
 # differ only in it); other presets: the first swept key that is not the figures' x, else x
-CONTRAST = {"vanishing": "seq_len", "cells": "model", "stability": "clip", "adding": "model",
-            "hidden": "hidden_size", "dynamics": "seq_len"}  # fmt: skip
+# None: the preset's own section tests the contrasts its claim rests on (contest: default against tuned;
+# stability: each clipping threshold against none at the same lr; horizon: success against T per cell), so
+# a table of every pair of its groups would only bury them.
+CONTRAST: dict[str, str | None] = {
+    "vanishing": "seq_len", "cells": "model", "adding": "model", "hidden": "hidden_size",
+    "dynamics": "seq_len", "contest": None, "stability": None, "horizon": None,
+}  # fmt: skip
 FIGURES = ("gradients", "solved", "decay_vs_lyapunov", "losses")
 PREAMBLE = """\
 How to read this page. Every number here comes from the runs' own `metrics.json`; nothing is typed by
-hand. Rebuild it with `python scripts/study.py` (quick profile: 3 seeds per setting, sized for a laptop;
+hand. Rebuild it with `python scripts/study.py` (quick profile: 5 seeds per setting where a headline
+contrast rests on it (contest, stability, horizon), 3 elsewhere, sized for a laptop;
 `--profile full`: 10 seeds and the whole grids, for a cluster or a GPU, e.g. `hydra/launcher=slurm`;
 `--only cells,stability` for some presets; `--report-only` to redraw from `outputs/study/` without
 running). Re-running resumes: finished jobs are not re-run, interrupted ones continue from their
@@ -119,8 +125,8 @@ def _rel(path: Path, start: Path) -> str:
 
 def contrast_key(name: str, sweep: Sweep) -> str | None:
     keys = [k for k in (sweep.groups[0].values if sweep.groups else {})]
-    if CONTRAST.get(name) in keys:
-        return CONTRAST[name]
+    if name in CONTRAST:
+        return CONTRAST[name] if CONTRAST[name] in keys else None
     return next((k for k in keys if k != sweep.x), keys[0] if keys else None)
 
 
