@@ -21,39 +21,60 @@ import numpy as np
 
 from rnn_scratch.analysis.gradients import distances
 from rnn_scratch.study.aggregate import Group
-from rnn_scratch.study.plots import TAB10, _label, _save, footnote, plt, title
+from rnn_scratch.study.plots import TAB10, _label, _panels, _save, footnote, plt, title
+
+PANEL_ABOVE = 10  # more groups than this get a panel per value of the first swept key
 
 
 def plot_survival(groups: list[Group], path: Path, heading: str) -> bool:
-    """Kaplan-Meier fraction solved per group; False when no group has a solved rule."""
+    """Kaplan-Meier fraction solved per group; False when no group has a solved rule. More than
+    ``PANEL_ABOVE`` groups: a panel per value of the first swept key (e.g. a cell), a curve per rest."""
     curves = [(g, km) for g in groups if (km := g.km()) is not None]
     if not curves:
         return False
-    fig, ax = plt.subplots(figsize=(10.5, 4.8), dpi=90)
+    keys = list(curves[0][0].values)
+    split = len(curves) > PANEL_ABOVE and len(keys) > 1
+    panels: dict[str, list[tuple[Group, Any]]] = {}
+    for g, km in curves:
+        panels.setdefault(f"{keys[0]}={g.values[keys[0]]}" if split else "", []).append((g, km))
+    if split:
+        fig, axes = _panels(len(panels), heading)
+    else:
+        fig, one = plt.subplots(figsize=(10.5, 4.8), dpi=90)
+        axes = [one]
+        title(fig, heading)
     end = max(km.horizon for _, km in curves)
-    for k, (g, km) in enumerate(curves):
-        colour, style = TAB10[k % 10], ("-", "--", "-.", ":")[(k // 10) % 4]
-        # every run solved: the curve stays at 1 to the last time shown; else it ends at its horizon
-        times = np.append(km.times, end if km.events == km.n else km.horizon)
-        fraction = np.append(km.fraction, km.fraction[-1])
-        median = "not reached" if km.median is None else f"{km.median:g}"
-        label = f"{g.label}: {km.events}/{km.n} solved, median {median}"
-        ax.step(times, fraction, where="post", color=colour, linestyle=style, label=label)
-        censored = [t for j in g.finished if (t := _censored_at(j)) is not None]
-        if censored:
-            ax.plot(censored, [km.at(t) for t in censored], "|", color=colour, markersize=10)
-    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
-    ax.annotate("half solved", (0.01, 0.5), xycoords=("axes fraction", "data"), va="bottom", color="grey")
     batch = min((t for _, km in curves for t in km.times[1:] if t > 0), default=1.0)
-    ax.set_xscale("symlog", linthresh=batch)  # linear below the first eval's time, log above
-    ax.set_xlim(left=0)
-    ax.set_ylim(-0.02, 1.05)
-    ax.set_xlabel("training sequences seen (steps x batch size; log scale above the first eval)")
-    ax.set_ylabel("fraction of runs solved (Kaplan-Meier)")
-    title(fig, heading)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _save(fig, path, bottom=footnote(fig, "|: a run that never solved, censored at its budget"))
+    for ax, (name, members) in zip(axes, panels.items(), strict=True):
+        for k, (g, km) in enumerate(members):
+            colour, style = TAB10[k % 10], ("-", "--", "-.", ":")[(k // 10) % 4]
+            # every run solved: the curve stays at 1 to the last time shown; else it ends at its horizon
+            times = np.append(km.times, end if km.events == km.n else km.horizon)
+            fraction = np.append(km.fraction, km.fraction[-1])
+            median = "not reached" if km.median is None else f"{km.median:g}"
+            label = f"{_label(g.values, keys[1:]) if split else g.label}: {km.events}/{km.n}, median {median}"
+            ax.step(times, fraction, where="post", color=colour, linestyle=style, label=label)
+            censored = [t for j in g.finished if (t := _censored_at(j)) is not None]
+            if censored:
+                ax.plot(censored, [km.at(t) for t in censored], "|", color=colour, markersize=10)
+        ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+        ax.annotate("half solved", (0.01, 0.5), xycoords=("axes fraction", "data"), va="bottom", color="grey")
+        ax.set_xscale("symlog", linthresh=batch)  # linear below the first eval's time, log above
+        ax.set_xlim(left=0)
+        ax.set_ylim(-0.02, 1.05)
+        ax.set_xlabel("training sequences (steps x batch; log above the first eval)", fontsize=8)
+        ax.set_ylabel("fraction of runs solved (Kaplan-Meier)", fontsize=8)
+        ax.grid(alpha=0.3)
+        if split:
+            ax.set_title(name, fontsize=9)
+            ax.legend(fontsize=6, loc="lower right")
+        else:
+            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    note = (
+        "per curve: solved k/n and the KM median in training sequences; "
+        "|: a run never solved, censored at its budget"
+    )
+    return _save(fig, path, bottom=footnote(fig, note))
 
 
 def _censored_at(job: Any) -> float | None:

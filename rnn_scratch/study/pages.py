@@ -44,12 +44,12 @@ HEADLINE = ("horizon", "horizon")
 HORIZON_FIGURE = "horizon.png"
 # the key whose values a preset's claim contrasts (Fisher's exact test on each pair of its groups that
 # differ only in it); other presets: the first swept key that is not the figures' x, else x
-# None: the preset's own section tests the contrasts its claim rests on (contest: default against tuned;
-# stability: each clipping threshold against none at the same lr; horizon: success against T per cell), so
-# a table of every pair of its groups would only bury them.
+# None, or a key the preset does not sweep: no table of every pair of groups, because the preset's own
+# section tests the contrasts its claim rests on (contest: default against tuned; stability, which sweeps
+# clip_relative: each threshold against none at the same lr; horizon: success against T per cell).
 CONTRAST: dict[str, str | None] = {
     "vanishing": "seq_len", "cells": "model", "adding": "model", "hidden": "hidden_size",
-    "dynamics": "seq_len", "contest": None, "stability": None, "horizon": None,
+    "dynamics": "seq_len", "contest": None, "stability": "clip", "horizon": None,
 }  # fmt: skip
 FIGURES = ("gradients", "solved", "decay_vs_lyapunov", "losses")
 PREAMBLE = """\
