@@ -1,6 +1,6 @@
 """Rebuild the study: run each preset as a Hydra multirun, report it, write docs/study.md and docs/study/.
 
-    python scripts/study.py                         # quick profile (3 seeds), every preset
+    python scripts/study.py                         # quick profile (3-5 seeds), every preset
     python scripts/study.py --only cells,stability  # some presets; pages: outputs/study/quick/pages/
     python scripts/study.py --profile full --launcher slurm   # 10 seeds, whole grids, on a cluster
     python scripts/study.py --report-only           # rebuild docs/ from outputs/study/, run nothing
