@@ -54,10 +54,10 @@ def test_orthogonal_times_a_has_every_exponent_ln_a(a: float) -> None:
     torch.testing.assert_close(norms, torch.tensor([a**k for k in range(9, -1, -1)], dtype=torch.float64))
 
 
-@pytest.mark.parametrize("layer", [RNN, LSTM, GRU])
-def test_hand_derived_jacobians_equal_autograd(layer: type) -> None:
+@pytest.mark.parametrize("layer, kwargs", [(RNN, {}), (RNN, {"nonlinearity": "relu"}), (LSTM, {}), (GRU, {})])
+def test_hand_derived_jacobians_equal_autograd(layer: type, kwargs: dict) -> None:
     torch.manual_seed(1)
-    cell = layer(3, 5).double().cell
+    cell = layer(3, 5, **kwargs).double().cell
     s = torch.randn(4, state_size(cell), dtype=torch.float64)
     u = torch.randn(4, cell.n_gates * 5, dtype=torch.float64)
 
@@ -70,10 +70,12 @@ def test_hand_derived_jacobians_equal_autograd(layer: type) -> None:
     torch.testing.assert_close(jacobian_times(cell, u, s, q), expected @ q)
 
 
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_torch_baselines_are_stepped_through_a_copied_cell(kind: str) -> None:
+@pytest.mark.parametrize(
+    "kind, kwargs", [("rnn", {}), ("rnn", {"nonlinearity": "relu"}), ("lstm", {}), ("gru", {})]
+)
+def test_torch_baselines_are_stepped_through_a_copied_cell(kind: str, kwargs: dict) -> None:
     torch.manual_seed(2)
-    core = TorchRecurrentBaseline(kind, 4, 6).double()
+    core = TorchRecurrentBaseline(kind, 4, 6, **kwargs).double()
     idx = torch.randint(4, (7, 3))
     expected, _ = core.forward_indices(idx)
     cell = as_cell(core)

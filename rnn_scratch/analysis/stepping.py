@@ -32,7 +32,8 @@ def as_cell(core: nn.Module) -> RecurrentCell:
         return core.cell
     if isinstance(core, TorchRecurrentBaseline):
         rnn, weight = core.rnn, core.weight_hh
-        cell = CELLS[core.kind](core.input_size, core.hidden_size, rnn.bias)
+        extra = {"nonlinearity": rnn.nonlinearity} if core.kind == "rnn" else {}
+        cell = CELLS[core.kind](core.input_size, core.hidden_size, rnn.bias, **extra)
         cell = cell.to(device=weight.device, dtype=weight.dtype)
         with torch.no_grad():
             for name, param in cell.named_parameters():
@@ -94,7 +95,7 @@ def jacobian_times(cell: RecurrentCell, u: Tensor, s_prev: Tensor, q: Tensor) ->
     u: (B, G*H), s_prev: (B, n), q: (B, n, k) k tangent directions -> (B, n, k). With
     ``a = u + W_hh h + b_hh`` the gates' pre-activations, ``da = W_hh dh``, σ' = σ(1 - σ)::
 
-        RNN:  dh' = (1 - h'^2) * da
+        RNN:  dh' = (1 - h'^2) * da  (tanh),   dh' = [a > 0] * da  (relu)
         LSTM: dc' = σ'(a_f) da_f * c + f * dc + σ'(a_i) da_i * g + i * (1 - g^2) da_g
               dh' = σ'(a_o) da_o * tanh(c') + o * (1 - tanh(c')^2) * dc'
         GRU:  dr = σ'(a_r) da_r,  dz = σ'(a_z) da_z,  dn = (1 - n^2) (dr * w_n + r * da_n)
@@ -106,6 +107,8 @@ def jacobian_times(cell: RecurrentCell, u: Tensor, s_prev: Tensor, q: Tensor) ->
     a = u[:, :, None] + w
     da = cell.weight_hh @ q[:, :hs]  # (B, G*H, k)
     if isinstance(cell, RNNCell):
+        if cell.nonlinearity == "relu":  # relu'(a) = [a > 0]: the IRNN's Jacobian is W_hh on the active units
+            return (a > 0).to(da.dtype) * da
         return (1 - torch.tanh(a) ** 2) * da
     if isinstance(cell, LSTMCell):
         c, dc = s_prev[:, hs:, None], q[:, hs:]
