@@ -83,7 +83,7 @@ def cases_for(args: argparse.Namespace, hidden: int, steps: int) -> tuple[list[b
         manual.load_state_dict(ours.state_dict())
         cases.append(bm.Case(f"{family} manual BPTT", family, manual, x, grad))
         cases.append(bm.MatmulFloor(f"{family} matmul floor", family, manual, x, grad))
-        if family == "rnn":
+        if family == args.families[0]:  # torch.compile on the first family only: compiling is slow
             if args.compile and steps > args.compile_max_steps:
                 info["compile_error"] = f"skipped: T > --compile-max-steps {args.compile_max_steps}"
                 print(f"torch.compile H={hidden} T={steps}: {info['compile_error']}")
@@ -92,28 +92,29 @@ def cases_for(args: argparse.Namespace, hidden: int, steps: int) -> tuple[list[b
                 info.update(compile_s=secs, compile_error=err)
                 print(f"torch.compile H={hidden} T={steps}: " + (err or f"{secs:.1f} s"))
                 if compiled is not None:
-                    cases.append(bm.Case("rnn autograd compiled", family, compiled, x, grad))
+                    cases.append(bm.Case(f"{family} autograd compiled", family, compiled, x, grad))
         ref = bm.torch_layer(family, ours).to(args.device)
-        cases.append(bm.Case(f"torch.nn.{family.upper()}", family, ref, x, grad))
+        cases.append(bm.Case(f"torch.nn.{type(ref).__name__}", family, ref, x, grad))
     return cases, info
 
 
 def memory_rows(args: argparse.Namespace) -> list[dict]:
     """Memory held for backward against T: linear in T; bounded by k when streamed chunk by chunk."""
     hidden, k, rows = args.hidden[0], args.truncate, []
-    auto = bm.hand_written("rnn", args.vocab, hidden).to(args.device)
-    manual = bm.hand_written("rnn", args.vocab, hidden, bptt="manual").to(args.device)
-    manual_k = bm.hand_written("rnn", args.vocab, hidden, bptt="manual").to(args.device)
+    family = bm.available_families()[0]  # the vanilla RNN: the memory of BPTT itself, not of gates
+    auto = bm.hand_written(family, args.vocab, hidden).to(args.device)
+    manual = bm.hand_written(family, args.vocab, hidden, bptt="manual").to(args.device)
+    manual_k = bm.hand_written(family, args.vocab, hidden, bptt="manual").to(args.device)
     manual_k.truncate = k
-    ref = bm.torch_layer("rnn", auto).to(args.device)
+    ref = bm.torch_layer(family, auto).to(args.device)
     for steps in args.mem_seq_len:
         x = bm.one_hot_input(steps, args.batch, args.vocab, args.device, torch.float32)
         row: dict = {"T": steps, "H": hidden, "B": args.batch}
-        for name, layer in [("rnn autograd", auto), ("rnn manual BPTT", manual),
-                            (f"rnn manual truncate={k} (one pass)", manual_k),
-                            ("torch.nn.RNN", ref)]:  # fmt: skip
+        for name, layer in [(f"{family} autograd", auto), (f"{family} manual BPTT", manual),
+                            (f"{family} manual truncate={k} (one pass)", manual_k),
+                            (f"torch.nn.{type(ref).__name__}", ref)]:  # fmt: skip
             row[name] = bm.peak_memory_bytes(lambda m=layer, x=x: m(x)[0], layer, x, args.device)
-        row[f"rnn manual, chunks of {k} streamed"] = bm.chunked_peak_bytes(manual, x, k, args.device)
+        row[f"{family} manual, chunks of {k} streamed"] = bm.chunked_peak_bytes(manual, x, k, args.device)
         rows.append(row)
     return rows
 

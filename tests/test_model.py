@@ -100,7 +100,7 @@ def test_identity_init_and_orthogonal_has_unit_singular_values() -> None:
     assert torch.equal(irnn.core.weight_hh.detach(), torch.eye(6))
     assert torch.equal(irnn.core.bias_hh.detach(), torch.zeros(6))
     ortho = build_model(ModelConfig(name="rnn", init="orthogonal", init_gain=1.0), 4, 6, 2)
-    dyn = recurrent_dynamics(ortho.core.weight_hh, 6, 1)
+    dyn = recurrent_dynamics(ortho.core.weight_hh)
     assert dyn["sigma_max"] == pytest.approx(1.0, abs=1e-5)
     assert dyn["spectral_radius"] == pytest.approx(1.0, abs=1e-5)
 

@@ -29,12 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnn_scratch.models.baselines import MODULES as TORCH_MODULES
+from rnn_scratch.models.base import State
+from rnn_scratch.models.baselines import torch_module
 from rnn_scratch.models.bptt import detach_state
-from rnn_scratch.models.cells import State
-from rnn_scratch.models.layers import GRU, LSTM, RNN, Recurrent
-
-LAYERS: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+from rnn_scratch.models.layers import Recurrent
+from rnn_scratch.models.registry import cell_class, cell_names
 
 
 @dataclass
@@ -42,7 +41,7 @@ class Case:
     """One implementation at one size: ``step(with_grad)`` runs it once."""
 
     name: str
-    family: str  # rnn | lstm | gru: the torch.nn layer it is compared with
+    family: str  # a registered cell with a torch.nn reference (rnn, lstm, gru): what it is compared with
     module: nn.Module
     x: Tensor
     grad_out: Tensor
@@ -101,20 +100,20 @@ def one_hot_input(steps: int, batch: int, vocab: int, device: str, dtype: torch.
 
 
 def hand_written(family: str, vocab: int, hidden: int, bptt: str = "autograd") -> Recurrent:
-    """``rnn_scratch.RNN/LSTM/GRU(vocab, hidden)``."""
-    layer = LAYERS[family](vocab, hidden, bptt=bptt)
-    return layer
+    """The registered cell ``family`` unrolled by our layer: ``rnn_scratch.RNN/LSTM/GRU(vocab, hidden)``."""
+    return Recurrent(vocab, hidden, bptt=bptt, cell_class=cell_class(family))
 
 
 def torch_layer(family: str, like: Recurrent) -> nn.RNNBase:
     """``torch.nn.RNN/LSTM/GRU`` with ``like``'s weights copied, so both compute the same thing."""
-    layer = TORCH_MODULES[family](like.input_size, like.hidden_size)
+    layer = torch_module(family)(like.input_size, like.hidden_size)
     layer.load_state_dict({f"{n}_l0": p for n, p in like.state_dict().items()})
     return layer
 
 
 def available_families() -> list[str]:
-    return list(LAYERS)
+    """The registered cells that declare a torch.nn reference: the ones a ratio can be measured for."""
+    return [name for name in cell_names() if cell_class(name).torch_reference is not None]
 
 
 def make_sync(device: str) -> Callable[[], None]:
@@ -170,7 +169,7 @@ def compile_module(module: nn.Module, x: Tensor, grad_out: Tensor) -> tuple[nn.M
 
 
 def forward_flops(family: str, batch: int, steps: int, vocab: int, hidden: int) -> int:
-    g = LAYERS[family].cell_class.n_gates
+    g = cell_class(family).n_gates
     return 2 * batch * steps * (vocab * g * hidden + hidden * g * hidden)
 
 

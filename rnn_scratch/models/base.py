@@ -1,25 +1,44 @@
-"""What every hand-written cell shares: parameters, initialisation, the split of a step in two halves.
+"""What every hand-written cell shares, and what each cell declares so the rest of the code needs no branch.
 
 ``RecurrentCell`` holds torch's parameters (``weight_ih``, ``weight_hh``, ``bias_ih``, ``bias_hh``) and the
 recurrent initialisations (``init_recurrent``: default, orthogonal, identity). ``GatedCell`` adds the
 bias of the gate that keeps the memory (LSTM: f, GRU: z): a constant (``forget_bias``) or chrono
-initialisation (Tallec & Ollivier 2018, ``chrono_bias``). The cells themselves are in
-``rnn_scratch.models.cells``.
+initialisation (Tallec & Ollivier 2018, ``chrono_bias``). The cells themselves are the modules of
+``rnn_scratch.models.cells``, one each.
+
+A cell class is a plug-in: registered (``rnn_scratch.models.registry.register_cell``), it declares
+
+* ``name``, ``n_gates`` and ``state_names`` (its state layout: ``("h",)``, or ``("h", "c")`` for the LSTM);
+* ``nonlinearities`` it takes, ``step`` (one step) and ``recurrence`` (the loop with its hand-derived BPTT);
+* ``jacobian_times`` (``dF/ds`` times directions, for the analysis) and ``recurrent_block`` (the (H, H)
+  block of W_hh whose spectrum the instruments read);
+* ``torch_reference`` (its ``torch.nn`` module, or None), ``options`` and ``check_config`` (its settings from
+  ``ModelConfig``), ``suggest`` (its part of the tuning search space) and ``words`` (its name on the pages).
+
+and every list of cells (config choices, the classifier, the benchmark, the study) comes from the registry.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from rnn_scratch.errors import ConfigError
+from rnn_scratch.models.config import ModelConfig
+
 INITS = ("default", "orthogonal", "identity")
 NONLINEARITIES = ("tanh", "relu")
-GATE_INITS = ("constant", "chrono")
+GATE_INITS = ("constant", "chrono")  # a gated cell's keep-gate bias (rnn_scratch.models.gated)
 
-State = Tensor | tuple[Tensor, Tensor]
-"""A cell's state: ``h`` (B, H), or ``(h, c)`` for the LSTM."""
+State = Tensor | tuple[Tensor, ...]
+"""A cell's state: ``h`` (B, H), or a tuple of its parts (``(h, c)`` for the LSTM), each (B, H)."""
+
+Norms = Mapping[str, Tensor]
+"""Per state part, a (T,) buffer that the hand-derived backward fills with ``||dL/ds_t||``."""
 
 
 class RecurrentCell(nn.Module):
@@ -29,7 +48,17 @@ class RecurrentCell(nn.Module):
     torch's order. Default initialisation is torch's: every entry from U(-1/sqrt(H), 1/sqrt(H)).
     """
 
-    n_gates: int = 1
+    name: ClassVar[str] = ""  # model=<name>; set by every registered cell
+    words: ClassVar[str] = ""  # what the pages call it: "tanh RNN", "LSTM"
+    order: ClassVar[int] = 100  # where lists and pages put it (rnn 0, lstm 1, gru 2; new cells after)
+    n_gates: ClassVar[int] = 1
+    state_names: ClassVar[tuple[str, ...]] = ("h",)  # the state's parts; the first is the output h
+    nonlinearities: ClassVar[tuple[str, ...]] = ()  # values model.nonlinearity may take (() : none)
+    spectral_block: ClassVar[int] = 0  # the block of W_hh the instruments read (LSTM g, GRU n: 2)
+    # the torch.nn module of the same function, by name ("RNN"): the parity reference and the torch_<name>
+    # baseline (models/baselines.py, the one module that touches torch.nn's recurrences); None: none
+    torch_reference: ClassVar[str | None] = None
+    inits: ClassVar[tuple[str, ...]] = INITS  # values model.init may take
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
@@ -40,7 +69,7 @@ class RecurrentCell(nn.Module):
         self.bias = bias
         gh = self.n_gates * hidden_size
         self.weight_ih = nn.Parameter(torch.empty(gh, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(gh, hidden_size))
+        self.weight_hh = nn.Parameter(torch.empty(self.recurrent_shape(hidden_size)))
         if bias:
             self.bias_ih: nn.Parameter | None = nn.Parameter(torch.empty(gh))
             self.bias_hh: nn.Parameter | None = nn.Parameter(torch.empty(gh))
@@ -48,6 +77,10 @@ class RecurrentCell(nn.Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+
+    def recurrent_shape(self, hidden_size: int) -> tuple[int, ...]:
+        """The shape of ``weight_hh``: (G*H, H), a full matrix per gate."""
+        return (self.n_gates * hidden_size, hidden_size)
 
     def reset_parameters(self) -> None:
         """torch's default: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias."""
@@ -66,8 +99,8 @@ class RecurrentCell(nn.Module):
           learning says otherwise. With a ReLU cell this is the IRNN of Le et al. (2015), whose input
           bias is zeroed too (``RNNCell``); with tanh it is an identity-initialised tanh RNN.
         """
-        if scheme not in INITS:
-            raise ValueError(f"unknown init {scheme!r}; choose one of {', '.join(INITS)}")
+        if scheme not in self.inits:
+            raise ValueError(f"unknown init {scheme!r}; choose one of {', '.join(self.inits)}")
         if scheme == "default":
             return
         with torch.no_grad():
@@ -92,25 +125,103 @@ class RecurrentCell(nn.Module):
         w = h @ self.weight_hh.t()
         return w if self.bias_hh is None else w + self.bias_hh
 
-    def initial_state(self, batch_size: int, like: Tensor) -> State:
-        """The zero state, as torch uses when none is given."""
-        return torch.zeros(batch_size, self.hidden_size, dtype=like.dtype, device=like.device)
+    # -- the state's layout ---------------------------------------------------------------------------
 
-    @staticmethod
-    def state_parts(state: State) -> dict[str, Tensor]:
+    def initial_state(self, batch_size: int, like: Tensor) -> State:
+        """The zero state, as torch uses when none is given: ``h`` (B, H), or a tuple of zero parts."""
+        parts = tuple(
+            torch.zeros(batch_size, self.hidden_size, dtype=like.dtype, device=like.device)
+            for _ in self.state_names
+        )
+        return parts[0] if len(parts) == 1 else parts
+
+    @classmethod
+    def state_parts(cls, state: State) -> dict[str, Tensor]:
         """The state's tensors by name (``h``; the LSTM adds ``c``), for instruments."""
-        assert isinstance(state, Tensor)
-        return {"h": state}
+        parts = (state,) if isinstance(state, Tensor) else state
+        return dict(zip(cls.state_names, parts, strict=True))
 
     @staticmethod
     def hidden(state: State) -> Tensor:
         """The part of the state the layer outputs: ``h`` (B, H)."""
-        assert isinstance(state, Tensor)
-        return state
+        return state if isinstance(state, Tensor) else state[0]
+
+    @property
+    def state_size(self) -> int:
+        """n, the size of the flat state ``s = [h; c; ...]``: H times the number of parts."""
+        return len(self.state_names) * self.hidden_size
+
+    def unflatten(self, s: Tensor) -> State:
+        """Flat ``s`` (..., n) -> the cell's state."""
+        if len(self.state_names) == 1:
+            return s
+        return tuple(s.split(self.hidden_size, dim=-1))
+
+    # -- what each cell defines -----------------------------------------------------------------------
 
     def step(self, u: Tensor, state: State) -> State:
         """The recurrent update. u: (B, G*H) projected input; state as ``initial_state``."""
         raise NotImplementedError
+
+    def recurrence(
+        self,
+        u: Tensor,
+        state: State,
+        weight_hh: Tensor,
+        bias_hh: Tensor | None,
+        truncate: int | None = None,
+        mask: Tensor | None = None,
+        norms: Norms | None = None,
+    ) -> tuple[Tensor, State]:
+        """The whole loop with the hand-derived BPTT. u: (T, B, G*H) -> (hs (T, B, H), final state).
+
+        The recurrent weights come as arguments (a CUDA graph records them as inputs). ``truncate``,
+        ``mask`` (T, B) and ``norms`` as in ``rnn_scratch.models.layers.Recurrent.forward_projected``."""
+        raise NotImplementedError(f"{type(self).__name__} has no hand-derived backward: use bptt=autograd")
+
+    def jacobian_times(self, u: Tensor, s_prev: Tensor, q: Tensor) -> Tensor:
+        """``J q`` with ``J = dF/ds (s_prev, u)`` the step's Jacobian on flat states, at each of B points.
+
+        u: (B, G*H), s_prev: (B, n), q: (B, n, k) k tangent directions -> (B, n, k)."""
+        raise NotImplementedError(f"{type(self).__name__} declares no Jacobian")
+
+    def recurrent_block(self) -> Tensor:
+        """The (H, H) block of ``weight_hh`` whose spectrum the instruments read (``spectral_block``)."""
+        return self.weight_hh.detach().split(self.hidden_size)[self.spectral_block]
+
+    # -- the cell's settings, tuning and words (the config, the study) ---------------------------------
+
+    @classmethod
+    def options(cls, cfg: ModelConfig, seq_len: int | None = None) -> dict[str, Any]:
+        """The constructor's keyword arguments beyond (I, H, bias) from the model config."""
+        return {"nonlinearity": cfg.nonlinearity} if len(cls.nonlinearities) > 1 else {}
+
+    @classmethod
+    def check_config(cls, cfg: ModelConfig, seq_len: int, model: str) -> None:
+        """``ConfigError`` naming the key of a setting this cell cannot take (``model``: the config's
+        model name, which may be the torch reference's ``torch_<name>``)."""
+        if cfg.nonlinearity != "tanh" and cfg.nonlinearity not in cls.nonlinearities:
+            raise ConfigError("model.nonlinearity", f"model={model} takes no {cfg.nonlinearity}")
+        if cfg.init not in cls.inits:
+            raise ConfigError("model.init", f"model={model} takes {'|'.join(cls.inits)}, not {cfg.init}")
+        if cfg.gate_init != "constant":
+            raise ConfigError("model.gate_init", f"{cfg.gate_init} applies to gated cells, not model={model}")
+
+    @classmethod
+    def suggest(cls, trial: Any) -> None:
+        """This cell's part of the tuning search space (Optuna's define-by-run ``trial``): the init."""
+        trial.suggest_categorical("model.init", [i for i in cls.inits if i != "identity"])
+
+    @classmethod
+    def settings(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The model keys a tuning trial set (``params``: key -> value), every searched key spelled out."""
+        return {"init": params.get("model.init", "default")}
+
+    @classmethod
+    def describe(cls, model: Mapping[str, Any]) -> tuple[str, list[str], bool]:
+        """This cell in words from a run's model config: (its name, its own settings in words, whether
+        the name already says the init)."""
+        return cls.words or cls.name, [], False
 
     def forward(self, x: Tensor, state: State | None = None) -> State:
         """One time step. x: (B, I); state: (B, H) (or a tuple for LSTM); None means zeros."""
@@ -120,84 +231,3 @@ class RecurrentCell(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
-
-
-def chrono_bias(n: int, t_max: float, dtype: torch.dtype = torch.float32) -> Tensor:
-    """Chrono initialisation (Tallec & Ollivier 2018): n values ``b ~ log U(1, T_max - 1)``.
-
-    A gate whose pre-activation is ``b`` keeps a fraction ``sigma(b) = u / (1 + u)`` of the memory per
-    step (``u = e^b``), so the memory's time constant ``1 / (1 - sigma(b)) = 1 + u`` is spread
-    uniformly over [2, T_max]: the cell starts with memories as long as the dependencies it must learn.
-    Draws from torch's global RNG (seeded per run).
-    """
-    if t_max <= 2:
-        raise ValueError(f"chrono_tmax must be > 2 (U(1, T_max - 1) must not be empty), got {t_max}")
-    return torch.empty(n, dtype=dtype).uniform_(1.0, t_max - 1.0).log_()
-
-
-class GatedCell(RecurrentCell):
-    """A cell with a gate that keeps the memory (LSTM: f; GRU: z), and its bias initialisation.
-
-    After torch's initialisation the keep gate's slice of ``bias_ih`` is set to 0 and its slice of
-    ``bias_hh`` to ``b``, so the effective bias ``b_ih + b_hh`` is ``b`` (per unit):
-
-    * ``gate_init="constant"``: ``b = forget_bias`` for every unit; 0.0 leaves torch's initialisation.
-    * ``gate_init="chrono"``: ``b ~ log U(1, T_max - 1)`` per unit (``chrono_bias``,
-      ``T_max = chrono_tmax``), and the gate that writes (LSTM: i) gets ``-b``, Tallec & Ollivier's
-      ``b_i = -b_f``. The GRU has no separate write gate: its ``1 - z`` is the write.
-    """
-
-    keep_gate: int = 1  # block of the keep gate in the stacked rows
-    write_gate: int | None = None  # block that chrono sets to -b
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        *,
-        forget_bias: float = 0.0,
-        gate_init: str = "constant",
-        chrono_tmax: float | None = None,
-    ) -> None:
-        if gate_init not in GATE_INITS:
-            raise ValueError(f"gate_init must be one of {', '.join(GATE_INITS)}, got {gate_init!r}")
-        if gate_init == "chrono" and (chrono_tmax is None or chrono_tmax <= 2):
-            raise ValueError(f"gate_init='chrono' needs chrono_tmax > 2, got {chrono_tmax}")
-        super().__init__(input_size, hidden_size, bias)
-        self.forget_bias, self.gate_init, self.chrono_tmax = float(forget_bias), gate_init, chrono_tmax
-        self._init_gate_bias()
-
-    def reset_parameters(self) -> None:
-        """torch's default, then the keep gate's bias (unset while the base constructor runs)."""
-        super().reset_parameters()
-        if hasattr(self, "gate_init"):
-            self._init_gate_bias()
-
-    def _init_gate_bias(self) -> None:
-        if self.bias_ih is None or self.bias_hh is None:
-            return
-        if self.gate_init == "constant" and self.forget_bias == 0.0:
-            return
-        h = self.hidden_size
-
-        def rows(block: int) -> slice:
-            return slice(block * h, (block + 1) * h)
-
-        with torch.no_grad():
-            if self.gate_init == "chrono":
-                assert self.chrono_tmax is not None
-                b = chrono_bias(h, self.chrono_tmax, self.bias_hh.dtype).to(self.bias_hh.device)
-            else:
-                b = torch.full_like(self.bias_hh[rows(self.keep_gate)], self.forget_bias)
-            self.bias_ih[rows(self.keep_gate)] = 0.0
-            self.bias_hh[rows(self.keep_gate)] = b
-            if self.gate_init == "chrono" and self.write_gate is not None:
-                self.bias_ih[rows(self.write_gate)] = 0.0
-                self.bias_hh[rows(self.write_gate)] = -b
-
-    def extra_repr(self) -> str:
-        if self.gate_init == "chrono":
-            return super().extra_repr() + f", gate_init='chrono', chrono_tmax={self.chrono_tmax}"
-        extra = f", forget_bias={self.forget_bias}" if self.forget_bias else ""
-        return super().extra_repr() + extra

@@ -18,22 +18,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnn_scratch.models.cells import State
+from rnn_scratch.models.base import State
+from rnn_scratch.models.registry import cell_class
 
-MODULES: dict[str, Callable[..., nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+def torch_module(kind: str) -> Callable[..., nn.RNNBase]:
+    """The ``torch.nn`` module a registered cell declares as its reference (``torch_reference``)."""
+    name = cell_class(kind).torch_reference
+    if name is None:
+        raise ValueError(f"cell {kind!r} declares no torch.nn reference")
+    return cast(Callable[..., nn.RNNBase], getattr(nn, name))
 
 
 class TorchRecurrentBaseline(nn.Module):
-    """``torch.nn.RNN`` (tanh or relu) / ``LSTM`` / ``GRU``, one layer, time-major, with our layer
-    interface. ``nonlinearity`` is the RNN's (``torch.nn.RNN(nonlinearity=...)``); the others take none."""
+    """The ``torch.nn`` reference of the cell ``kind`` (``torch.nn.RNN`` (tanh or relu) / ``LSTM`` /
+    ``GRU``), one layer, time-major, with our layer interface. ``nonlinearity`` is the RNN's
+    (``torch.nn.RNN(nonlinearity=...)``); the others take none."""
 
     def __init__(
         self, kind: str, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
     ) -> None:
         super().__init__()
         self.kind, self.input_size, self.hidden_size = kind, input_size, hidden_size
-        extra = {"nonlinearity": nonlinearity} if kind == "rnn" else {}
-        self.rnn = MODULES[kind](input_size, hidden_size, bias=bias, **extra)
+        module = torch_module(kind)
+        extra = {"nonlinearity": nonlinearity} if module is nn.RNN else {}
+        self.rnn = module(input_size, hidden_size, bias=bias, **extra)
         self.record_state_grads = False
         self.state_grad_norms: dict[str, Tensor] = {}  # unavailable: see the module docstring
 

@@ -23,10 +23,8 @@ from torch import Tensor, nn
 
 from rnn_scratch.models.baselines import TorchRecurrentBaseline
 from rnn_scratch.models.config import ModelConfig
-from rnn_scratch.models.layers import GRU, LSTM, RNN, Recurrent
-
-CORES: dict[str, type[Recurrent]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-BASELINES = {"torch_rnn": "rnn", "torch_lstm": "lstm", "torch_gru": "gru"}
+from rnn_scratch.models.layers import Recurrent
+from rnn_scratch.models.registry import cell_class, is_baseline, model_cell
 
 
 class CharClassifier(nn.Module):
@@ -59,41 +57,30 @@ class CharClassifier(nn.Module):
 
 
 def cell_options(cfg: ModelConfig, seq_len: int | None = None) -> dict[str, Any]:
-    """The cell's keyword arguments from the config: ``nonlinearity`` (rnn), the gate bias (lstm, gru).
-
-    ``forget_bias`` null is the cell's default: 1.0 for the LSTM (Jozefowicz et al. 2015), torch's
-    initialisation for the GRU. ``chrono_tmax`` null is ``seq_len``, the run's longest dependency.
-    """
-    if cfg.name == "rnn":
-        return {"nonlinearity": cfg.nonlinearity}
-    if cfg.name not in ("lstm", "gru"):
-        return {}
-    forget_bias = cfg.forget_bias if cfg.forget_bias is not None else (1.0 if cfg.name == "lstm" else 0.0)
-    t_max = cfg.chrono_tmax if cfg.chrono_tmax is not None else seq_len
-    if cfg.gate_init == "chrono" and t_max is None:
-        raise ValueError("model.chrono_tmax: chrono initialisation needs chrono_tmax or the run's seq_len")
-    return {"forget_bias": forget_bias, "gate_init": cfg.gate_init, "chrono_tmax": t_max}
+    """The cell's keyword arguments from the config, as the cell declares them (``options``): e.g.
+    ``nonlinearity`` (rnn), the keep gate's bias (lstm, gru; ``forget_bias`` null is the cell's default,
+    ``chrono_tmax`` null is ``seq_len``, the run's longest dependency)."""
+    return cell_class(cfg.name).options(cfg, seq_len)
 
 
 def build_model(
     cfg: ModelConfig, input_size: int, hidden_size: int, n_outputs: int, seq_len: int | None = None
 ) -> CharClassifier:
-    """The classifier with the core ``cfg.name`` (rnn|lstm|gru, or a torch_* baseline).
+    """The classifier with the core ``cfg.name``: a registered cell (``rnn_scratch.models.registry``)
+    unrolled by ``Recurrent``, or a ``torch_<cell>`` baseline.
 
     ``seq_len``: the run's sequence length, chrono initialisation's ``T_max`` when
     ``cfg.chrono_tmax`` is null."""
     core: Recurrent | TorchRecurrentBaseline
-    if cfg.name in BASELINES:
-        kind = BASELINES[cfg.name]
-        extra_torch = {"nonlinearity": cfg.nonlinearity} if kind == "rnn" else {}
-        core = TorchRecurrentBaseline(kind, input_size, hidden_size, cfg.bias, **extra_torch)
-    elif cfg.name in CORES:
-        extra = cell_options(cfg, seq_len)
-        extra["cuda_graph"] = cfg.cuda_graph
-        core = CORES[cfg.name](
-            input_size, hidden_size, cfg.bias, bptt=cfg.bptt, truncate=cfg.truncate, **extra
-        )
-        core.cell.init_recurrent(cfg.init, cfg.init_gain)
+    if is_baseline(cfg.name):
+        cell = model_cell(cfg.name)
+        extra_torch = {"nonlinearity": cfg.nonlinearity} if len(cell.nonlinearities) > 1 else {}
+        core = TorchRecurrentBaseline(cell.name, input_size, hidden_size, cfg.bias, **extra_torch)
     else:
-        raise ValueError(f"model.name: unknown model {cfg.name!r}")
+        cell = cell_class(cfg.name)
+        core = Recurrent(
+            input_size, hidden_size, cfg.bias, bptt=cfg.bptt, truncate=cfg.truncate,
+            cuda_graph=cfg.cuda_graph, cell_class=cell, **cell.options(cfg, seq_len),
+        )  # fmt: skip
+        core.cell.init_recurrent(cfg.init, cfg.init_gain)
     return CharClassifier(core, n_outputs)

@@ -19,21 +19,15 @@ over the whole batch, of shape (T,). That profile is how vanishing and exploding
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 from torch import Tensor, nn
 
-from rnn_scratch.models.bptt import (
-    BPTT_MODES,
-    detach_state,
-    gru_recurrence,
-    is_chunk_start,
-    lstm_recurrence,
-    tanh_recurrence,
-)
+from rnn_scratch.models.base import RecurrentCell, State
+from rnn_scratch.models.bptt import BPTT_MODES, detach_state, is_chunk_start
 from rnn_scratch.models.bptt.graphed import graph_key, graph_recurrence
-from rnn_scratch.models.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, State
+from rnn_scratch.models.cells import GRUCell, LSTMCell, RNNCell
 
 
 def float64_norm(g: Tensor) -> Tensor:
@@ -50,7 +44,8 @@ def carry_over(keep_new: Tensor, new: State, old: State) -> State:
 
 
 class Recurrent(nn.Module):
-    """Base of ``RNN``, ``LSTM`` and ``GRU``: unrolls ``cell_class`` over the first dimension."""
+    """A cell unrolled over the first dimension: the base of ``RNN``, ``LSTM`` and ``GRU``, and the layer
+    of any registered cell (``Recurrent(I, H, cell_class=IndRNNCell)``)."""
 
     cell_class: ClassVar[type[RecurrentCell]]
 
@@ -63,6 +58,7 @@ class Recurrent(nn.Module):
         bptt: str = "autograd",
         truncate: int | None = None,
         cuda_graph: bool = False,
+        cell_class: type[RecurrentCell] | None = None,
         **cell_kwargs: Any,
     ):
         """``bptt``: ``autograd`` (autograd runs back through the loop) or ``manual`` (the
@@ -71,7 +67,8 @@ class Recurrent(nn.Module):
         detached every ``truncate`` steps, so the gradient flows back at most that far (None: full
         BPTT); the same chunks in both modes, see ``rnn_scratch.models.bptt``. ``cuda_graph``: with
         ``bptt='manual'`` on a GPU, replay the recurrence as CUDA graphs
-        (``rnn_scratch.models.bptt.graphed``)."""
+        (``rnn_scratch.models.bptt.graphed``). ``cell_class``: the cell to unroll (default: the
+        subclass's, e.g. ``RNNCell`` for ``RNN``); its other keyword arguments go to the cell."""
         super().__init__()
         if bptt not in BPTT_MODES:
             raise ValueError(f"bptt must be one of {', '.join(BPTT_MODES)}, got {bptt!r}")
@@ -83,7 +80,7 @@ class Recurrent(nn.Module):
             raise ValueError("cuda_graph=True replays the hand-derived recurrence: it needs bptt='manual'")
         self.bptt, self.truncate, self.cuda_graph = bptt, truncate, cuda_graph
         self._graphs: dict[tuple, Callable[..., object]] = {}  # type: ignore[type-arg]
-        cell = self.cell_class(input_size, hidden_size, bias, **cell_kwargs)
+        cell = (cell_class or self.cell_class)(input_size, hidden_size, bias, **cell_kwargs)
         # The cell is not a submodule: its parameters are registered on the layer under the cell's
         # own names, so the layer's state_dict reads like the cell's and like torch's.
         self.__dict__["cell"] = cell
@@ -165,55 +162,39 @@ class Recurrent(nn.Module):
     def _forward_manual(
         self, u: Tensor, state: State, mask: Tensor | None, record: bool
     ) -> tuple[Tensor, State]:
-        """The recurrence as one autograd Function whose backward is derived by hand.
+        """The recurrence as the cell's autograd Function, whose backward is derived by hand.
 
         Its backward computes every ``dL/dh_t`` (and ``dL/dc_t``) anyway and writes their norms
         straight into ``state_grad_norms`` when recording.
         """
-        cell, k = self.cell, self.truncate
-        norms = self.state_grad_norms if record else {}
-        w, b = cell.weight_hh, cell.bias_hh
+        cell = self.cell
         if self.cuda_graph and mask is None and not record and torch.is_grad_enabled():
             return self._forward_graphed(u, state)
-        if isinstance(cell, LSTMCell):
-            assert isinstance(state, tuple)
-            hs, c = lstm_recurrence(u, *state, w, b, k, mask, norms.get("h"), norms.get("c"))
-            return hs, (hs[-1], c)
-        assert isinstance(state, Tensor)
-        if isinstance(cell, GRUCell):
-            hs = gru_recurrence(u, state, w, b, k, mask, norms.get("h"))
-        elif isinstance(cell, RNNCell):
-            hs = tanh_recurrence(u, state, w, b, k, norms.get("h"), mask, cell.nonlinearity)
-        else:
-            raise ValueError(f"bptt='manual' has no hand-derived backward for {type(cell).__name__}")
-        return hs, hs[-1]
+        norms = self.state_grad_norms if record else None
+        return cell.recurrence(u, state, cell.weight_hh, cell.bias_hh, self.truncate, mask, norms)
 
     def _forward_graphed(self, u: Tensor, state: State) -> tuple[Tensor, State]:
-        """The manual recurrence as CUDA graphs, one per input signature, recorded on first use."""
+        """The manual recurrence as CUDA graphs, one per input signature, recorded on first use.
+
+        A graph takes and returns flat tuples of tensors: ``(u, *state parts, W_hh[, b_hh])`` in,
+        ``(hs, *final state parts but h)`` out (the final ``h`` is ``hs[-1]``, not a second output)."""
         cell, k = self.cell, self.truncate
-        parts = state if isinstance(state, tuple) else (state,)
+        parts = (state,) if isinstance(state, Tensor) else state
+        n = len(parts)
         args = (u, *parts, cell.weight_hh, *([] if cell.bias_hh is None else [cell.bias_hh]))
         key = graph_key(*args)
         if key not in self._graphs:
             has_b = cell.bias_hh is not None
 
-            def run(u: Tensor, *rest: Tensor) -> object:
-                n = 2 if isinstance(cell, LSTMCell) else 1
-                s, w, b = rest[:n], rest[n], (rest[n + 1] if has_b else None)
-                if isinstance(cell, LSTMCell):
-                    return lstm_recurrence(u, s[0], s[1], w, b, k)
-                if isinstance(cell, GRUCell):
-                    return gru_recurrence(u, s[0], w, b, k)
-                assert isinstance(cell, RNNCell)
-                return tanh_recurrence(u, s[0], w, b, k, nonlinearity=cell.nonlinearity)
+            def run(u: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
+                s = rest[0] if n == 1 else tuple(rest[:n])
+                hs, final = cell.recurrence(u, s, rest[n], rest[n + 1] if has_b else None, k)
+                return (hs, *(() if isinstance(final, Tensor) else final[1:]))
 
             self._graphs[key] = graph_recurrence(run, args)
-        out = self._graphs[key](*args)
-        if isinstance(out, tuple):
-            hs, c = out
-            return hs, (hs[-1], c)
-        assert isinstance(out, Tensor)
-        return out, out[-1]
+        out = cast(Tensor | tuple[Tensor, ...], self._graphs[key](*args))
+        hs, rest = (out[0], out[1:]) if isinstance(out, tuple) else (out, ())
+        return hs, (hs[-1] if n == 1 else (hs[-1], *rest))
 
     def _record_grad_norms(self, t: int, state: State) -> None:
         """Hook each state tensor of step t: when backward reaches it, store ``||dL/ds_t||``."""

@@ -39,7 +39,6 @@ from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
 RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
 BOOTSTRAP = 2000
 CELL_KEY = "cell"
-CELL_ORDER = ("rnn", "rnn_orthogonal", "rnn_tuned", "irnn", "lstm", "gru")  # configs/cell/, the pages order
 
 
 @dataclass
@@ -154,8 +153,9 @@ def horizon(results: list[Outcome], cell: str, resamples: int = BOOTSTRAP, seed:
 
 
 def cells_in_order(results: list[Outcome], order: list[str] | None = None) -> list[str]:
+    """The cells found, in the sweep's order (the preset's ``+cell`` list), then any others as found."""
     found = list(dict.fromkeys(r.cell for r in results))
-    listed = list(dict.fromkeys([*CELL_ORDER, *(order or [])]))  # configs/cell's order, then the sweep's
+    listed = list(dict.fromkeys(order or []))
     return [c for c in listed if c in found] + [c for c in found if c not in listed]
 
 

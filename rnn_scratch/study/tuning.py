@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-CELL_WORDS = {"rnn": "tanh RNN", "lstm": "LSTM", "gru": "GRU"}
+from rnn_scratch.models.registry import model_cell, model_names
+
 # The keys the search space may set (rnn_scratch.training.tuning.search_space)
 SEARCH_KEYS = frozenset({
     "optim.lr", "model.init", "model.nonlinearity", "model.gate_init", "model.forget_bias", "clip",
@@ -102,15 +103,8 @@ def tuned_settings(tuning: Tuning) -> dict[str, Any]:
     """The best trial's settings, every key of the search space spelled out (untouched ones at the
     cell's default), nested as a config reads them."""
     p = {k: _value(v) for k, v in tuning.best.params.items()}
-    model: dict[str, Any] = {"init": p.get("model.init", "default")}
-    if tuning.cell == "rnn":
-        model["nonlinearity"] = p.get("model.nonlinearity", "tanh")
-    else:
-        model["gate_init"] = p.get("model.gate_init", "constant")
-        if model["gate_init"] == "constant":
-            model["forget_bias"] = p.get("model.forget_bias")
     return {
-        "model": model,
+        "model": model_cell(tuning.cell).settings(p),
         "optim": {"lr": float(p["optim.lr"])},
         "clip": p.get("clip"),
         "clip_relative": p.get("clip_relative"),
@@ -140,24 +134,14 @@ def describe(config: dict[str, Any], tuned: bool) -> str:
     """A run's settings in words, from metrics.json's config: "the default-initialised tanh RNN (lr
     0.003, no clipping)", "the tuned LSTM (orthogonal, chrono gate bias, lr 0.0041, clip 1.0)"."""
     model, optim = config.get("model", {}), config.get("optim", {})
-    cell = model.get("name", "?")
-    if cell == "rnn" and model.get("nonlinearity") == "relu":
-        words = "IRNN (ReLU, W_hh = I)" if model.get("init") == "identity" else "ReLU RNN"
+    name = model.get("name", "?")
+    if name in model_names():  # the cell says what it is and what of its own settings matter
+        words, details, init_named = model_cell(name).describe(model)
     else:
-        words = CELL_WORDS.get(cell, cell)
-    details = []
-    irnn = cell == "rnn" and model.get("nonlinearity") == "relu" and model.get("init") == "identity"
+        words, details, init_named = name, [], False
     lead = "the tuned" if tuned else "the default-initialised" if model.get("init") == "default" else "the"
-    if not irnn and lead != "the default-initialised":
-        details.append(f"{model.get('init', 'default')} init")
-    if cell in ("lstm", "gru"):
-        if model.get("gate_init") == "chrono":
-            details.append("chrono gate bias")
-        else:
-            bias = model.get("forget_bias")
-            details.append(
-                "torch's gate bias" if bias is None and cell == "gru" else f"gate bias {bias or 1.0:g}"
-            )
+    if not init_named and lead != "the default-initialised":
+        details.insert(0, f"{model.get('init', 'default')} init")
     details.append(f"lr {optim.get('lr', 0):.2g}")
     clip, relative = config.get("clip"), config.get("clip_relative")
     clips = [f"{clip:g}"] if clip is not None else []

@@ -16,9 +16,9 @@ from rnn_scratch.errors import ConfigError
 from rnn_scratch.models.bptt import BPTT_MODES
 from rnn_scratch.models.cells import GATE_INITS, INITS, NONLINEARITIES
 from rnn_scratch.models.config import ModelConfig
+from rnn_scratch.models.registry import cell_names, model_cell, model_names
 from rnn_scratch.tasks.names import NAMES_SOURCE, NAMES_URL
 
-MODELS = ("rnn", "lstm", "gru", "torch_rnn", "torch_lstm", "torch_gru")
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "sgd")
 CLIP_MODES = ("norm", "value")
@@ -227,16 +227,17 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
             cuda_available = torch.cuda.is_available()
         if not cuda_available:
             raise ConfigError("device", "cuda was asked for but torch sees no CUDA device")
-    _one_of("model.name", cfg.model.name, MODELS)
+    _one_of("model.name", cfg.model.name, model_names())  # the registered cells and their torch.nn twins
     _one_of("model.init", cfg.model.init, INITS)
     _positive("model.init_gain", cfg.model.init_gain)
     _one_of("model.bptt", cfg.model.bptt, BPTT_MODES)
     _validate_gates(cfg)
     _positive("model.truncate", cfg.model.truncate, allow_none=True)
     if cfg.model.cuda_graph and (
-        cfg.device != "cuda" or cfg.model.bptt != "manual" or cfg.model.name not in MODELS[:3]
+        cfg.device != "cuda" or cfg.model.bptt != "manual" or cfg.model.name not in cell_names()
     ):
-        raise ConfigError("model.cuda_graph", "needs device=cuda, model.bptt=manual and model=rnn|lstm|gru")
+        cells = "|".join(cell_names())
+        raise ConfigError("model.cuda_graph", f"needs device=cuda, model.bptt=manual and model={cells}")
     _one_of("optim.name", cfg.optim.name, OPTIMIZERS)
     _positive("optim.lr", cfg.optim.lr)
     if cfg.optim.momentum < 0 or cfg.optim.weight_decay < 0:
@@ -245,21 +246,16 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
 
 
 def _validate_gates(cfg: TrainConfig) -> None:
-    """The nonlinearity (RNN only) and the keep gate's initial bias (LSTM and GRU only)."""
+    """The model's cell settings: the values any cell could take here, then what this cell takes (each
+    cell checks its own: ``RecurrentCell.check_config``)."""
     m = cfg.model
     _one_of("model.nonlinearity", m.nonlinearity, NONLINEARITIES)
-    if m.nonlinearity != "tanh" and m.name not in ("rnn", "torch_rnn"):
-        raise ConfigError("model.nonlinearity", f"only model=rnn|torch_rnn take relu, not model={m.name}")
     _one_of("model.gate_init", m.gate_init, GATE_INITS)
     if m.forget_bias is not None and not math.isfinite(m.forget_bias):
         raise ConfigError("model.forget_bias", f"must be finite, got {m.forget_bias}")
     if m.chrono_tmax is not None and not (math.isfinite(m.chrono_tmax) and m.chrono_tmax > 2):
         raise ConfigError("model.chrono_tmax", f"must be > 2 (null: seq_len), got {m.chrono_tmax}")
-    if m.gate_init == "chrono":
-        if m.name not in ("lstm", "gru"):
-            raise ConfigError("model.gate_init", f"chrono applies to model=lstm|gru only, not model={m.name}")
-        if m.chrono_tmax is None and cfg.seq_len <= 2:
-            raise ConfigError("model.chrono_tmax", f"null means seq_len, which must be > 2: {cfg.seq_len}")
+    model_cell(m.name).check_config(m, cfg.seq_len, m.name)
 
 
 def _validate_task(cfg: TrainConfig) -> None:

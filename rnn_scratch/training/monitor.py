@@ -97,13 +97,14 @@ class GradientProfile:
         self.probe_rows = {k: list(v) for k, v in state.get("probe_rows", {}).items()}
 
 
-def recurrent_dynamics(weight_hh: Tensor, hidden_size: int, n_gates: int) -> dict[str, float]:
+def recurrent_dynamics(block: Tensor) -> dict[str, float]:
     """Spectral radius and largest singular value of the (H, H) block that drives the state.
 
-    For the vanilla RNN that is W_hh itself; for LSTM (i, f, g, o) and GRU (r, z, n) the candidate
-    block (g or n), which plays W_hh's role in the cell's update.
+    The cell declares which block that is (``rnn_scratch.analysis.stepping.recurrent_block``): for the
+    vanilla RNN W_hh itself; for LSTM (i, f, g, o) and GRU (r, z, n) the candidate block (g or n), which
+    plays W_hh's role in the cell's update; for the IndRNN the diagonal matrix of its weights u.
     """
-    block = weight_hh.detach().float().split(hidden_size)[{1: 0, 4: 2, 3: 2}[n_gates]]
+    block = block.detach().float()
     return {
         "spectral_radius": torch.linalg.eigvals(block).abs().max().item(),
         "sigma_max": torch.linalg.matrix_norm(block, ord=2).item(),
@@ -184,12 +185,11 @@ class Monitor:
         })  # fmt: skip
         self.gradient_profile(step, norms)
 
-    def log_eval(
-        self, step: int, metrics: dict[str, float], weight_hh: Tensor, hidden_size: int, n_gates: int
-    ) -> None:
-        """An eval: its metrics, W_hh's spectral radius and sigma_max, the heatmap so far."""
+    def log_eval(self, step: int, metrics: dict[str, float], block: Tensor) -> None:
+        """An eval: its metrics, the spectral radius and sigma_max of W_hh's driving ``block`` (H, H),
+        the heatmap so far."""
         self.scalars(step, {f"eval/{k}": v for k, v in metrics.items()})
-        dynamics = recurrent_dynamics(weight_hh, hidden_size, n_gates)
+        dynamics = recurrent_dynamics(block)
         self.scalars(step, {f"dynamics/{k}": v for k, v in dynamics.items()})
         self.gradient_heatmap(step)
 

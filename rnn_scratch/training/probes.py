@@ -29,6 +29,7 @@ import torch
 
 from rnn_scratch.analysis.gradients import decay_rate
 from rnn_scratch.analysis.lyapunov import lyapunov_spectrum
+from rnn_scratch.analysis.stepping import recurrent_block
 from rnn_scratch.models.classifier import CharClassifier
 from rnn_scratch.tasks import Batch, Task
 from rnn_scratch.training.config import TrainConfig
@@ -91,15 +92,14 @@ def gradient_probe(model: CharClassifier, task: Task, batch: Batch) -> dict[str,
 
 
 @torch.no_grad()
-def views(model: CharClassifier, data: Batch, hidden_size: int) -> dict[str, float | None]:
+def views(model: CharClassifier, data: Batch) -> dict[str, float | None]:
     """``lyapunov_max`` (per step, natural log), ``log_spectral_radius`` (ln rho) and ``saturation``
     of the model now, along the first eval sequences; lambda_1 and saturation None for variable-length
     data (their steps do not line up) and for a blown-up model."""
     weight = model.core.weight_hh.detach()
     if not torch.isfinite(weight).all():  # a blown-up model: nothing to measure
         return {"log_spectral_radius": None, "lyapunov_max": None, "saturation": None}
-    n_gates = weight.shape[0] // hidden_size
-    rho = recurrent_dynamics(weight, hidden_size, n_gates)["spectral_radius"]
+    rho = recurrent_dynamics(recurrent_block(model.core))["spectral_radius"]
     out: dict[str, float | None] = {
         "log_spectral_radius": math.log(rho) if rho > 0 and math.isfinite(rho) else None,
         "lyapunov_max": None,
@@ -135,7 +135,7 @@ def record_start(run: Any) -> None:
     """At initialisation, before any update: the probe at step 0 and the forward view, kept in
     ``run.last`` (so a checkpoint keeps them) as ``*_init``."""
     probe(run, 0)
-    found = views(run.model, run.eval_data, run.cfg.hidden_size)
+    found = views(run.model, run.eval_data)
     run.last.update({f"{k}_init": v for k, v in found.items()})
 
 
@@ -143,7 +143,7 @@ def record_end(run: Any, step: int) -> dict[str, Any]:
     """At the end: the probe at the last completed step, the forward view (``*_final``), and the fitted
     gradient decays ``grad_decay_init`` / ``grad_decay_final`` (from the first and last probe rows)."""
     probe(run, step)
-    found = {f"{k}_final": v for k, v in views(run.model, run.eval_data, run.cfg.hidden_size).items()}
+    found = {f"{k}_final": v for k, v in views(run.model, run.eval_data).items()}
     profile = run.monitor.profile
     rows = profile.probe("h")
     decay: dict[str, Any] = {"grad_decay_init": None, "grad_decay_final": None, "grad_decay_step_final": None}

@@ -86,11 +86,6 @@ class Run:
     norms: NormHistory = field(default_factory=NormHistory)  # running median: relative clip, spikes
     tick: float = field(default_factory=time.perf_counter)  # time of the last training log
 
-    @property
-    def n_gates(self) -> int:
-        """1 (rnn), 4 (lstm: i, f, g, o) or 3 (gru: r, z, n) blocks of H rows in W_hh."""
-        return self.model.core.weight_hh.shape[0] // self.cfg.hidden_size
-
     def wall_time(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
 

@@ -4,12 +4,13 @@ The tuning preset (``configs/experiment/tune.yaml``) runs Hydra's Optuna sweeper
 it two things, neither of which imports Hydra or Optuna:
 
 * ``search_space(cfg, trial)``: the sweeper's ``custom_search_space``. What a careful practitioner would
-  give each cell, decided by ``cfg.model.name``:
+  give each cell: the keys every cell shares, then the cell's own (``cfg.model.name``'s class declares
+  them, ``RecurrentCell.suggest``):
 
   - ``optim.lr``: log-uniform in [1e-4, 3e-2] (Adam);
-  - ``model.init``: ``default`` or ``orthogonal``; the RNN also ``identity``, which brings
-    ``model.nonlinearity=relu`` with it (the IRNN of Le et al. 2015: W_hh = I, zero biases);
-  - LSTM and GRU: ``model.gate_init`` ``constant`` (then ``model.forget_bias`` 1 or 3) or ``chrono``;
+  - the cell's: ``model.init`` ``default`` or ``orthogonal``; the RNN also ``identity``, which brings
+    ``model.nonlinearity=relu`` with it (the IRNN of Le et al. 2015: W_hh = I, zero biases); LSTM and
+    GRU: ``model.gate_init`` ``constant`` (then ``model.forget_bias`` 1 or 3) or ``chrono``;
   - ``clip``: null or 1.0 (global norm); ``clip_relative``: null or 1.0 (x the running median norm).
 
 * ``train_seeds(cfg, out_dir)``: one trial = the same settings trained on every tuning seed
@@ -32,23 +33,18 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from rnn_scratch.models.registry import model_cell
 from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.loop import train
 
 LR_RANGE = (1e-4, 3e-2)
-GATED = ("lstm", "gru")
 
 
 def search_space(cfg: Any, trial: Any) -> None:
     """Suggest one trial's settings (Optuna's define-by-run API); the sweeper turns ``trial.params``
     into overrides ``key=value``. ``cfg``: the sweep's composed config (``cfg.model.name`` picks the cell)."""
-    cell = cfg.model.name
     trial.suggest_float("optim.lr", *LR_RANGE, log=True)
-    inits = ["default", "orthogonal", "identity"] if cell == "rnn" else ["default", "orthogonal"]
-    if trial.suggest_categorical("model.init", inits) == "identity":
-        trial.suggest_categorical("model.nonlinearity", ["relu"])  # identity + relu: the IRNN
-    if cell in GATED and trial.suggest_categorical("model.gate_init", ["constant", "chrono"]) == "constant":
-        trial.suggest_categorical("model.forget_bias", [1.0, 3.0])
+    model_cell(cfg.model.name).suggest(trial)
     trial.suggest_categorical("clip", ["null", 1.0])
     trial.suggest_categorical("clip_relative", ["null", 1.0])
 

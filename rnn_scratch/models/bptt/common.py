@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from rnn_scratch.models.cells import State
+from rnn_scratch.models.base import State
 
 BPTT_MODES = ("autograd", "manual")
 """How a layer backpropagates: autograd through its loop, or the hand-derived backward."""
