@@ -26,6 +26,7 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from rnn_scratch.models.classifier import build_model
 from rnn_scratch.models.config import ModelConfig
+from rnn_scratch.models.registry import model_names
 from rnn_scratch.study import aggregate, plots
 from rnn_scratch.study.aggregate import Group
 from rnn_scratch.study.runs import Job
@@ -33,7 +34,7 @@ from rnn_scratch.tasks import make_task
 from rnn_scratch.training.instruments import eval_dynamics
 
 TINY = ["steps=3", "eval_every=3", "log_every=1", "eval_size=8", "batch_size=4", "seq_len=5"]
-CELLS = ("rnn", "lstm", "gru", "torch_rnn", "torch_lstm", "torch_gru")
+CELLS = model_names()  # every registered cell and torch.nn twin
 
 
 def git_status() -> str:
@@ -88,7 +89,7 @@ def test_a_key_given_fixed_then_swept_names_the_job_folders(tmp_path: Path) -> N
     assert lines[-1] == f"summary and figures: python scripts/report.py {sweep}"
 
 
-@pytest.mark.slow  # 12 tiny jobs in one process (~25 s)
+@pytest.mark.slow  # 2 tiny jobs per model in one process (~30 s)
 def test_every_cell_at_hidden_size_1_and_2_finishes_with_its_outputs(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     args = ["-m", *TINY, f"model={','.join(CELLS)}", "hidden_size=1,2", "hydra/launcher=basic",
@@ -97,14 +98,14 @@ def test_every_cell_at_hidden_size_1_and_2_finishes_with_its_outputs(tmp_path: P
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     jobs = job_folders(sweep)
-    assert len(jobs) == 12
+    assert len(jobs) == 2 * len(CELLS)
     for job in jobs:
         metrics = json.loads((job / "metrics.json").read_text())
         assert metrics["status"] == "completed" and metrics["eval_acc"] is not None, job.name
         assert (job / "checkpoint.pt").is_file(), job.name
     # a 1-D state has no PCA plane: the trajectories figure is skipped with a one-line notice
     assert "instrument dynamics/trajectories skipped: a 1-D state has no PCA plane" in proc.stdout
-    assert "sweep: 12 jobs: 12 finished" in proc.stdout
+    assert f"sweep: {len(jobs)} jobs: {len(jobs)} finished" in proc.stdout
 
 
 @pytest.mark.parametrize("name", ["rnn", "gru", "torch_rnn"])
