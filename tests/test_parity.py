@@ -279,6 +279,6 @@ def test_library_builds_recurrences_by_hand() -> None:
     """Every module of the model package but baselines.py (the torch.nn reference, by design)."""
     root = Path(rnn_scratch.__file__).parent / "models"
     files = [p for p in sorted(root.rglob("*.py")) if p.name != "baselines.py"]
-    assert {"rnn.py", "layers.py", "tanh.py", "lstm.py", "gru.py"} <= {p.name for p in files}
+    assert {"rnn.py", "layers.py", "tanh.py", "lstm.py", "gru.py", "indrnn.py"} <= {p.name for p in files}
     for path in files:
         assert forbidden_in(path.read_text()) == [], path.name
