@@ -44,8 +44,16 @@ class CharClassifier(nn.Module):
         self.weight_out = nn.Parameter(torch.empty(n_outputs, hidden_size).uniform_(-bound, bound))
         self.bias_out = nn.Parameter(torch.empty(n_outputs).uniform_(-bound, bound))
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """x: (B, T) indices or (B, T, I) values; lengths: (B,) real lengths, or None for all T."""
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, every_step: bool = False
+    ) -> tuple[Tensor, Tensor]:
+        """x: (B, T) indices or (B, T, I) values; lengths: (B,) real lengths, or None for all T.
+
+        ``every_step``: read out every step, ``out = hidden @ W_out^T + b_out`` of shape (B, T, n_outputs)
+        (a task supervising several steps), instead of the final step's (B, n_outputs). The gradient
+        of a loss on it reaches every h_t directly, which the core's backward (autograd or by hand) adds
+        to the gradient flowing back through the recurrence.
+        """
         xt = x.transpose(0, 1)  # time-major, as the core wants
         mask = None
         if lengths is not None:  # right padding: step t is real for rows with t < length
@@ -54,6 +62,8 @@ class CharClassifier(nn.Module):
             hidden, state = self.core(xt, mask=mask)
         else:
             hidden, state = self.core.forward_indices(xt, mask=mask)
+        if every_step:
+            return (hidden @ self.weight_out.t() + self.bias_out).transpose(0, 1), hidden
         last = state[0] if isinstance(state, tuple) else state  # h after each row's last real step
         return last @ self.weight_out.t() + self.bias_out, hidden
 
