@@ -1,14 +1,15 @@
-"""The sequence model: input projection, recurrent core, read-out at the final time step only.
+"""The sequence model: input projection, recurrent core, read-out at the final time step.
 
 For a batch of character indices ``x: (B, T)``::
 
     u_t    = W_ih[:, x_t] + b_ih            the column gather, equal to one_hot(x_t) @ W_ih^T + b_ih
     h_t    = cell(u_t, h_{t-1})             t = 1..T, unrolled by the core (rnn_scratch.models.layers)
     logits = W_out h_T + b_out              (B, n_outputs): one prediction per sequence
+                                            (every_step: W_out h_t + b_out for all t)
 
-Only the last step is supervised, so everything the model learns about early characters reaches
-them through the recurrence: the gradient of the loss w.r.t. h_t for t < T flows back through
-W_hh step by step. Real-valued inputs ``x: (B, T, I)`` take the matmul path ``x_t W_ih^T + b_ih``
+When only the last step is supervised (every shipped task), everything the model learns about early
+characters reaches them through the recurrence: the gradient of the loss w.r.t. h_t for t < T flows
+back through W_hh step by step. Real-valued inputs ``x: (B, T, I)`` take the matmul path ``x_t W_ih^T + b_ih``
 instead. Variable-length batches are right-padded with ``lengths``: the core carries each row's
 state unchanged through its padding, so the read-out at step T sees the state after its last real step.
 """
