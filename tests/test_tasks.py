@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import torch
 
-from rnn_scratch.tasks import Recall, TemporalOrder, make_task
+from rnn_scratch.tasks import REGISTRY, TASKS, Recall, TemporalOrder, make_task
 from rnn_scratch.tasks.synthetic import order_windows
 
 
@@ -68,3 +69,14 @@ def test_chance_level_nll_is_log_n_classes() -> None:
 def test_unknown_task_is_named() -> None:
     with pytest.raises(ValueError, match="task: unknown task 'nope'"):
         make_task("nope", 10)
+
+
+@pytest.mark.parametrize("name", ["recall", "temporal_order", "names", "text", "adding", "series"])
+def test_each_shipped_task_is_registered_with_its_config(name: str) -> None:
+    """The config's name selects its task, and every option it holds is a field of that task's class."""
+    registered = REGISTRY[name]
+    assert TASKS[name] is registered.task and registered.config().name == name
+    options = {f.name for f in dataclasses.fields(registered.config)} - {"name"}
+    accepted = {f.name for f in dataclasses.fields(registered.task) if f.init}
+    assert options <= accepted, options - accepted
+    assert registered.task.per_step is False  # the shipped tasks supervise the final step only

@@ -1,14 +1,15 @@
-"""The sequence model: input projection, recurrent core, read-out at the final time step only.
+"""The sequence model: input projection, recurrent core, read-out at the final time step.
 
 For a batch of character indices ``x: (B, T)``::
 
     u_t    = W_ih[:, x_t] + b_ih            the column gather, equal to one_hot(x_t) @ W_ih^T + b_ih
     h_t    = cell(u_t, h_{t-1})             t = 1..T, unrolled by the core (rnn_scratch.models.layers)
     logits = W_out h_T + b_out              (B, n_outputs): one prediction per sequence
+                                            (every_step: W_out h_t + b_out for all t)
 
-Only the last step is supervised, so everything the model learns about early characters reaches
-them through the recurrence: the gradient of the loss w.r.t. h_t for t < T flows back through
-W_hh step by step. Real-valued inputs ``x: (B, T, I)`` take the matmul path ``x_t W_ih^T + b_ih``
+When only the last step is supervised (every shipped task), everything the model learns about early
+characters reaches them through the recurrence: the gradient of the loss w.r.t. h_t for t < T flows
+back through W_hh step by step. Real-valued inputs ``x: (B, T, I)`` take the matmul path ``x_t W_ih^T + b_ih``
 instead. Variable-length batches are right-padded with ``lengths``: the core carries each row's
 state unchanged through its padding, so the read-out at step T sees the state after its last real step.
 """
@@ -42,8 +43,16 @@ class CharClassifier(nn.Module):
         self.weight_out = nn.Parameter(torch.empty(n_outputs, hidden_size).uniform_(-bound, bound))
         self.bias_out = nn.Parameter(torch.empty(n_outputs).uniform_(-bound, bound))
 
-    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """x: (B, T) indices or (B, T, I) values; lengths: (B,) real lengths, or None for all T."""
+    def forward(
+        self, x: Tensor, lengths: Tensor | None = None, every_step: bool = False
+    ) -> tuple[Tensor, Tensor]:
+        """x: (B, T) indices or (B, T, I) values; lengths: (B,) real lengths, or None for all T.
+
+        ``every_step``: read out every step, ``out = hidden @ W_out^T + b_out`` of shape (B, T, n_outputs)
+        (a task supervising several steps), instead of the final step's (B, n_outputs). The gradient
+        of a loss on it reaches every h_t directly, which the core's backward (autograd or by hand) adds
+        to the gradient flowing back through the recurrence.
+        """
         xt = x.transpose(0, 1)  # time-major, as the core wants
         mask = None
         if lengths is not None:  # right padding: step t is real for rows with t < length
@@ -52,6 +61,8 @@ class CharClassifier(nn.Module):
             hidden, state = self.core(xt, mask=mask)
         else:
             hidden, state = self.core.forward_indices(xt, mask=mask)
+        if every_step:
+            return (hidden @ self.weight_out.t() + self.bias_out).transpose(0, 1), hidden
         last = state[0] if isinstance(state, tuple) else state  # h after each row's last real step
         return last @ self.weight_out.t() + self.bias_out, hidden
 

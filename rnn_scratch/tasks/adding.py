@@ -19,12 +19,27 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnn_scratch.tasks.base import Batch, Task
+from rnn_scratch.errors import ConfigError
+from rnn_scratch.tasks.base import Batch, Task, supervised_positions
+from rnn_scratch.tasks.registry import TaskConfig, register_task
 
 BASELINE_MSE = 1.0 / 6.0
 SOLVED_MSE = 0.1 * BASELINE_MSE  # solved: eval MSE at most a tenth of the always-1 predictor's
 
 
+@dataclass
+class AddingConfig(TaskConfig):
+    """The adding problem: regress the sum of two marked values (rnn_scratch/tasks/adding.py)."""
+
+    name: str = "adding"
+
+    def check(self, seq_len: int) -> None:
+        if seq_len < Adding.MIN_SEQ_LEN:
+            need = f"adding needs seq_len >= {Adding.MIN_SEQ_LEN} (one marker per half)"
+            raise ConfigError("seq_len", f"{need}, got {seq_len}")
+
+
+@register_task(AddingConfig)
 @dataclass
 class Adding(Task):
     """x: (B, T, 2) float (value, marker); y: (B, 1) = the sum of the two marked values."""
@@ -54,12 +69,12 @@ class Adding(Task):
         self.eval_baseline = F.mse_loss(torch.ones_like(batch.y), batch.y).item()
         return batch
 
-    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+    def loss(self, out: Tensor, y: Tensor, mask: Tensor | None = None) -> Tensor:
         """Mean squared error of the final-step outputs out: (B, 1) against the sums y: (B, 1)."""
-        return F.mse_loss(out, y)
+        return F.mse_loss(*supervised_positions(out, y, mask))
 
-    def metrics(self, out: Tensor, y: Tensor) -> dict[str, float]:
-        mse = self.loss(out, y).item()
+    def metrics(self, out: Tensor, y: Tensor, mask: Tensor | None = None) -> dict[str, float]:
+        mse = self.loss(out, y, mask).item()
         return {"loss": mse, "mse": mse}
 
     def solved(self, metrics: dict[str, float]) -> bool | None:

@@ -45,6 +45,7 @@ from torch import Tensor
 
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.tasks.base import Batch, Task
+from rnn_scratch.tasks.registry import TaskConfig, fraction, register_task
 
 NAMES_URL = "https://download.pytorch.org/tutorial/data.zip"  # PyTorch's char-RNN tutorial data
 NAMES_SOURCE = "set task.data_dir=<a folder of <Label>.txt files> or task.download=true"
@@ -173,6 +174,26 @@ def confusion_figure(pred: Tensor, y: Tensor, labels: list[str]) -> Any:
 
 
 @dataclass
+class NamesConfig(TaskConfig):
+    """Language of a name, from a folder of ``<Label>.txt`` files (rnn_scratch/tasks/names.py)."""
+
+    name: str = "names"
+    data_dir: str | None = None  # the folder; None: task.download must be true
+    download: bool = False  # fetch url into cache_dir once (when data_dir is None)
+    cache_dir: str = "~/.cache/rnn_scratch"
+    url: str = NAMES_URL
+    eval_fraction: float = 0.1  # held out, stratified by label
+    split_seed: int = 0  # the train/eval split's seed (fixed across runs, whatever their seed)
+    dedupe: bool = True  # keep a name repeated within a label once
+
+    def check(self, seq_len: int) -> None:  # the files themselves: when the task reads them
+        fraction("task.eval_fraction", self.eval_fraction)
+        if self.data_dir is None and not self.download:
+            raise ConfigError("task.data_dir", NAMES_SOURCE)
+
+
+@register_task(NamesConfig)
+@dataclass
 class Names(Task):
     """Which language is this name from? x: (B, width) long, right-padded; lengths: (B,); y: (B,)."""
 
@@ -244,8 +265,8 @@ class Names(Task):
         """The whole held-out split (``n`` is ignored: the split is fixed by ``eval_fraction``)."""
         return self._batch(self.eval_idx, generator.device)
 
-    def metrics(self, out: Tensor, y: Tensor) -> dict[str, float]:
-        return {**super().metrics(out, y), "macro_f1": macro_f1(out.argmax(dim=-1), y, self.n_outputs)}
+    def metrics(self, out: Tensor, y: Tensor, mask: Tensor | None = None) -> dict[str, float]:
+        return {**super().metrics(out, y, mask), "macro_f1": macro_f1(out.argmax(dim=-1), y, self.n_outputs)}
 
     def baselines(self) -> dict[str, float]:
         y_eval = self._data["cpu"][1][self.eval_idx]

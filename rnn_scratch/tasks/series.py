@@ -36,8 +36,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnn_scratch.errors import ConfigError
-from rnn_scratch.tasks.base import Batch, Task
+from rnn_scratch.tasks.base import Batch, Task, supervised_positions
 from rnn_scratch.tasks.forecast import baseline_forecasts, fit_ar, gather, read_column, window_starts
+from rnn_scratch.tasks.registry import TaskConfig, fraction, positive, register_task
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "sunspots_monthly.csv"
 SHIPPED_DATES = "month"
@@ -49,6 +50,26 @@ def _check(key: str, ok: bool, problem: str) -> None:
         raise ConfigError(key, problem)
 
 
+@dataclass
+class SeriesConfig(TaskConfig):
+    """Forecast one column of a CSV file (rnn_scratch/tasks/series.py); default: the shipped sunspots."""
+
+    name: str = "series"
+    path: str | None = None  # the CSV file; None: the monthly sunspot numbers shipped in rnn_scratch/data
+    column: str | None = None  # the value column; None: the header's last column
+    date_column: str | None = None  # optional, only labels the figure (shipped series: month)
+    horizon: int = 1  # the target is the value this many steps after the window's end
+    season: int = 132  # steps in a season, for the seasonal naive baseline (sunspots: ~11 years)
+    ar_order: int | None = None  # p of the AR(p) baseline; None: seq_len (the whole window)
+    eval_fraction: float = 0.2  # the held-out tail (chronological split)
+
+    def check(self, seq_len: int) -> None:  # the file and the lengths: when the task reads it
+        for key in ("horizon", "season", "ar_order"):
+            positive(f"task.{key}", getattr(self, key), allow_none=key == "ar_order")
+        fraction("task.eval_fraction", self.eval_fraction)
+
+
+@register_task(SeriesConfig)
 @dataclass
 class Series(Task):
     """x: (B, seq_len, 1) float, the normalised window; y: (B, 1), the normalised value ``horizon`` later."""
@@ -140,14 +161,14 @@ class Series(Task):
         self._eval_y = batch.y
         return batch
 
-    def loss(self, out: Tensor, y: Tensor) -> Tensor:
+    def loss(self, out: Tensor, y: Tensor, mask: Tensor | None = None) -> Tensor:
         """Mean squared error of the final-step outputs out: (B, 1) against the targets y: (B, 1)."""
-        return F.mse_loss(out, y)
+        return F.mse_loss(*supervised_positions(out, y, mask))
 
-    def metrics(self, out: Tensor, y: Tensor) -> dict[str, float]:
+    def metrics(self, out: Tensor, y: Tensor, mask: Tensor | None = None) -> dict[str, float]:
         """``loss`` = ``mse`` (normalised), ``mse_units``, ``rmse_units``; on the eval set (the very
         tensor ``eval_set`` returned) also each baseline's MSE on the same windows."""
-        mse = self.loss(out, y).item()
+        mse = self.loss(out, y, mask).item()
         values = {
             "loss": mse,
             "mse": mse,

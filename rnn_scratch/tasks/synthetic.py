@@ -21,11 +21,30 @@ from dataclasses import dataclass
 
 import torch
 
+from rnn_scratch.errors import ConfigError
 from rnn_scratch.tasks.base import Batch, Task, balanced_labels
+from rnn_scratch.tasks.registry import TaskConfig, positive, register_task
 
 SOLVED_ACC = 0.9  # recall and temporal order count as solved at eval accuracy >= this
 
 
+@dataclass
+class RecallConfig(TaskConfig):
+    name: str = "recall"
+    n_classes: int = 8
+    n_distractors: int = 8
+    lag: int | None = None  # steps between the key and the end; None = seq_len - 1 (the first step)
+
+    def check(self, seq_len: int) -> None:
+        positive("task.n_classes", self.n_classes)
+        positive("task.n_distractors", self.n_distractors)
+        if self.n_classes + self.n_distractors > 26 * 2 or max(self.n_classes, self.n_distractors) > 26:
+            raise ConfigError("task.n_classes", "keys and distractors are letters: at most 26 each")
+        if self.lag is not None and not 0 <= self.lag < seq_len:
+            raise ConfigError("task.lag", f"must be in [0, seq_len) = [0, {seq_len}), got {self.lag}")
+
+
+@register_task(RecallConfig)
 @dataclass
 class Recall(Task):
     """Remember the key seen ``lag`` steps before the end. x: (B, T) long, y: (B,) in [0, n_classes)."""
@@ -64,6 +83,18 @@ def order_windows(seq_len: int) -> tuple[range, range]:
     return range(seq_len // 10, seq_len // 5), range(seq_len // 2, (6 * seq_len) // 10)
 
 
+@dataclass
+class TemporalOrderConfig(TaskConfig):
+    name: str = "temporal_order"
+
+    def check(self, seq_len: int) -> None:
+        if seq_len < TemporalOrder.MIN_SEQ_LEN:
+            raise ConfigError(
+                "seq_len", f"temporal_order needs seq_len >= {TemporalOrder.MIN_SEQ_LEN}, got {seq_len}"
+            )
+
+
+@register_task(TemporalOrderConfig)
 @dataclass
 class TemporalOrder(Task):
     """Classify the order of two X/Y symbols among distractors. x: (B, T) long, y: (B,) in [0, 4)."""

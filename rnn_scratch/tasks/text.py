@@ -26,8 +26,24 @@ from torch import Tensor, nn
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.tasks.base import Batch, Task
 from rnn_scratch.tasks.names import read_text
+from rnn_scratch.tasks.registry import TaskConfig, fraction, register_task
 
 
+@dataclass
+class TextConfig(TaskConfig):
+    """Next character of a UTF-8 text file (rnn_scratch/tasks/text.py)."""
+
+    name: str = "text"
+    path: str | None = None  # the file (required)
+    eval_fraction: float = 0.1  # the held-out tail
+
+    def check(self, seq_len: int) -> None:  # the file itself: when the task reads it
+        fraction("task.eval_fraction", self.eval_fraction)
+        if self.path is None:
+            raise ConfigError("task.path", "set task.path=<a UTF-8 text file>")
+
+
+@register_task(TextConfig)
 @dataclass
 class Text(Task):
     """Predict the next character. x: (B, seq_len) long, y: (B,) in [0, len(alphabet))."""
@@ -89,8 +105,8 @@ class Text(Task):
         self.eval_targets = batch.y.cpu()
         return batch
 
-    def metrics(self, out: Tensor, y: Tensor) -> dict[str, float]:
-        values = super().metrics(out, y)
+    def metrics(self, out: Tensor, y: Tensor, mask: Tensor | None = None) -> dict[str, float]:
+        values = super().metrics(out, y, mask)
         return {**values, "bpc": values["loss"] / math.log(2)}
 
     def baselines(self) -> dict[str, float]:

@@ -17,77 +17,25 @@ from rnn_scratch.models.bptt import BPTT_MODES
 from rnn_scratch.models.cells import GATE_INITS, INITS, NONLINEARITIES
 from rnn_scratch.models.config import ModelConfig
 from rnn_scratch.models.registry import cell_names, model_cell, model_names
-from rnn_scratch.tasks.names import NAMES_SOURCE, NAMES_URL
+from rnn_scratch.tasks import REGISTRY, TaskConfig
+from rnn_scratch.tasks.adding import AddingConfig
+from rnn_scratch.tasks.names import NamesConfig
+from rnn_scratch.tasks.series import SeriesConfig
+from rnn_scratch.tasks.synthetic import RecallConfig, TemporalOrderConfig
+from rnn_scratch.tasks.text import TextConfig
+
+# The task configs live with their tasks (rnn_scratch/tasks/); re-exported for code that imports them here.
+__all__ = [
+    "AddingConfig", "ConfigError", "ModelConfig", "NamesConfig", "OptimConfig", "RecallConfig",
+    "SeriesConfig", "TaskConfig", "TemporalOrderConfig", "TextConfig", "TrainConfig", "register",
+    "validate",
+]  # fmt: skip
 
 DEVICES = ("auto", "cpu", "cuda")
 OPTIMIZERS = ("adam", "sgd")
 CLIP_MODES = ("norm", "value")
 ON_DIVERGE = ("stop", "raise")
 EVAL_SCHEDULES = ("fixed", "geometric")
-
-
-@dataclass
-class TaskConfig:
-    """Base of the task group; ``name`` picks the generator in ``rnn_scratch.tasks``."""
-
-    name: str = "recall"
-
-
-@dataclass
-class RecallConfig(TaskConfig):
-    name: str = "recall"
-    n_classes: int = 8
-    n_distractors: int = 8
-    lag: int | None = None  # steps between the key and the end; None = seq_len - 1 (the first step)
-
-
-@dataclass
-class TemporalOrderConfig(TaskConfig):
-    name: str = "temporal_order"
-
-
-@dataclass
-class NamesConfig(TaskConfig):
-    """Language of a name, from a folder of ``<Label>.txt`` files (rnn_scratch/tasks/names.py)."""
-
-    name: str = "names"
-    data_dir: str | None = None  # the folder; None: task.download must be true
-    download: bool = False  # fetch url into cache_dir once (when data_dir is None)
-    cache_dir: str = "~/.cache/rnn_scratch"
-    url: str = NAMES_URL
-    eval_fraction: float = 0.1  # held out, stratified by label
-    split_seed: int = 0  # the train/eval split's seed (fixed across runs, whatever their seed)
-    dedupe: bool = True  # keep a name repeated within a label once
-
-
-@dataclass
-class TextConfig(TaskConfig):
-    """Next character of a UTF-8 text file (rnn_scratch/tasks/text.py)."""
-
-    name: str = "text"
-    path: str | None = None  # the file (required)
-    eval_fraction: float = 0.1  # the held-out tail
-
-
-@dataclass
-class AddingConfig(TaskConfig):
-    """The adding problem: regress the sum of two marked values (rnn_scratch/tasks/adding.py)."""
-
-    name: str = "adding"
-
-
-@dataclass
-class SeriesConfig(TaskConfig):
-    """Forecast one column of a CSV file (rnn_scratch/tasks/series.py); default: the shipped sunspots."""
-
-    name: str = "series"
-    path: str | None = None  # the CSV file; None: the monthly sunspot numbers shipped in rnn_scratch/data
-    column: str | None = None  # the value column; None: the header's last column
-    date_column: str | None = None  # optional, only labels the figure (shipped series: month)
-    horizon: int = 1  # the target is the value this many steps after the window's end
-    season: int = 132  # steps in a season, for the seasonal naive baseline (sunspots: ~11 years)
-    ar_order: int | None = None  # p of the AR(p) baseline; None: seq_len (the whole window)
-    eval_fraction: float = 0.2  # the held-out tail (chronological split)
 
 
 @dataclass
@@ -157,11 +105,8 @@ def register(store: Any) -> None:
     # The groups' schemas live outside the selectable groups (schema/<group>/<name>): each YAML of
     # configs/<group>/ pulls its schema in with ``- /schema/<group>/<name>@_here_``, so
     # ``model=model`` is not a choice and Hydra lists only the real options.
-    for name, node in (
-        ("recall", RecallConfig), ("temporal_order", TemporalOrderConfig), ("names", NamesConfig),
-        ("text", TextConfig), ("adding", AddingConfig), ("series", SeriesConfig),
-    ):  # fmt: skip
-        store.store(group="schema/task", name=name, node=node)
+    for name, registered in REGISTRY.items():  # every registered task, its config as the schema
+        store.store(group="schema/task", name=name, node=registered.config)
     store.store(group="schema/model", name="model", node=ModelConfig)
     store.store(group="schema/optim", name="optim", node=OptimConfig)
 
@@ -259,38 +204,6 @@ def _validate_gates(cfg: TrainConfig) -> None:
 
 
 def _validate_task(cfg: TrainConfig) -> None:
-    task = cfg.task
-    if isinstance(task, RecallConfig):
-        _positive("task.n_classes", task.n_classes)
-        _positive("task.n_distractors", task.n_distractors)
-        if task.n_classes + task.n_distractors > 26 * 2 or max(task.n_classes, task.n_distractors) > 26:
-            raise ConfigError("task.n_classes", "keys and distractors are letters: at most 26 each")
-        if task.lag is not None and not 0 <= task.lag < cfg.seq_len:
-            raise ConfigError("task.lag", f"must be in [0, seq_len) = [0, {cfg.seq_len}), got {task.lag}")
-    elif isinstance(task, TemporalOrderConfig):
-        from rnn_scratch.tasks.synthetic import TemporalOrder
-
-        if cfg.seq_len < TemporalOrder.MIN_SEQ_LEN:
-            raise ConfigError(
-                "seq_len",
-                f"temporal_order needs seq_len >= {TemporalOrder.MIN_SEQ_LEN}, got {cfg.seq_len}",
-            )
-    elif isinstance(task, AddingConfig):
-        from rnn_scratch.tasks.adding import Adding
-
-        if cfg.seq_len < Adding.MIN_SEQ_LEN:
-            need = f"adding needs seq_len >= {Adding.MIN_SEQ_LEN} (one marker per half)"
-            raise ConfigError("seq_len", f"{need}, got {cfg.seq_len}")
-    elif isinstance(task, SeriesConfig):  # the file and the lengths are checked when the task reads it
-        for key in ("horizon", "season", "ar_order"):
-            _positive(f"task.{key}", getattr(task, key), allow_none=key == "ar_order")
-        if not 0 < task.eval_fraction < 1:
-            raise ConfigError("task.eval_fraction", f"must be in (0, 1), got {task.eval_fraction}")
-    elif isinstance(task, (NamesConfig, TextConfig)):
-        # The files themselves are checked when the task reads them (rnn_scratch/tasks/).
-        if not 0 < task.eval_fraction < 1:
-            raise ConfigError("task.eval_fraction", f"must be in (0, 1), got {task.eval_fraction}")
-        if isinstance(task, TextConfig) and task.path is None:
-            raise ConfigError("task.path", "set task.path=<a UTF-8 text file>")
-        if isinstance(task, NamesConfig) and task.data_dir is None and not task.download:
-            raise ConfigError("task.data_dir", NAMES_SOURCE)
+    """The task's own checks (``TaskConfig.check``, in its module), after its name is a registered one."""
+    _one_of("task.name", cfg.task.name, tuple(REGISTRY))
+    cfg.task.check(cfg.seq_len)

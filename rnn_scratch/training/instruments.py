@@ -4,7 +4,8 @@
 scalars and figures that ``log_dynamics`` writes to TensorBoard:
 
 * ``memory/target_last``, ``memory/target_mean``: the probe's accuracy (r² for a regression target)
-  of decoding the target from h_T, and its mean over the steps t = 1..T
+  of decoding the target from h_T, and its mean over the steps t = 1..T (a per-step task: the final
+  step's target)
 * ``memory/capacity``: MC = Σ_k r²(k), the memory function summed over distances k ≤ ``MAX_LAG``
 * ``dynamics/lyapunov_max``: the top Lyapunov exponent along ``LYAPUNOV_SEQUENCES`` eval trajectories
 * images ``memory/curve`` (forward memory and the backward gradient profile on one time axis, and
@@ -89,9 +90,13 @@ def eval_dynamics(
     cell, x, u, states = drive(model, data, PROBE_SEQUENCES)
     hidden = states[1:, :, : cell.hidden_size]
     y = data.y[: hidden.shape[1]]
+    if data.mask is not None:  # per-step targets: the probe decodes the final step's
+        y = y[:, -1]
 
     def probes() -> tuple[Tensor, Tensor]:
         too_few()
+        if data.mask is not None and not data.mask[: hidden.shape[1], -1].all():
+            raise Skipped("the final step carries no target in every sequence: no target to decode")
         decoded = target_decoding(hidden, y)
         score = decoded.get("acc", decoded["r2"])
         scalars["memory/target_last"], scalars["memory/target_mean"] = score[-1].item(), score.mean().item()

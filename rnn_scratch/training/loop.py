@@ -1,9 +1,10 @@
-"""The training loop: sample, unroll, loss at the final step, BPTT, measure, clip, step, log.
+"""The training loop: sample, unroll, loss at the supervised steps, BPTT, measure, clip, step, log.
 
 ``train(cfg, out_dir)`` is the whole run, read as its four phases:
 
 * ``setup`` (``rnn_scratch.training.setup``): validate, seed, build, or resume from a checkpoint;
-* ``step``: one batch, forward, loss on the final step, backward, clip, optimiser step, log;
+* ``step``: one batch, forward, loss on the supervised steps (the final one, or those of the batch's
+  ``mask`` for a per-step task: ``rnn_scratch.tasks.base``), backward, clip, optimiser step, log;
 * ``evaluate``: the held-out set, its metrics and figures, the dynamics; did the run solve the task?
 * ``finish``: the last checkpoint, ``metrics.json``, ``grad_norms.npz`` and the HParams session.
 
@@ -109,8 +110,8 @@ def train_step(run: Run, step: int, bar: tqdm) -> dict[str, Any] | None:
     log_now = step % cfg.log_every == 0 or step == cfg.steps
     model.core.record_state_grads = log_now
     batch = task.sample(cfg.batch_size, run.train_gen)
-    out, hidden = model(batch.x, batch.lengths)
-    loss = task.loss(out, batch.y)
+    out, hidden = model(batch.x, batch.lengths, every_step=task.per_step)
+    loss = task.loss(out, batch.y, batch.mask)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     # clip_relative: the threshold follows the run's running median norm (rnn_scratch.training.spikes)
@@ -124,7 +125,7 @@ def train_step(run: Run, step: int, bar: tqdm) -> dict[str, Any] | None:
         if not log_now:  # replay the step with the profile recorded: where did it blow up?
             model.core.record_state_grads = True
             optimizer.zero_grad(set_to_none=True)
-            task.loss(model(batch.x, batch.lengths)[0], batch.y).backward()
+            task.loss(model(batch.x, batch.lengths, task.per_step)[0], batch.y, batch.mask).backward()
         norms = model.core.state_grad_norms.get("h")
         run.monitor.gradient_profile(step, model.core.state_grad_norms)
         return {
@@ -141,7 +142,7 @@ def train_step(run: Run, step: int, bar: tqdm) -> dict[str, Any] | None:
     if log_now:
         now = time.perf_counter()
         n_steps = step % cfg.log_every or cfg.log_every
-        train_metrics = task.metrics(out.detach(), batch.y)
+        train_metrics = task.metrics(out.detach(), batch.y, batch.mask)
         last.update({f"train_{k}": v for k, v in train_metrics.items()})
         run.monitor.log_train(
             step, train_metrics, model.core.state_grad_norms, hidden, grad_norm=grad_norm,
@@ -155,8 +156,8 @@ def train_step(run: Run, step: int, bar: tqdm) -> dict[str, Any] | None:
 def evaluate(run: Run, step: int) -> bool:
     """Metrics, figures and dynamics on the held-out set; True when the run should stop, solved."""
     cfg, task, model = run.cfg, run.task, run.model
-    eval_out = predict(model, run.eval_data)
-    evaluated = task.metrics(eval_out, run.eval_data.y)
+    eval_out = predict(model, run.eval_data, task.per_step)
+    evaluated = task.metrics(eval_out, run.eval_data.y, run.eval_data.mask)
     run.last.update({f"eval_{k}": v for k, v in evaluated.items()})
     stop = False
     if run.last.get("steps_to_solve") is None and task.solved(evaluated):
@@ -226,7 +227,7 @@ def fresh_eval(run: Run) -> dict[str, Any]:
     A run stopped when solved was stopped by the eval that passed the rule, so that eval's metric is
     biased towards the rule; this one is not."""
     data = fresh_eval_set(run.cfg, run.task, run.device)
-    measured = run.task.metrics(predict(run.model, data), data.y)
+    measured = run.task.metrics(predict(run.model, data, run.task.per_step), data.y, data.mask)
     return {"fresh_eval_size": len(data), **{f"fresh_eval_{k}": v for k, v in measured.items()}}
 
 
@@ -249,11 +250,12 @@ def clip_gradients(model: nn.Module, clip: float | None, mode: str) -> tuple[flo
 
 
 @torch.no_grad()
-def predict(model: CharClassifier, data: Batch) -> torch.Tensor:
-    """The model's final-step outputs for a whole data set, in chunks so long sequences fit."""
+def predict(model: CharClassifier, data: Batch, every_step: bool = False) -> torch.Tensor:
+    """The model's final-step outputs (every step's, with ``every_step``) for a whole data set, in
+    chunks so long sequences fit."""
     outs = []
     for start in range(0, len(data), EVAL_CHUNK):
         end = start + EVAL_CHUNK
         lengths = None if data.lengths is None else data.lengths[start:end]
-        outs.append(model(data.x[start:end], lengths)[0])
+        outs.append(model(data.x[start:end], lengths, every_step)[0])
     return torch.cat(outs)

@@ -81,8 +81,8 @@ def gradient_probe(model: CharClassifier, task: Task, batch: Batch) -> dict[str,
     core.record_state_grads = True
     if hasattr(core, "cuda_graph"):
         core.cuda_graph = False
-    out, _ = twin(_double(batch.x), batch.lengths)
-    task.loss(out, _double(batch.y)).backward()
+    out, _ = twin(_double(batch.x), batch.lengths, task.per_step)
+    task.loss(out, _double(batch.y), batch.mask).backward()
     tiny = np.finfo(np.float64).tiny
     norms = {}
     for key, value in core.state_grad_norms.items():
