@@ -1,7 +1,8 @@
 """Generate text with a model trained on ``task=text``: ``python scripts/sample.py RUN_DIR --length 300``.
 
 Reads the run folder's ``checkpoint.pt`` (weights and the run's config, which names the text file the
-alphabet comes from), then feeds the model's own samples back one character at a time.
+alphabet comes from), then feeds the model's own samples back one character at a time
+(``rnn_scratch.training.cli.sample``).
 """
 
 from __future__ import annotations
@@ -10,13 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
-from rnn_scratch.models.classifier import build_model
-from rnn_scratch.tasks import Text, make_task
-from rnn_scratch.tasks.text import generate
-from rnn_scratch.training.checkpoint import CHECKPOINT, load_checkpoint
-from rnn_scratch.training.config import ConfigError, ModelConfig
+from rnn_scratch.training.cli.sample import sample_text
+from rnn_scratch.training.config import ConfigError
 
 
 def main() -> None:
@@ -28,22 +24,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     try:
-        if not (args.run_dir / CHECKPOINT).is_file():
-            raise ConfigError("run_dir", f"no {CHECKPOINT} in {args.run_dir}")
-        saved = load_checkpoint(args.run_dir / CHECKPOINT)
-        cfg = saved["config"]
-        options = {k: v for k, v in cfg["task"].items() if k != "name"}
-        task = make_task(cfg["task"]["name"], cfg["seq_len"], **options)
-        if not isinstance(task, Text):
-            raise ConfigError("run_dir", f"{args.run_dir} trained task={cfg['task']['name']}, not text")
-        model = build_model(
-            ModelConfig(**cfg["model"]), task.input_size, cfg["hidden_size"], task.n_outputs, cfg["seq_len"]
-        )
-        model.load_state_dict(saved["model"])
-        model.eval()
-        prime = args.prime or task.decode(task.eval_set(1, torch.Generator()).x[0])
-        generator = torch.Generator().manual_seed(args.seed)
-        print(generate(model, task, prime, args.length, args.temperature, generator))
+        print(sample_text(args.run_dir, args.length, args.temperature, args.prime, args.seed))
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -105,6 +105,7 @@ BAD_INPUTS = [
     (["task.n_classes=0"], "task.n_classes"),
     (["task=nope"], "task"),
     (["model=nope"], "model"),
+    (["-m", "model=rnn,lstmm"], "model=lstmm: no such option (did you mean lstm?)"),  # one of a sweep's
     (["task=temporal_order", "seq_len=5"], "seq_len"),
     (["device=tpu"], "device"),
     (["model.init=zeros"], "model.init"),
