@@ -1,9 +1,9 @@
 """Command-line keys checked against the schema: an unknown key or group option is named with the closest
 known one (``seq_lenn`` -> ``seq_len``), so a typo stops before any run starts.
 
-``scripts/train.py`` parses the overrides (Hydra's parser) and ``rnn_scratch.training.cli.argv`` asks these for
-each key; this module only
-reads the dataclasses of ``rnn_scratch.training.config`` (the library never imports Hydra).
+``scripts/train.py`` parses the overrides (Hydra's parser) and ``rnn_scratch.training.cli.argv`` asks these
+for each key; this module only reads the dataclasses of ``rnn_scratch.training.config`` (the library never
+imports Hydra).
 """
 
 from __future__ import annotations
