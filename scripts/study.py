@@ -11,7 +11,9 @@ the published study into docs/ (and the README's headline figure, docs/study/hea
 run (the smoke profile, --only, a key=value override) writes its pages under
 outputs/study/<profile>/pages/ unless --docs names a folder.
 
-Each preset's jobs go to outputs/study/<profile>/<preset>/<overrides>/. Running it again resumes: a job
+The presets, their page order and what each profile adds to them are the `# @study` blocks of their YAMLs
+(configs/experiment/<name>.yaml; rnn_scratch/study/presets.py). Each preset's jobs go to
+outputs/study/<profile>/<preset>/<overrides>/. Running it again resumes: a job
 whose folder holds a finished run of the same config is not re-run (skip_completed=true), an interrupted
 one continues from its checkpoint, and jobs still missing or failed are listed in the page, never fatal.
 Arguments after the options are Hydra overrides passed to every preset (e.g. hydra.launcher.n_jobs=4).
@@ -26,60 +28,10 @@ import time
 from pathlib import Path
 
 from rnn_scratch.study import Preset, write_study
+from rnn_scratch.study.presets import PROFILES, PUBLISHED, merge_overrides, study_presets
 
 ROOT = Path(__file__).resolve().parents[1]
-
-SMOKE = [
-    "steps=4",
-    "eval_every=2",
-    "log_every=2",
-    "eval_size=16",
-    "batch_size=4",
-    "hidden_size=4",
-    "seed=0,1",
-]
-
-# The presets, in the page's order. quick: the preset's YAML as written (configs/experiment/<name>.yaml);
-# each profile adds overrides; None: the preset does not run in that profile (its page section reports
-# what runs it finds). A preset whose YAML does not exist yet is listed as not run.
-PRESETS: dict[str, dict[str, list[str] | None]] = {
-    "vanishing": {"full": ["seed=range(10)", "seq_len=5,10,25,50,100,200"], "smoke": [*SMOKE, "seq_len=4,8"]},
-    "cells": {
-        "full": ["seed=range(10)", "seq_len=10,25,50,100,200"],
-        "smoke": [*SMOKE, "model=rnn,gru", "seq_len=4,8"],
-    },
-    # issue 20: each cell at its defaults and tuned (configs/tuned/), on fresh seeds; tuning used 100, 101
-    "contest": {
-        "full": ["seed=range(10)"],
-        "smoke": [*SMOKE, "seq_len=12", "+tuned=default_rnn,recall_rnn_seq50"],
-    },
-    "stability": {"full": ["seed=range(10)"], "smoke": [*SMOKE, "optim.lr=0.05", "clip_relative=null,1.0"]},
-    "adding": {"full": ["seed=range(10)", "seq_len=10,25,50,100,200"], "smoke": [*SMOKE, "model=rnn,gru"]},
-    "hidden": {
-        "full": ["seed=range(10)", "hidden_size=16,32,64,128,256"],
-        "smoke": [*SMOKE, "hidden_size=4,8"],
-    },
-    "dynamics": {"full": ["seed=range(10)"], "smoke": SMOKE},  # issue 12
-    "series": {"full": ["seed=range(10)"], "smoke": SMOKE},  # issue 13
-    "horizon": {  # issue 21; full: a cluster (Slurm jobs checkpoint on SIGUSR2 and resume) or a GPU
-        "full": ["seed=range(10)", "seq_len=10,20,50,100,200,500,1000", "steps=3000"],
-        "smoke": [*SMOKE, "+cell=rnn,lstm", "seq_len=10,20"],
-    },
-    "literature": {"quick": None, "full": ["seed=range(10)"], "smoke": [*SMOKE, "+cell=lstm", "seq_len=10"]},
-}
-PROFILES = ("quick", "full", "smoke")
-PUBLISHED = ("quick", "full")  # the profiles whose pages are the published study (docs/)
-
-
-def merge_overrides(*lists: list[str]) -> list[str]:
-    """The overrides in order, a key given twice kept once, at its last value (as Hydra would use it):
-    ``[hidden_size=4, hidden_size=4,8]`` -> ``[hidden_size=4,8]``, so the job folders name every key swept."""
-    merged: dict[str, str] = {}
-    for override in (o for overrides in lists for o in overrides):
-        key = override.split("=", 1)[0].lstrip("+~")
-        merged.pop(key, None)
-        merged[key] = override
-    return list(merged.values())
+EXPERIMENTS = ROOT / "configs" / "experiment"  # a preset with a ``# @study`` block is in the study
 
 
 def pages_folder(args: argparse.Namespace) -> Path:
@@ -96,9 +48,7 @@ def pages_folder(args: argparse.Namespace) -> Path:
 def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int, float]:
     """One Hydra multirun into the preset's stable folder; (exit code, seconds)."""
     launcher = [] if any(o.startswith("hydra/launcher=") for o in overrides) else ["hydra/launcher=local"]
-    extra = merge_overrides(
-        ["skip_completed=true"], launcher, PRESETS.get(preset.name, {}).get(profile) or [], overrides
-    )
+    extra = merge_overrides(["skip_completed=true"], launcher, preset.overrides(profile) or [], overrides)
     command = [
         sys.executable, str(ROOT / "scripts" / "train.py"), "-m", f"+experiment={preset.name}",
         f"hydra.sweep.dir={preset.runs}", *extra,
@@ -112,7 +62,9 @@ def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="quick")
-    parser.add_argument("--only", default=None, help="comma-separated presets (default: all of PRESETS)")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated presets (default: every preset with a # @study block)"
+    )
     parser.add_argument("--launcher", default=None, help="a hydra/launcher option, e.g. slurm or joblib")
     parser.add_argument("--outputs", type=Path, default=ROOT / "outputs" / "study", help="runs go here")
     parser.add_argument(
@@ -123,16 +75,14 @@ def main() -> int:
     parser.add_argument("--report-only", action="store_true", help="do not run; report what is there")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()
-    names = args.only.split(",") if args.only else list(PRESETS)
+    names = args.only.split(",") if args.only else study_presets(EXPERIMENTS)
     overrides = [*([f"hydra/launcher={args.launcher}"] if args.launcher else []), *args.overrides]
     presets = []
     for name in names:
-        preset = Preset(
-            name, ROOT / "configs" / "experiment" / f"{name}.yaml", args.outputs / args.profile / name
-        )
+        preset = Preset(name, EXPERIMENTS / f"{name}.yaml", args.outputs / args.profile / name)
         if not preset.config.is_file():
             print(f"[study] {name}: no {preset.config.relative_to(ROOT)}; skipped", flush=True)
-        elif PRESETS.get(name, {}).get(args.profile, []) is None:
+        elif preset.overrides(args.profile) is None:
             print(f"[study] {name}: not in the {args.profile} profile; skipped", flush=True)
         elif not args.report_only:
             preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)

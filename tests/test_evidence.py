@@ -64,7 +64,11 @@ def page(tmp_path: Path) -> tuple[str, Path]:
     (sweep / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"sweeper": {"params": {
         "optim": "adam,sgd", "clip": "null,1.0", "seed": "0,1,2,3,4"}}}}))  # fmt: skip
     config = tmp_path / "stability.yaml"
-    config.write_text("# @package _global_\n# Claim: clipping rescues sgd.\n")
+    # its # @study block names the key its claim contrasts (rnn_scratch.study.presets)
+    config.write_text(
+        "# @package _global_\n# Claim: clipping rescues sgd.\nname: x\n\n"
+        "# @study\n# page: 1\n# contrast: clip\n"
+    )
     lines, sweep_read = preset_section(Preset("stability", config, sweep), tmp_path / "docs", tmp_path)
     assert sweep_read is not None
     return "\n".join(lines), sweep

@@ -35,8 +35,8 @@ from rnn_scratch.study.stats import (
     summarize,
     wilson,
 )  # fmt: skip
+from rnn_scratch.training.record import Status
 
-FINISHED = ("completed", "solved", "diverged")
 METRICS = ("eval_acc", "eval_mse", "eval_loss")
 
 
@@ -71,7 +71,7 @@ def time_to_solve(job: Job) -> tuple[float, bool] | None:
     did (right-censored); None when unknown (no budget recorded)."""
     m, config = job.metrics, job.metrics.get("config") or {}
     batch = config.get("batch_size")
-    if m.get("steps_to_solve") is not None:
+    if job.solved:
         seq = m.get("sequences_to_solve")
         seq = seq if seq is not None else (m["steps_to_solve"] * batch if batch else None)
         return None if seq is None else (float(seq), True)
@@ -79,6 +79,12 @@ def time_to_solve(job: Job) -> tuple[float, bool] | None:
     if budget is None and batch and config.get("steps"):
         budget = config["steps"] * batch
     return None if budget is None else (float(budget), False)
+
+
+def k_n(jobs: list[Job]) -> tuple[int, int]:
+    """(k solved, n finished) of ``jobs``: a diverged run counts in n, as unsolved."""
+    done = [j for j in jobs if j.finished]
+    return sum(j.solved for j in done), len(done)
 
 
 def primary_metric(jobs: list[Job]) -> str:
@@ -99,7 +105,7 @@ class Group:
 
     @property
     def finished(self) -> list[Job]:
-        return [j for j in self.jobs if j.status in FINISHED]
+        return [j for j in self.jobs if j.finished]
 
     def summary(self, metric: str) -> Summary:
         """Bootstrap mean interval; the median and every seed when outcomes split."""
@@ -128,11 +134,11 @@ class Group:
 
     @property
     def solved(self) -> int:
-        return sum(j.metrics.get("steps_to_solve") is not None for j in self.finished)
+        return sum(j.solved for j in self.finished)
 
     @property
     def diverged(self) -> int:
-        return sum(j.status == "diverged" for j in self.finished)
+        return sum(j.status == Status.DIVERGED for j in self.finished)
 
     @property
     def median_steps(self) -> float | None:

@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 
-from rnn_scratch.study.aggregate import FINISHED
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
 
@@ -59,16 +58,16 @@ def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
     A job without ``cell_key`` in its overrides is named by its model (``model=lstm`` -> ``lstm``)."""
     out = []
     for job in jobs:
-        if job.status not in FINISHED:
+        if not job.finished:
             continue
         config = job.metrics.get("config") or {}
         batch = float(config.get("batch_size") or 1)
-        steps = job.metrics.get("steps_to_solve")
+        steps = job.record.steps_to_solve
         cell = job.overrides.get(cell_key) or str((config.get("model") or {}).get("name"))
         budget = float(config.get("steps") or 0) * batch
         used = budget if steps is None else float(steps) * batch
         T, seed = int(config.get("seq_len", 0)), str(config.get("seed"))
-        out.append(Outcome(cell, T, seed, steps is not None, used, budget, job.status == "diverged"))
+        out.append(Outcome(cell, T, seed, job.solved, used, budget, job.record.diverged))
     return out
 
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rnn_scratch.study.aggregate import FINISHED
 from rnn_scratch.study.horizon import CELL_KEY
+from rnn_scratch.study.presets import Page, Section
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, median, success_text
 
@@ -60,22 +60,17 @@ LITERATURE = (
 
 
 def _cell(job: Job) -> str:
-    config = job.metrics.get("config") or {}
-    return job.overrides.get(CELL_KEY) or str((config.get("model") or {}).get("name"))
+    """The cell swept (``+cell=irnn``), else the run's model (its config, never its folder's name)."""
+    return job.overrides.get(CELL_KEY) or str((job.config.get("model") or {}).get("name"))
 
 
 def matching(jobs: list[Job], ref: Reference) -> list[Job]:
     """Our finished runs of the reference's task, length and cell."""
     out = []
     for job in jobs:
-        config = job.metrics.get("config") or {}
+        config = job.config
         task = (config.get("task") or {}).get("name")
-        if (
-            job.status in FINISHED
-            and task == ref.task
-            and config.get("seq_len") == ref.T
-            and _cell(job) == ref.cell
-        ):
+        if job.finished and task == ref.task and config.get("seq_len") == ref.T and _cell(job) == ref.cell:
             out.append(job)
     return out
 
@@ -86,8 +81,8 @@ def ours(runs: list[Job]) -> tuple[str, str, str]:
         return "not run", "-", "-"
     batch = [float(j.metrics["config"].get("batch_size") or 1) for j in runs]
     budget = [float(j.metrics["config"].get("steps") or 0) * b for j, b in zip(runs, batch, strict=True)]
-    steps = [j.metrics.get("steps_to_solve") for j in runs]
-    solved = [s is not None for s in steps]
+    steps = [j.record.steps_to_solve for j in runs]
+    solved = [j.solved for j in runs]
     times = [s * b if s is not None else m for s, b, m in zip(steps, batch, budget, strict=True)]
     km = kaplan_meier(times, solved).median
     seqs = f"{km:,.0f}" if km is not None else f"> {max(budget):,.0f} (budget)"
@@ -111,3 +106,11 @@ def literature_table(jobs: list[Job]) -> list[str]:
             f"{seqs} | {mse} |"
         )
     return lines
+
+
+def section(page: Page) -> Section:
+    """The literature preset's section (its ``# @study`` block names this module and ``reads: [horizon]``):
+    the cited results beside its runs and the horizon preset's, before the figures."""
+    jobs = [*page.sweep.jobs, *(job for other in page.others.values() for job in other.jobs)]
+    said = "The literature beside our runs (rnn_scratch/study/literature.py says where the tasks differ):"
+    return Section(extra=[said, "", *literature_table(jobs), ""])

@@ -3,19 +3,20 @@
 
 ``scripts/study.py`` runs the presets (Hydra multiruns) and then calls ``write_study``; this module only
 reads what the runs left on disk (``rnn_scratch.study.report``), so the pages can be rebuilt at any time.
-A preset's claim is the leading comment block of its YAML (``configs/experiment/<name>.yaml``).
+A preset's claim is the leading comment block of its YAML (``configs/experiment/<name>.yaml``); what else
+it contributes (its contrast key, its own section, the headline) is that file's ``# @study`` block
+(``rnn_scratch.study.presets``). Each sweep is read from disk once per page build (``Sweeps``), even when
+another preset's section reads it too.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from statistics import mean
 
 from rnn_scratch.study.aggregate import Group
-from rnn_scratch.study.contest import preset_lines
 from rnn_scratch.study.evidence import (
     agreement_sentences,
     contrast_markdown,
@@ -24,8 +25,8 @@ from rnn_scratch.study.evidence import (
     group_settings,
 )  # fmt: skip
 from rnn_scratch.study.horizon import CELL_KEY, horizon_section
-from rnn_scratch.study.literature import literature_table
 from rnn_scratch.study.plots import plot_metric
+from rnn_scratch.study.presets import Page, Preset, Section
 from rnn_scratch.study.report import (
     METRIC_FIGURE,
     Sweep,
@@ -33,24 +34,13 @@ from rnn_scratch.study.report import (
     brief,
     shared_settings,
     shown,
-    sweep_order,
     tables,
-    write_report,
+    write_sweep,
 )  # fmt: skip
+from rnn_scratch.study.runs import find_jobs
 
-# The README's figure: (preset, x) draws that preset's metric against x; (preset, "horizon") copies the
-# preset's horizon figure (success rate against T, a curve per cell, the horizons marked).
-HEADLINE = ("horizon", "horizon")
-HORIZON_FIGURE = "horizon.png"
-# the key whose values a preset's claim contrasts (Fisher's exact test on each pair of its groups that
-# differ only in it); other presets: the first swept key that is not the figures' x, else x
-# None, or a key the preset does not sweep: no table of every pair of groups, because the preset's own
-# section tests the contrasts its claim rests on (contest: default against tuned; stability, which sweeps
-# clip_relative: each threshold against none at the same lr; horizon: success against T per cell).
-CONTRAST: dict[str, str | None] = {
-    "vanishing": "seq_len", "cells": "model", "adding": "model", "hidden": "hidden_size",
-    "dynamics": "seq_len", "contest": None, "stability": "clip", "horizon": None,
-}  # fmt: skip
+__all__ = ["Preset", "Sweeps", "preset_section", "write_study"]
+
 FIGURES = ("gradients", "solved", "decay_vs_lyapunov", "losses")
 PREAMBLE = """\
 How to read this page. Every number here comes from the runs' own `metrics.json`; nothing is typed by
@@ -96,47 +86,48 @@ checkpoint, jobs still missing are listed under their preset.
 """
 
 
-@dataclass
-class Preset:
-    """One study preset: its YAML, its runs' folder, and how its last run in this session went."""
+class Sweeps:
+    """Each runs folder read once per page build: ``get(folder)`` is its ``Sweep``, None without jobs."""
 
-    name: str
-    config: Path  # configs/experiment/<name>.yaml
-    runs: Path  # outputs/study/<profile>/<name>
-    exit_code: int | None = None  # None: not run in this session
-    elapsed_s: float | None = None
+    def __init__(self) -> None:
+        self._read: dict[Path, Sweep | None] = {}
 
-    def claim(self) -> list[str]:
-        """The YAML's leading comment block up to its first empty comment line (notes below it, such as
-        hand-measured timings, stay out of the page), without the package line and command lines."""
-        lines: list[str] = []
-        for line in self.config.read_text().splitlines():
-            text = line.lstrip("#").strip()
-            if not line.startswith("#") or (not text and lines):
-                break
-            if text and not text.startswith(("@package", "python ")):
-                lines.append(text)
-        return lines
+    def get(self, folder: Path) -> Sweep | None:
+        if folder not in self._read:
+            has_jobs = folder.is_dir() and bool(find_jobs(folder))
+            self._read[folder] = analyse(folder) if has_jobs else None
+        return self._read[folder]
 
 
 def _rel(path: Path, start: Path) -> str:
     return Path(os.path.relpath(path, start)).as_posix()
 
 
-def contrast_key(name: str, sweep: Sweep) -> str | None:
+def contrast_key(preset: Preset, sweep: Sweep) -> str | None:
+    """The key whose pairs of groups get Fisher's test: the preset's ``contrast`` when it sweeps that
+    key; none for ``own`` (its section tests its claim's contrasts); ``auto``: the first swept key that
+    is not the figures' x, else x."""
     keys = [k for k in (sweep.groups[0].values if sweep.groups else {})]
-    if name in CONTRAST:
-        return CONTRAST[name] if CONTRAST[name] in keys else None
+    chosen = preset.study.contrast
+    if chosen == "own":
+        return None
+    if chosen != "auto":
+        return chosen if chosen in keys else None
     return next((k for k in keys if k != sweep.x), keys[0] if keys else None)
 
 
-def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], Sweep | None]:
-    """The Markdown of one preset (and its sweep, when it has runs), after writing docs/study/<name>/."""
+def preset_section(
+    preset: Preset, docs: Path, root: Path, sweeps: Sweeps | None = None
+) -> tuple[list[str], Sweep | None]:
+    """The Markdown of one preset (and its sweep, when it has runs), after writing docs/study/<name>/.
+    ``sweeps``: the page build's sweeps read so far (each folder is read once)."""
+    sweeps = sweeps or Sweeps()
     lines = [f"## {preset.name}", ""]
     if not preset.config.is_file():
         return [*lines, f"Not run: no `configs/experiment/{preset.name}.yaml` in this checkout.", ""], None
     lines += [*(f"> {text}" for text in preset.claim()), ""]
-    if not preset.runs.is_dir() or not any(preset.runs.rglob(".hydra")):
+    sweep = sweeps.get(preset.runs)
+    if sweep is None:
         return [
             *lines,
             f"No runs in `{shown(preset.runs, root)}` yet (exit code {preset.exit_code}).",
@@ -145,9 +136,9 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
     out = docs / "study" / preset.name
     if out.exists():
         shutil.rmtree(out)  # figures of a grid since shrunk must not linger
-    written = write_report(preset.runs, out, root=root, title=preset.name)
-    sweep = analyse(preset.runs)
-    done = sum(j.status in ("completed", "solved", "diverged") for j in sweep.jobs)
+    written = write_sweep(sweep, out, root=root, title=preset.name)
+    section = own_section(preset, sweep, out, docs, root, sweeps)
+    done = sum(j.finished for j in sweep.jobs)
     per_group = group_settings(sweep.groups, brief, sweep.keys)
     lines += [
         f"Settings: {shared_settings(sweep)}; swept: {', '.join(sweep.keys)}; "
@@ -159,14 +150,14 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
         *tables(sweep),
         "",
         *baseline_table(sweep),
-        *preset_lines(preset.name, sweep, root),  # contest, stability: their claims' own tables
+        *section.claim,  # the tables the preset's claim rests on (contest, stability)
     ]
-    key = contrast_key(preset.name, sweep)
+    key = contrast_key(preset, sweep)
     found = contrasts(sweep.groups, key) if key else []
     lines += [*contrast_markdown(found), *([contrast_sentence(found), ""] if found else [])]
     if said := agreement_sentences(sweep.groups):
         lines += ["Forward against backward: " + " ".join(said), ""]
-    lines += special_sections(preset, sweep, out, docs)
+    lines += [*horizon_lines(preset, sweep, out, docs), *section.extra]
     for key in (METRIC_FIGURE[sweep.metric], *FIGURES):
         if key in written:
             lines += [f"![{preset.name}: {key}]({_rel(written[key], docs)})", ""]
@@ -179,26 +170,28 @@ def preset_section(preset: Preset, docs: Path, root: Path) -> tuple[list[str], S
     return lines, sweep
 
 
-def special_sections(preset: Preset, sweep: Sweep, out: Path, docs: Path) -> list[str]:
-    """A sweep over cells (``+cell=...``) gets the horizon section (``rnn_scratch.study.horizon``); the
-    ``literature`` preset gets the table of cited results beside ours, from its runs and the horizon
-    preset's (``rnn_scratch.study.literature``)."""
-    lines: list[str] = []
-    if CELL_KEY in sweep.keys and sweep.x == "seq_len":
-        task = (sweep.config or {}).get("task", {}).get("name", "")
-        title = f"{task}: fraction of {len(sweep.seeds)} seeds solved against T, a curve per cell"
-        order = sweep_order(sweep.folder).get(CELL_KEY) or sweep_order(sweep.folder).get(f"+{CELL_KEY}")
-        section, figure = horizon_section(sweep.jobs, out, title, order)
-        lines += section
-        if figure is not None:
-            lines += [f"![{preset.name}: success against T]({_rel(figure, docs)})", ""]
-    if preset.name == "literature":
-        jobs = list(sweep.jobs)
-        horizon_runs = preset.runs.parent / "horizon"
-        if horizon_runs.is_dir() and any(horizon_runs.rglob(".hydra")):
-            jobs += analyse(horizon_runs).jobs
-        said = "The literature beside our runs (rnn_scratch/study/literature.py says where the tasks differ):"
-        lines += [said, "", *literature_table(jobs), ""]
+def own_section(preset: Preset, sweep: Sweep, out: Path, docs: Path, root: Path, sweeps: Sweeps) -> Section:
+    """The preset's own part of its page: ``section(page)`` of the module its ``# @study`` block names,
+    given the sweeps of the presets it ``reads`` (from the same page build); empty without one."""
+    study = preset.study
+    if study.section is None:
+        return Section()
+    found = {name: sweeps.get(preset.runs.parent / name) for name in study.reads}
+    others = {name: other for name, other in found.items() if other is not None}
+    return study.section_function()(Page(preset, sweep, out, docs, root, others))  # type: ignore[no-any-return]
+
+
+def horizon_lines(preset: Preset, sweep: Sweep, out: Path, docs: Path) -> list[str]:
+    """Any sweep over cells (``+cell=...``) against T gets the horizon section
+    (``rnn_scratch.study.horizon``): success against T per cell, each cell's horizon, its figure."""
+    if CELL_KEY not in sweep.keys or sweep.x != "seq_len":
+        return []
+    task = (sweep.config or {}).get("task", {}).get("name", "")
+    title = f"{task}: fraction of {len(sweep.seeds)} seeds solved against T, a curve per cell"
+    order = sweep.listed.get(CELL_KEY) or sweep.listed.get(f"+{CELL_KEY}")
+    lines, figure = horizon_section(sweep.jobs, out, title, order)
+    if figure is not None:
+        lines += [f"![{preset.name}: success against T]({_rel(figure, docs)})", ""]
     return lines
 
 
@@ -223,12 +216,15 @@ def baseline_table(sweep: Sweep) -> list[str]:
     return [*lines, ""]
 
 
-def headline(sweep: Sweep, path: Path) -> bool:
-    """The README's figure: the headline preset's metric against its x, a line per model; or, for
-    ``(preset, "horizon")``, that preset's horizon figure as written into docs/study/<preset>/."""
-    _, x = HEADLINE
-    if x == "horizon":
-        drawn = path.parent / HEADLINE[0] / HORIZON_FIGURE
+def headline(preset: Preset, sweep: Sweep, path: Path) -> bool:
+    """The README's figure, from the preset whose block names a ``headline``: ``<figure>.png`` copies
+    that figure of its page folder (docs/study/<preset>/, e.g. the horizon's success against T); a key
+    draws the preset's metric against it, a line per model (when it is the sweep's x)."""
+    x = preset.study.headline
+    if x is None:
+        return False
+    if x.endswith(".png"):
+        drawn = path.parent / preset.name / x
         if drawn.is_file():
             shutil.copyfile(drawn, path)
         return drawn.is_file()
@@ -246,16 +242,12 @@ def write_study(
     """Write docs/study/<preset>/, docs/study.md and docs/study/headline.png; return what was written."""
     (docs / "study").mkdir(parents=True, exist_ok=True)
     command = " ".join(["python scripts/study.py", f"--profile {profile}", *overrides])
-    body, written, compute_s = [], [], 0.0
+    body, written, compute_s, sweeps = [], [], 0.0, Sweeps()
     for preset in presets:
-        lines, sweep = preset_section(preset, docs, root)
+        lines, sweep = preset_section(preset, docs, root, sweeps)
         body += lines
         compute_s += sweep.compute_s if sweep is not None else 0.0
-        if (
-            sweep is not None
-            and preset.name == HEADLINE[0]
-            and headline(sweep, docs / "study" / "headline.png")
-        ):
+        if sweep is not None and headline(preset, sweep, docs / "study" / "headline.png"):
             written.append(docs / "study" / "headline.png")
     contents = [f"- [{p.name}](#{p.name})" for p in presets]
     page = [

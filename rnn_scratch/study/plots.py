@@ -26,7 +26,8 @@ matplotlib.use("Agg")  # files only, no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rnn_scratch.study.aggregate import FINISHED, Group, metric_value, number, sort_key  # noqa: E402
+from rnn_scratch.study.aggregate import Group, metric_value, number, sort_key  # noqa: E402
+from rnn_scratch.training.record import Status  # noqa: E402
 
 MAX_LINES = 4  # more series than this on one axis: split them into panels
 TAB10 = [f"C{i}" for i in range(10)]  # matplotlib's default colour cycle
@@ -143,7 +144,7 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
                         ax.plot(
                             xv,
                             v,
-                            "x" if j.status == "diverged" else ".",
+                            "x" if j.status == Status.DIVERGED else ".",
                             color=colour,
                             alpha=0.6,
                             markersize=6,
@@ -227,7 +228,7 @@ def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, headi
     """``kind`` "grad_norms" or "losses": a panel per series, a line per x (median over seeds, band
     from the lowest to the highest seed)."""
     curve = _gradient_curve if kind == "grad_norms" else _loss_curve
-    if not any(curve(j) is not None for g in groups for j in g.jobs if j.status in FINISHED):
+    if not any(curve(j) is not None for g in groups for j in g.jobs if j.finished):
         return False  # e.g. only torch_* baselines: they expose no per-step gradient
     others = [k for k in (groups[0].values if groups else {}) if k != x]
     panels = list(dict.fromkeys(_label(g.values, others) for g in groups))

@@ -25,7 +25,7 @@ unreadable file is "unreadable". Both are listed, never fatal.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from rnn_scratch.study.evidence import group_settings
 from rnn_scratch.study.evidence_plots import plot_decay_vs_lyapunov, plot_gradients, plot_survival
 from rnn_scratch.study.plots import plot_curves, plot_metric
 from rnn_scratch.study.runs import Job, find_jobs, load_job
+from rnn_scratch.training.record import NOT_A_RESULT
 
 COLUMNS = (
     "status", "eval_acc", "eval_mse", "eval_loss", "fresh_eval_acc", "fresh_eval_mse", "fresh_eval_loss",
@@ -110,7 +111,8 @@ def brief(config: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Sweep:
-    """A sweep read back: its jobs (sorted), swept keys, x axis, seed groups and primary metric."""
+    """A sweep read back: its jobs (sorted), swept keys, x axis, seed groups and primary metric, and
+    the values of each swept key in the order the sweep listed them (``sweep_order``)."""
 
     folder: Path
     jobs: list[Job]
@@ -118,6 +120,7 @@ class Sweep:
     x: str | None
     groups: list[Group]
     metric: str
+    listed: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def config(self) -> dict[str, Any] | None:
@@ -139,9 +142,9 @@ class Sweep:
         """Jobs that are not a finished result, by status (missing, unreadable, interrupted), and the
         diverged ones."""
         out: dict[str, list[Job]] = {}
-        for status in ("missing", "unreadable", "interrupted", "diverged"):
+        for status in NOT_A_RESULT:
             if found := [j for j in self.jobs if j.status == status]:
-                out[status] = found
+                out[status.value] = found
         return out
 
 
@@ -182,7 +185,7 @@ def analyse(sweep_dir: Path | str) -> Sweep:
 
     jobs.sort(key=lambda j: [position(k, j.overrides.get(k)) for k in order])
     groups = group_by_seed(jobs, [k for k in order if k in keys])
-    return Sweep(sweep_dir, jobs, keys, x, groups, primary_metric(jobs))
+    return Sweep(sweep_dir, jobs, keys, x, groups, primary_metric(jobs), listed)
 
 
 METRIC_FIGURE = {"eval_acc": "accuracy", "eval_mse": "mse", "eval_loss": "loss"}
@@ -271,7 +274,13 @@ def write_report(
 
     Raises ``FileNotFoundError`` when ``sweep_dir`` holds no job folder at all.
     """
-    sweep = analyse(sweep_dir)
+    return write_sweep(analyse(sweep_dir), out_dir, root, title)
+
+
+def write_sweep(
+    sweep: Sweep, out_dir: Path | str | None = None, root: Path | None = None, title: str = ""
+) -> dict[str, Path]:
+    """``write_report`` of a sweep already read (the study reads each sweep once per page build)."""
     out = Path(out_dir) if out_dir is not None else sweep.folder
     out.mkdir(parents=True, exist_ok=True)
     written = {"csv": out / "summary.csv", "grouped": out / "grouped.csv", "md": out / "summary.md"}

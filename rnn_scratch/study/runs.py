@@ -1,30 +1,68 @@
-"""A finished job as read back from its folder: overrides, metrics and gradient profile.
+"""A finished job as read back from its folder: overrides, its run record and its gradient profile.
 
 The bottom of the study package: every report, grouping and page starts from ``load_job``. A job folder
-is one holding Hydra's ``.hydra/``; without ``metrics.json`` it is "missing" (not run, still running, or
-killed), with an unreadable one "unreadable". Neither is fatal.
+is one holding Hydra's ``.hydra/``; its ``metrics.json`` is read as a ``RunRecord``
+(``rnn_scratch.training.record``): without the file the job is ``missing`` (not run, still running, or
+killed), with one no run wrote ``unreadable``. Neither is fatal.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
+from rnn_scratch.training.record import RunRecord, Status
+
 NOT_SWEPT = ("experiment", "name")  # override keys that never describe a job (hydra.* neither)
 
 
 @dataclass
 class Job:
+    """A job folder read back. ``metrics`` is its ``metrics.json`` as written (every measured value by
+    its key); ``record`` the same file as a ``RunRecord``, which says how the run ended."""
+
     folder: Path
     overrides: dict[str, str]  # key -> value as typed on the command line or in a preset's sweep
-    status: str  # completed | diverged | interrupted | missing | unreadable
+    status: Status  # Status.MISSING and .UNREADABLE too: a plain word is taken as its Status
     metrics: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, np.ndarray] = field(default_factory=dict)  # grad_norms.npz: steps, h, c, loss
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
+    @cached_property
+    def record(self) -> RunRecord:
+        """``metrics`` as a record (``load_job`` sets it from the file directly)."""
+        if self.status in (Status.MISSING, Status.UNREADABLE):
+            return RunRecord(self.status, 0)
+        return RunRecord.from_json({**self.metrics, "status": self.status.value})
+
+    @property
+    def finished(self) -> bool:
+        """A result (completed, solved or diverged): it counts in its group's n."""
+        return self.status.finished
+
+    @property
+    def solved(self) -> bool:
+        """The task's rule held at some eval (``RunRecord.solved``)."""
+        return self.record.solved
+
+    @cached_property
+    def config(self) -> dict[str, Any]:
+        """The run's config: the one its record holds, else (no record yet) Hydra's
+        ``.hydra/config.yaml``; {} when neither can be read."""
+        if self.record.config:
+            return self.record.config
+        try:
+            found = yaml.safe_load((self.folder / ".hydra" / "config.yaml").read_text())
+        except (OSError, yaml.YAMLError):
+            return {}
+        return found if isinstance(found, dict) else {}
 
 
 def find_jobs(sweep_dir: Path) -> list[Path]:
@@ -50,14 +88,10 @@ def load_job(folder: Path) -> Job:
         lines = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text()) or []
     except (OSError, yaml.YAMLError):
         lines = []
-    job = Job(folder, parse_overrides(lines), "missing")
-    if not (folder / "metrics.json").exists():
-        return job
-    try:
-        job.metrics = json.loads((folder / "metrics.json").read_text())
-        job.status = str(job.metrics.get("status", "unreadable"))
-    except (OSError, ValueError):
-        job.status = "unreadable"
+    record, metrics = RunRecord.load(folder)
+    job = Job(folder, parse_overrides(lines), record.status, metrics)
+    job.record = record  # the cached_property's value: the file is parsed once
+    if record.status in (Status.MISSING, Status.UNREADABLE):
         return job
     try:
         with np.load(folder / "grad_norms.npz") as npz:

@@ -15,7 +15,8 @@ model's metrics on a fresh eval set.
 
 ``scripts/train.py`` only turns Hydra's config into a ``TrainConfig`` and calls ``train``.
 
-A run ends in one of four states, written to ``metrics.json``: ``completed``; ``solved``
+A run ends in one of four states (``rnn_scratch.training.record.Status``), written to ``metrics.json`` with
+the rest of its ``RunRecord``: ``completed``; ``solved``
 (``stop_when_solved``: the task's solved rule held at an eval, so the run stopped there, early);
 ``diverged`` (the loss or the gradient became non-finite, or the loss passed ``diverge_above``: the run
 stops at that step and keeps its last good checkpoint); ``interrupted`` (SIGINT or SIGTERM: a checkpoint
@@ -53,6 +54,7 @@ from rnn_scratch.training.probes import (
     record_end,
     record_start,
 )  # fmt: skip
+from rnn_scratch.training.record import RunRecord, Status
 from rnn_scratch.training.results import hparam_values, write_json
 from rnn_scratch.training.resume import finished_metrics
 from rnn_scratch.training.setup import EVAL_SEED_OFFSET, Run, resolve_device, setup
@@ -76,7 +78,7 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     run = setup(cfg, Path(out_dir))
     if not isinstance(run, Run):
         return run  # skip_completed: the finished run's metrics
-    status, extra, step = "completed", {}, run.start_step
+    status, extra, step = Status.COMPLETED, {}, run.start_step
     if run.start_step == 0:
         record_start(run)  # the gradient profile and the forward view before any update
     bar = tqdm(
@@ -87,15 +89,16 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
             if received:
                 hand_on(run, step - 1, received)  # SIGUSR2: checkpoint, then the previous handler's turn
             if received:
-                status, extra, step = "interrupted", {"signal": signal.Signals(received[0]).name}, step - 1
+                extra = {"signal": signal.Signals(received[0]).name}
+                status, step = Status.INTERRUPTED, step - 1
                 break
             if divergence := train_step(run, step, bar):
-                status, extra, step = "diverged", divergence, step - 1  # the last completed step
+                status, extra, step = Status.DIVERGED, divergence, step - 1  # the last completed step
                 break
             if is_probe_step(step):
                 probe(run, step)
             if is_eval_step(cfg, step) and evaluate(run, step):
-                status = "solved"
+                status = Status.SOLVED
                 break
             if step % cfg.checkpoint_every == 0 and step < cfg.steps:
                 run.checkpoint(step)
@@ -178,38 +181,37 @@ def evaluate(run: Run, step: int) -> bool:
     return stop
 
 
-def finish(run: Run, status: str, step: int, extra: dict[str, Any]) -> dict[str, Any]:
+def finish(run: Run, status: Status, step: int, extra: dict[str, Any]) -> dict[str, Any]:
     """Write the run's outputs; ``step`` is the last completed step. Returns ``metrics.json``'s dict."""
     cfg, last, task = run.cfg, run.last, run.task
-    if status != "diverged":  # a diverged run keeps its last good checkpoint
+    if status != Status.DIVERGED:  # a diverged run keeps its last good checkpoint
         run.checkpoint(step)
     evidence = record_end(run, step)  # the probe and the forward view at the end, the fitted decays
-    if status in ("completed", "solved") and cfg.final_eval_size and task.solved_rule:
+    if status.ended and cfg.final_eval_size and task.solved_rule:
         evidence.update(fresh_eval(run))
-    metrics: dict[str, Any] = {
-        "status": status,
-        "diverged": status == "diverged",
-        "steps": step,
-        **{k: last.get(k) for k in ("train_loss", "eval_loss", "eval_acc")},
-        **last,
-        **task.baselines(),
-        "steps_to_solve": last.get("steps_to_solve"),  # null: never solved, or no rule (solved_rule)
+    solved_at = last.get("steps_to_solve")  # None: never solved, or no rule (solved_rule)
+    elapsed = max(time.perf_counter() - run.started, 1e-9)
+    record = RunRecord(
+        status,
+        step,
+        dataclasses.asdict(cfg),
+        {**{k: last.get(k) for k in ("train_loss", "eval_loss", "eval_acc")}, **last, **task.baselines()},
+        steps_to_solve=solved_at,
         # training sequences (steps x batch_size): a run that never solved is censored at its budget
-        "sequences_to_solve": None
-        if last.get("steps_to_solve") is None
-        else last["steps_to_solve"] * cfg.batch_size,
-        "budget_sequences": cfg.steps * cfg.batch_size,
-        "solved_rule": task.solved_rule,
-        "solved": None if task.solved_rule is None else last.get("steps_to_solve") is not None,
-        "clipped_fraction": last.get("clipped_steps", 0) / max(step, 1),
-        "wall_time_s": run.wall_time(),
-        "seq_per_s": (step - run.start_step) * cfg.batch_size / max(time.perf_counter() - run.started, 1e-9),
-        "device": str(run.device),
-        "grad_profile": "available" if run.model.core.state_grad_norms else "unavailable",
-        **evidence,
-        **extra,
-        "config": dataclasses.asdict(cfg),
-    }
+        sequences_to_solve=None if solved_at is None else solved_at * cfg.batch_size,
+        budget_sequences=cfg.steps * cfg.batch_size,
+        solved_rule=task.solved_rule,
+        end={
+            "clipped_fraction": last.get("clipped_steps", 0) / max(step, 1),
+            "wall_time_s": run.wall_time(),
+            "seq_per_s": (step - run.start_step) * cfg.batch_size / elapsed,
+            "device": str(run.device),
+            "grad_profile": "available" if run.model.core.state_grad_norms else "unavailable",
+            **evidence,
+            **extra,
+        },
+    )
+    metrics = record.to_json()
     final = {f"eval/{k[5:]}": v for k, v in last.items() if k.startswith("eval_")}
     monitor, out_dir = run.monitor, run.out_dir
     monitor.gradient_heatmap(step)
@@ -217,7 +219,7 @@ def finish(run: Run, status: str, step: int, extra: dict[str, Any]) -> dict[str,
     monitor.close()
     monitor.profile.save(out_dir / "grad_norms.npz", losses=run.losses)
     write_json(out_dir / "metrics.json", metrics)
-    if status == "diverged" and cfg.on_diverge == "raise":
+    if status == Status.DIVERGED and cfg.on_diverge == "raise":
         raise Diverged(f"diverged at step {step + 1}: loss {extra['loss_at_divergence']}")
     return metrics
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rnn_scratch.training.config import TrainConfig
+from rnn_scratch.training.record import RunRecord, Status
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -45,16 +46,11 @@ def sweep_summary(sweep: Path) -> str:
     """Two lines for a sweep's end: how its jobs ended (each job folder's ``metrics.json``; a folder
     without one failed) and the command that reports the sweep."""
     jobs = sorted({p.parent for p in sweep.rglob(".hydra")} - {sweep})
-    statuses = []
-    for job in jobs:
-        try:
-            statuses.append(json.loads((job / "metrics.json").read_text())["status"])
-        except (OSError, ValueError, KeyError, TypeError):
-            statuses.append("failed")
-    finished = sum(s in ("completed", "solved") for s in statuses)
-    diverged = statuses.count("diverged")
+    statuses = [RunRecord.read(job).status for job in jobs]  # missing or unreadable: the job failed
+    finished = sum(s.ended for s in statuses)
+    diverged = statuses.count(Status.DIVERGED)
     return (
-        f"sweep: {len(jobs)} jobs: {finished} finished ({statuses.count('solved')} solved), "
+        f"sweep: {len(jobs)} jobs: {finished} finished ({statuses.count(Status.SOLVED)} solved), "
         f"{diverged} diverged, {len(jobs) - finished - diverged} failed or interrupted -> {sweep}\n"
         f"summary and figures: python scripts/report.py {sweep}"
     )

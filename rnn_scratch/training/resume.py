@@ -17,6 +17,7 @@ from typing import Any
 
 from rnn_scratch.training.checkpoint import CHECKPOINT, load_checkpoint
 from rnn_scratch.training.config import ConfigError, TrainConfig
+from rnn_scratch.training.record import RunRecord
 
 
 def resume_from(cfg: TrainConfig, out_dir: Path) -> Path | None:
@@ -43,19 +44,13 @@ def results_dir(cfg: TrainConfig, out_dir: Path) -> Path:
     return out_dir if choice in ("", "true", "yes", "false", "no") else Path(cfg.resume)  # type: ignore[arg-type]
 
 
-FINISHED = ("completed", "solved", "diverged")
-
-
 def check_folder_free(cfg: TrainConfig, out_dir: Path) -> None:
     """A fresh run never overwrites a finished one: refuse a folder whose ``metrics.json`` says finished
     (naming the keys whose values differ, if any), so its events never mix with another run's."""
-    try:
-        metrics = json.loads((out_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
+    record = RunRecord.read(out_dir)
+    if not record.status.finished:
         return
-    if not isinstance(metrics, dict) or metrics.get("status") not in FINISHED:
-        return
-    saved, now = metrics.get("config") or {}, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    saved, now = record.config, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
     differ = [f"{k}={saved.get(k)!r}" for k, v in now.items() if k not in FREE_KEYS and saved.get(k) != v]
     what = f"of another config ({', '.join(differ[:4])})" if differ else "of this config"
     raise ConfigError(
@@ -65,10 +60,7 @@ def check_folder_free(cfg: TrainConfig, out_dir: Path) -> None:
 
 
 def _completed(run_dir: Path) -> bool:
-    try:
-        return json.loads((run_dir / "metrics.json").read_text())["status"] in ("completed", "solved")
-    except (OSError, ValueError, KeyError):
-        return False
+    return RunRecord.read(run_dir).status.ended
 
 
 # Keys that change neither the weights nor the data a run sees: where it runs, what it is called, how
@@ -82,15 +74,12 @@ FREE_KEYS = frozenset({
 def finished_metrics(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
     """``skip_completed``: the metrics of a run already finished in ``out_dir`` (completed, solved or
     diverged) with the same config but for the keys that do not shape it, else None."""
-    try:
-        metrics = json.loads((out_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
+    record, metrics = RunRecord.load(out_dir)
+    if not record.status.finished:
         return None
-    if not isinstance(metrics, dict) or metrics.get("status") not in ("completed", "solved", "diverged"):
-        return None
-    saved, now = metrics.get("config") or {}, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    saved, now = record.config, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
     same = all(saved.get(k) == v for k, v in now.items() if k not in FREE_KEYS)
-    return metrics if same else None
+    return metrics if same else None  # the file as written
 
 
 def check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
