@@ -81,8 +81,10 @@ def test_horizon_section_reads_run_folders_into_a_table_and_figure(tmp_path: Pat
         json.dumps({**metrics, "status": "diverged"})
     )
     jobs = [load_job(p) for p in sorted((tmp_path / "runs").iterdir())]
-    lines, figure = horizon_section(jobs, tmp_path, "test", order=["lstm", "rnn", "mine"])
+    lines, figure = horizon_section(jobs, tmp_path, "test")  # no sweep order: the registry's (rnn, lstm)
     text = "\n".join(lines)
+    swept = "\n".join(horizon_section(jobs, tmp_path, "test", order=["lstm", "rnn", "mine"])[0])
+    assert swept.index("| lstm |") < swept.index("| rnn |")  # the sweep's order, when it has one
     assert "| cell | T = 10 | T = 100 | T = 1000 |" in text
     assert "| rnn | 3/3 [0.44, 1.00] | 1/3 [0.06, 0.79] | 0/3 [0.00, 0.56], 1 diverged |" in text
     assert "| lstm | > 1000 | 9/9 |" in text and text.index("| rnn |") < text.index("| lstm |")  # cell order

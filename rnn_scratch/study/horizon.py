@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rnn_scratch.models.registry import cell_names
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
 
@@ -152,10 +153,16 @@ def horizon(results: list[Outcome], cell: str, resamples: int = BOOTSTRAP, seed:
 
 
 def cells_in_order(results: list[Outcome], order: list[str] | None = None) -> list[str]:
-    """The cells found, in the sweep's order (the preset's ``+cell`` list), then any others as found."""
+    """The cells found, in the sweep's order (the preset's ``+cell`` list), then any others: registered cells
+    in the registry's order, the rest as found."""
     found = list(dict.fromkeys(r.cell for r in results))
     listed = list(dict.fromkeys(order or []))
-    return [c for c in listed if c in found] + [c for c in found if c not in listed]
+    registry = cell_names()
+    rest = sorted(
+        (c for c in found if c not in listed),
+        key=lambda c: registry.index(c) if c in registry else len(registry),
+    )
+    return [c for c in listed if c in found] + rest
 
 
 def _cell_by_length(
