@@ -15,6 +15,7 @@ import yaml
 from conftest import CONFIGS, TINY
 
 from rnn_scratch.errors import ConfigError
+from rnn_scratch.training.checkpoint import load_trained
 from rnn_scratch.training.cli import argv as cli
 from rnn_scratch.training.cli.job import (
     Job,
@@ -25,7 +26,7 @@ from rnn_scratch.training.cli.job import (
     run_job,
     share_the_machine,
 )
-from rnn_scratch.training.cli.sample import load_trained, sample_text
+from rnn_scratch.training.cli.sample import sample_text
 from rnn_scratch.training.cli.usage import first_sentence, help_text, preset_about
 from rnn_scratch.training.parallel import available_cpus
 

@@ -25,10 +25,8 @@ from rnn_scratch.analysis.lyapunov import lyapunov_spectrum, product_norms
 from rnn_scratch.analysis.memory import memory_capacity, memory_curve, target_decoding
 from rnn_scratch.analysis.stepping import state_size
 from rnn_scratch.analysis.trajectories import fit_pca
-from rnn_scratch.models.classifier import build_model
-from rnn_scratch.tasks import make_task
-from rnn_scratch.training.checkpoint import CHECKPOINT, load_checkpoint
-from rnn_scratch.training.config import ConfigError, ModelConfig
+from rnn_scratch.training.checkpoint import load_trained
+from rnn_scratch.training.config import ConfigError
 from rnn_scratch.training.instruments import drive
 from rnn_scratch.training.loop import EVAL_SEED_OFFSET
 
@@ -37,21 +35,12 @@ PROBES, LYAPUNOV, K, TRAJECTORIES, STARTS = 1024, 32, 16, 24, 64
 
 def load_run(run_dir: Path) -> tuple[Any, Any, Any, dict[str, Any]]:
     """(model, task, eval set, config dict) of a run folder, as training left them."""
-    if not (run_dir / CHECKPOINT).is_file():
-        raise ConfigError("run_dir", f"no {CHECKPOINT} in {run_dir}")
-    saved = load_checkpoint(run_dir / CHECKPOINT)
-    cfg = saved["config"]
-    options = {k: v for k, v in cfg["task"].items() if k != "name"}
-    task = make_task(cfg["task"]["name"], cfg["seq_len"], **options)
-    model = build_model(
-        ModelConfig(**cfg["model"]), task.input_size, cfg["hidden_size"], task.n_outputs, cfg["seq_len"]
-    )
-    model.load_state_dict(saved["model"])
+    model, task, cfg = load_trained(run_dir)
     data = task.eval_set(cfg["eval_size"], torch.Generator().manual_seed(cfg["seed"] + EVAL_SEED_OFFSET))
     if data.lengths is not None:
         raise ConfigError("run_dir", f"task={cfg['task']['name']} pads sequences of different lengths; "
                           "the dynamics analysis needs aligned steps")  # fmt: skip
-    return model.eval(), task, data, cfg
+    return model, task, data, cfg
 
 
 @torch.no_grad()

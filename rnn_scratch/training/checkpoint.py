@@ -16,6 +16,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
+from rnn_scratch.errors import ConfigError
+from rnn_scratch.models.classifier import build_model
+from rnn_scratch.models.config import ModelConfig
+from rnn_scratch.tasks import Task, make_task
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -50,3 +56,19 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     # Our own files: they hold NumPy and Python RNG states, which weights_only=True would refuse.
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def load_trained(run_dir: Path) -> tuple[nn.Module, Task, dict[str, Any]]:
+    """(model in eval mode, task, config dict) of a run folder, as its last checkpoint left them.
+    ConfigError when the folder holds no checkpoint."""
+    if not (run_dir / CHECKPOINT).is_file():
+        raise ConfigError("run_dir", f"no {CHECKPOINT} in {run_dir}")
+    saved = load_checkpoint(run_dir / CHECKPOINT)
+    cfg = saved["config"]
+    options = {k: v for k, v in cfg["task"].items() if k != "name"}
+    task = make_task(cfg["task"]["name"], cfg["seq_len"], **options)
+    model = build_model(
+        ModelConfig(**cfg["model"]), task.input_size, cfg["hidden_size"], task.n_outputs, cfg["seq_len"]
+    )
+    model.load_state_dict(saved["model"])
+    return model.eval(), task, cfg
