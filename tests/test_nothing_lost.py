@@ -188,6 +188,7 @@ def test_an_interrupted_run_says_how_to_resume_and_resuming_elsewhere_names_its_
         ),
         ("task.lagg=3", "error: task.lagg: unknown key of task (did you mean lag?)"),
         ("model=lstmm", "error: model=lstmm: no such option (did you mean lstm?)"),
+        ("model=LSTM", "error: model=LSTM: no such option (did you mean lstm?)"),  # case aside
         ("task=recal", "error: task=recal: no such option (did you mean recall?)"),
         ("model=model_schema", "error: model=model_schema: no such option"),
         ("+cell=lstmm", "error: cell=lstmm: no such option (did you mean lstm?)"),  # every group of configs/
