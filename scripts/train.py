@@ -4,7 +4,8 @@ Hydra composes configs/train.yaml with the command-line overrides, validates typ
 dataclasses of rnn_scratch/training/config.py, and gives the run its folder. This file is the part
 that speaks Hydra: it reads the overrides with Hydra's parser, the job from ``HydraConfig``, and hands
 plain values to ``rnn_scratch.training.cli``, which checks the command line before Hydra writes
-anything (``argv``), fills ``--help`` (``usage``) and runs the job (``job``).
+anything (``argv``; ``values`` lists the jobs of a sweep whose configs this file composes and
+validates), fills ``--help`` (``usage``) and runs the job (``job``).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rnn_scratch.training.cli import argv as cli
+from rnn_scratch.training.cli import values as sweep
 from rnn_scratch.training.cli.job import Job, run_job
 from rnn_scratch.training.cli.usage import help_text
-from rnn_scratch.training.config import TrainConfig, register
+from rnn_scratch.training.config import TrainConfig, register, validate
 from rnn_scratch.training.results import sweep_summary
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -46,7 +48,13 @@ def parse(args: list[str]) -> list[cli.Override] | None:
         return None
     return [
         cli.Override(
-            o.key_or_group, values(o), o.is_sweep_override(), o.is_hydra_override(), o.is_delete(), o.package
+            o.key_or_group,
+            values(o),
+            o.is_sweep_override(),
+            o.is_hydra_override(),
+            o.is_delete(),
+            o.package,
+            o.get_key_element(),
         )
         for o in overrides
     ]
@@ -62,13 +70,76 @@ def values(o: Override) -> tuple[str, ...] | None:
         return None
 
 
-def compose_config(overrides: list[str]) -> TrainConfig:
-    """The run's config from its overrides, by Hydra's compose API (before ``main`` runs)."""
+# Flags under which no job runs, or that compose another config than configs/train.yaml.
+NO_JOB = {"--help", "-h", "--hydra-help", "--version", "--info", "-i", "--shell-completion", "-sc"}
+OTHER_CONFIG = {"--config-path", "-cp", "--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+
+
+def check_values(argv: list[str], overrides: list[cli.Override] | None) -> str | None:
+    """The first job of ``argv`` whose config is refused, composed as its job will compose it and
+    validated, before Hydra writes anything: the one-line error naming the key (and the job, when a
+    sweep varies several keys), else None. ``rnn_scratch.training.cli.values`` says which jobs; a
+    single run is its one job, its folder checked too (``check_run_dir``)."""
+    args, multirun = cli.override_args(argv), cli.is_multirun(argv)
+    if overrides is None or not args or (NO_JOB | OTHER_CONFIG) & set(argv):
+        return None  # nothing to check, or Hydra reports it (an unparsable override)
+    if not multirun and any(o.sweep for o in overrides):
+        return None  # Hydra asks for --multirun
+    hydra_args = [a for a, o in zip(args, overrides, strict=True) if o.hydra and not o.sweep]
+    given = [o for o in overrides if not o.hydra]
+    composed: dict[tuple[str, ...], DictConfig] = {}
+    cfg = None
     try:
         with initialize_config_dir(str(CONFIGS), version_base="1.3"):
-            return OmegaConf.to_object(compose("train", overrides=overrides))  # type: ignore[return-value]
+            try:  # a preset's sweep (hydra.sweeper.params) comes before the command line's
+                given = [*sweeper_params(given, hydra_args, composed), *given] if multirun else given
+            except Exception:
+                return None  # not a value of a job's config (a Hydra key): Hydra reports it
+            several = sum(o.sweep for o in sweep.swept_settings(given)) > 1
+            for job in sweep.jobs_to_check(given, composes)[0]:
+                try:
+                    cfg = config_of(job, composed)
+                    validate(cfg)
+                except Exception as error:
+                    task = next((c.task.name for c in composed.values()), None)
+                    if (problem := sweep.refusal(error, job, task)) is None:
+                        return None  # not a value's fault: Hydra reports it with its own message
+                    return f"error: {problem}" + (f" (job {sweep.varied(job)})" if several else "")
     finally:
         GlobalHydra.instance().clear()
+    return None if multirun else cli.check_run_dir(argv, lambda _: cfg)  # type: ignore[arg-type,return-value]
+
+
+def composes(o: cli.Override) -> bool:
+    return sweep.composes(o, CONFIGS)
+
+
+def sweeper_params(
+    given: list[cli.Override], hydra_args: list[str], composed: dict[tuple[str, ...], DictConfig]
+) -> list[cli.Override]:
+    """The sweep a preset declares (``hydra.sweeper.params``), read from the config composed with the
+    first value of each override given (kept in ``composed``, without its ``hydra`` node)."""
+    first = sweep.jobs_to_check(given, composes)[0][0]
+    groups = tuple(sweep.as_given(s) for s in first if composes(s[0]))
+    base = compose("train", overrides=[*groups, *hydra_args], return_hydra_config=True)
+    params = base.hydra.sweeper.get("params") or {}
+    with open_dict(base):
+        del base["hydra"]
+    composed[groups] = base
+    return parse([f"{k}={v}" for k, v in params.items()]) or []
+
+
+def config_of(job: sweep.Job, composed: dict[tuple[str, ...], DictConfig]) -> TrainConfig:
+    """``job``'s config: Hydra composes its groups (once per distinct choice, kept in ``composed``),
+    then sets its plain keys as it sets them in a job (``OmegaConf.update``: the same conversion)."""
+    groups = tuple(sweep.as_given(s) for s in job if composes(s[0]))
+    if groups not in composed:
+        composed[groups] = compose("train", overrides=list(groups))
+    cfg = composed[groups].copy()
+    plain = [sweep.as_given(s) for s in job if not composes(s[0])]
+    for o in OverridesParser.create().parse_overrides(plain):
+        OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+    return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 
 
 def this_job() -> Job:
@@ -102,7 +173,7 @@ def main(dict_cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     overrides = parse(cli.override_args(sys.argv))
-    if problem := cli.check_overrides(overrides, CONFIGS) or cli.check_run_dir(sys.argv, compose_config):
+    if problem := cli.check_overrides(overrides, CONFIGS) or check_values(sys.argv, overrides):
         print(problem, file=sys.stderr)
         sys.exit(2)
     sys.argv = cli.name_jobs_by_swept_keys(sys.argv, overrides, CONFIGS)

@@ -17,9 +17,11 @@ from conftest import CONFIGS, TINY
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.training.checkpoint import load_trained
 from rnn_scratch.training.cli import argv as cli
+from rnn_scratch.training.cli import values
 from rnn_scratch.training.cli.job import (
     Job,
     discard_refused,
+    end_line,
     final_line,
     log_also_to,
     resume_command,
@@ -28,6 +30,8 @@ from rnn_scratch.training.cli.job import (
 )
 from rnn_scratch.training.cli.sample import sample_text
 from rnn_scratch.training.cli.usage import first_sentence, help_text, preset_about
+from rnn_scratch.training.config import TrainConfig
+from rnn_scratch.training.overrides import wrong_type
 from rnn_scratch.training.parallel import available_cpus
 
 # --- usage: the choices and keys of --help -------------------------------------------------------------
@@ -222,6 +226,109 @@ def test_check_run_dir_refuses_a_folder_holding_another_run(tmp_path: Path, comp
     assert cli.check_run_dir(["train.py", "seq_len=abc", f"hydra.run.dir={folder}"], compose) is None
 
 
+def test_check_run_dir_refuses_a_resume_with_nothing_to_resume(tmp_path: Path, compose_cfg) -> None:
+    compose = lambda overrides: compose_cfg(*overrides)  # noqa: E731
+    assert cli.check_run_dir(["train.py", "resume=true"], compose) == (
+        "error: resume: nothing to resume: pass resume=<run folder>"  # a fresh folder holds no run
+    )
+    empty = ["train.py", "resume=yes", f"hydra.run.dir={tmp_path / 'new'}"]
+    assert cli.check_run_dir(empty, compose) == (
+        f"error: resume: nothing to resume in {tmp_path / 'new'}: pass resume=<run folder>"
+    )
+    assert not (tmp_path / "new").exists()
+    finished_run(tmp_path / "old", compose_cfg("seq_len=5"))  # metrics.json, no checkpoint
+    error = cli.check_run_dir(["train.py", "seq_len=5", f"resume={tmp_path / 'old'}"], compose)
+    assert error == f"error: resume: no checkpoint.pt in {tmp_path / 'old'}"
+    assert cli.check_run_dir(["train.py", "resume=false"], compose) is None
+
+
+# --- values: every value of a sweep, before its first job -----------------------------------------------
+
+
+def sweep_of(*overrides: cli.Override) -> list[list[str]]:
+    jobs, _ = values.jobs_to_check(list(overrides), lambda o: o.key == "model")
+    return [[values.as_given(s) for s in job] for job in jobs]
+
+
+def test_a_small_sweep_checks_every_job() -> None:
+    jobs, every = values.jobs_to_check(
+        [one("seq_len", "5", "6", sweep=True), one("model", "rnn", "lstm", sweep=True), one("steps", "9")],
+        lambda o: o.key == "model",
+    )
+    assert every and [[values.as_given(s) for s in job] for job in jobs] == [
+        ["seq_len=5", "model=rnn", "steps=9"], ["seq_len=5", "model=lstm", "steps=9"],
+        ["seq_len=6", "model=rnn", "steps=9"], ["seq_len=6", "model=lstm", "steps=9"],
+    ]  # fmt: skip
+    assert values.varied(jobs[1]) == "seq_len=5 model=lstm"  # the swept keys name a job
+
+
+def test_a_large_sweep_checks_each_value_with_the_others_at_their_first() -> None:
+    many = tuple(str(n) for n in range(1, 101))
+    jobs = sweep_of(one("seq_len", *many, sweep=True), one("hidden_size", "4", "8", "16", sweep=True))
+    assert len(jobs) == 1 + 99 + 2  # not the 300 of the product
+    assert ["seq_len=100", "hidden_size=4"] in jobs and ["seq_len=1", "hidden_size=16"] in jobs
+    # groups compose: past 8 distinct compositions, each value alone
+    options = ("rnn", "lstm", "gru", "irnn", "indrnn", "torch_rnn", "torch_lstm", "torch_gru")
+    jobs = sweep_of(one("model", *options, sweep=True), one("seq_len", "5", "6", sweep=True))
+    assert len(jobs) == 16  # 8 compositions: the product
+    jobs = sweep_of(one("model", *options, "x", sweep=True), one("seq_len", "5", "6", sweep=True))
+    assert len(jobs) == 1 + 8 + 1
+
+
+def test_a_sweep_is_merged_as_hydras_sweeper_merges_it() -> None:
+    """A preset's params first, the command line's last value of a key winning at its first place;
+    Hydra's keys and sweeps only Hydra can list (an interval) are no job's config."""
+    preset = [one("seq_len", "10", "25", sweep=True), one("seed", "0", "1", sweep=True)]
+    given = [
+        one("seq_len", "5O"), one("+experiment", "vanishing", key_element="+experiment"),
+        one("hydra/launcher", "joblib", hydra=True), cli.Override("optim.lr", None, sweep=True),
+    ]  # fmt: skip
+    jobs = sweep_of(*preset, *given)
+    assert jobs == [
+        ["seq_len=5O", "seed=0", "+experiment=vanishing"],
+        ["seq_len=5O", "seed=1", "+experiment=vanishing"],
+    ]
+    assert values.composes(one("experiment", "x", key_element="+experiment"), CONFIGS)
+    assert values.composes(one("model", "lstm"), CONFIGS) and not values.composes(
+        one("seq_len", "5"), CONFIGS
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "given", "error"),
+    [
+        ("seq_len", "abc", "seq_len: must be an integer, got 'abc'"),
+        ("steps", 1.5, "steps: must be an integer, got '1.5'"),
+        ("clip", "yes", "clip: must be a number or null, got 'yes'"),
+        ("hidden_size", 12.0, "hidden_size: must be an integer, got '12.0'"),
+        ("stop_when_solved", "maybe", "stop_when_solved: must be true or false, got 'maybe'"),
+        ("optim.lr", "1e-3x", "optim.lr: must be a number, got '1e-3x'"),
+        ("heatmap_range", ["a", 0], "heatmap_range: must be a list of numbers or null, got \"['a', 0]\""),
+        ("task.n_classes", "x", "task.n_classes: must be an integer, got 'x'"),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named_with_the_type_its_key_takes(key: str, given, error: str) -> None:
+    """The error OmegaConf raises when a job sets the value (as Hydra sets it) becomes one line."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.structured(TrainConfig)
+    with pytest.raises(Exception) as raised:
+        OmegaConf.update(cfg, key, given, merge=True)
+    job = ((one(key, str(given)), str(given)),)
+    assert values.refusal(raised.value, job, "recall") == error
+    assert (
+        values.refusal(ConfigError("seq_len", "must be > 0, got -5"), job, None)
+        == "seq_len: must be > 0, got -5"
+    )
+    assert values.refusal(RuntimeError("not a value"), job, None) is None  # Hydra reports it
+
+
+def test_wrong_type_reads_the_tasks_own_schema() -> None:
+    assert wrong_type("task.horizon", "x", "series") == "task.horizon: must be an integer, got 'x'"
+    assert wrong_type("task.eval_fraction", "x", None) == "task.eval_fraction: must be a number, got 'x'"
+    assert wrong_type("model.truncate", "x") == "model.truncate: must be an integer or null, got 'x'"
+
+
 # --- job: one run from its config to its exit ----------------------------------------------------------
 
 
@@ -231,6 +338,18 @@ def test_final_line_puts_baselines_beside_their_metric() -> None:
         "chance_acc": 0.125, "majority_acc": 0.25, "train_acc": 0.5, "names_duplicate": 3,
     }  # fmt: skip
     assert final_line(metrics) == "eval_acc=0.9877 (chance 0.125, majority 0.25) eval_loss=0.05"
+
+
+def test_the_last_line_says_the_step_reached_and_the_last_metrics() -> None:
+    config = {"steps": 1500}
+    done = {"status": "completed", "steps": 1500, "eval_acc": 1.0, "chance_acc": 0.125, "config": config}
+    assert end_line(done) == "completed: eval_acc=1 (chance 0.125)"  # as the README shows it
+    early = {"status": "interrupted", "steps": 37, "eval_acc": None, "train_loss": 2.07, "config": config}
+    assert end_line(early) == "interrupted at step 37 of 1500: no eval yet (last train_loss=2.07)"
+    at_once = {"status": "interrupted", "steps": 0, "eval_acc": None, "config": config}
+    assert end_line(at_once) == "interrupted at step 0 of 1500: no eval yet, no metrics yet"
+    solved = {**done, "status": "solved", "steps": 250}
+    assert end_line(solved) == "solved at step 250 of 1500: eval_acc=1 (chance 0.125)"
 
 
 def test_resume_command_continues_the_same_run(tmp_path: Path) -> None:
@@ -316,3 +435,49 @@ def test_run_job_without_hydra(compose_cfg, tmp_path: Path, caplog: pytest.LogCa
     with pytest.raises(SystemExit) as exit_:
         run_job(cfg_bad, Job(refused))
     assert exit_.value.code == 2 and not (tmp_path / "day").exists()
+
+
+def test_a_refused_resume_writes_nothing_into_the_folder_it_names(
+    compose_cfg, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    run_job(compose_cfg(*TINY, "seq_len=5", "device=cpu"), Job(run))
+    (run / "train.log").write_text("the run's own log\n")
+    before = {p.name: p.stat().st_mtime_ns for p in run.rglob("*")}
+    other = tmp_path / "other"
+    (other / ".hydra").mkdir(parents=True)
+    cfg = compose_cfg(*TINY, "seq_len=5", "hidden_size=16", "device=cpu", f"resume={run}")
+    with caplog.at_level(logging.INFO, logger="rnn_scratch"), pytest.raises(SystemExit) as exit_:
+        run_job(cfg, Job(other))
+    assert exit_.value.code == 2
+    assert (run / "train.log").read_text() == "the run's own log\n"  # no "resuming the run in ..."
+    assert {p.name: p.stat().st_mtime_ns for p in run.rglob("*")} == before
+    assert "resuming" not in caplog.text and not other.exists()
+
+
+def test_a_sweeps_runs_are_its_jobs_and_each_carries_its_experiment(compose_cfg, tmp_path: Path) -> None:
+    """TensorBoard's own reader lists the jobs, not the sweep's root, as runs; its HParams plugin finds
+    the sweep's experiment, the swept keys first and marked."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, get_experiment
+
+    sweep = tmp_path / "sweep"
+    for num, seq_len in enumerate((5, 6)):
+        job = Job(sweep / f"seq_len={seq_len}", num=num, sweep_dir=sweep, override_keys=["seq_len", "steps"],
+                  exclude_keys=["steps"])  # fmt: skip
+        (job.out_dir / ".hydra").mkdir(parents=True)
+        run_job(compose_cfg(*TINY, f"seq_len={seq_len}", "device=cpu", "threads=1"), job)
+    mux = plugin_event_multiplexer.EventMultiplexer().AddRunsFromDirectory(str(sweep))
+    mux.Reload()
+    assert sorted(mux.Runs()) == ["seq_len=5/tb", "seq_len=6/tb"]  # not the root "."
+    tb = base_plugin.TBContext(data_provider=data_provider.MultiplexerDataProvider(mux, str(sweep)))
+    handler = get_experiment.Handler(
+        context.RequestContext(), backend_context.Context(tb), "", api_pb2.GetExperimentRequest()
+    )
+    experiment = handler.run()
+    assert experiment.hparam_infos[0].name == "seq_len" and experiment.hparam_infos[0].differs
+    assert not any(info.differs for info in experiment.hparam_infos[1:])
+    assert {m.name.tag for m in experiment.metric_infos} >= {"eval/acc", "eval/loss"}

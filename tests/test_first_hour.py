@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
-from conftest import CONFIGS, run_script
+from conftest import CONFIGS, TRAIN_SCRIPT, run_script
 
 from rnn_scratch.tasks.names import Names
 
@@ -73,3 +76,51 @@ def test_counts_in_metrics_are_integers(tmp_path: Path) -> None:
     counts = {k: v for k, v in baselines.items() if k.startswith("names_")}
     assert all(isinstance(v, int) for v in counts.values()), counts
     assert json.dumps(counts).count(".") == 0  # written as 1, not 1.0
+
+
+@pytest.fixture(scope="module")
+def train_script() -> ModuleType:
+    """``scripts/train.py`` as a module (its ``__main__`` part does not run): its checks in-process."""
+    spec = importlib.util.spec_from_file_location("train_script", TRAIN_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check(train_script: ModuleType, *args: str) -> str | None:
+    argv = ["train.py", *args]
+    return train_script.check_values(argv, train_script.parse(train_script.cli.override_args(argv)))
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["-m", "seq_len=10,-5,20", "steps=100"], "error: seq_len: must be > 0, got -5"),
+        (["-m", "seq_len=10,5O"], "error: seq_len: must be an integer, got '5O'"),
+        (["-m", "seq_len=range(1,3)", "optim.lr=1e-3,1e-3x"], "error: optim.lr: must be a number"),
+        # a value wrong only beside another's: every job of a small sweep is checked
+        (["-m", "task=recall,temporal_order", "seq_len=20,5"], "error: seq_len: temporal_order needs"),
+        (["-m", "model=rnn,lstm", "model.forget_bias=abc"], "error: model.forget_bias: must be a number"),
+        (["-m", "+experiment=cells", "task.n_classes=1"], "error: task.n_classes: must be >= 2"),
+        (["seq_len=abc"], "error: seq_len: must be an integer, got 'abc'"),
+        (["resume=true"], "error: resume: nothing to resume: pass resume=<run folder>"),
+    ],
+)  # fmt: skip
+def test_every_value_of_a_command_is_checked_before_hydra_starts(
+    train_script: ModuleType, args: list[str], error: str
+) -> None:
+    assert (check(train_script, *args) or "").startswith(error)
+
+
+def test_a_sweep_of_a_hundred_values_checks_them_all_in_about_a_second(train_script: ModuleType) -> None:
+    many = ",".join(str(n) for n in range(1, 100))
+    start = time.perf_counter()
+    assert check(train_script, "-m", f"seq_len={many},0") == "error: seq_len: must be > 0, got 0"  # the last
+    took = time.perf_counter() - start
+    assert took < 5, took  # ~1 s on 2 loaded cores; one Hydra composition per value would take 10-30 s
+
+
+def test_every_preset_passes_the_check(train_script: ModuleType) -> None:
+    for preset in sorted((CONFIGS / "experiment").glob("*.yaml")):
+        assert check(train_script, "-m", f"+experiment={preset.stem}") is None, preset.stem

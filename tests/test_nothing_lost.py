@@ -158,6 +158,8 @@ def test_an_interrupted_run_says_how_to_resume_and_resuming_elsewhere_names_its_
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGINT, stderr
     last = stdout.strip().splitlines()[-1]  # Hydra logs to stdout
+    ended = stdout.strip().splitlines()[-2]  # the step it reached, never an empty metrics slot
+    assert "interrupted at step " in ended and " of 400: " in ended and ":  in" not in ended, ended
     command = last.split("to resume: ", 1)[1]
     assert command.endswith(f"resume=true hydra.run.dir={run_dir.resolve()}"), last
     # the printed command continues it, from any folder, with more steps
@@ -188,6 +190,7 @@ def test_an_interrupted_run_says_how_to_resume_and_resuming_elsewhere_names_its_
         ),
         ("task.lagg=3", "error: task.lagg: unknown key of task (did you mean lag?)"),
         ("model=lstmm", "error: model=lstmm: no such option (did you mean lstm?)"),
+        ("model=LSTM", "error: model=LSTM: no such option (did you mean lstm?)"),  # case aside
         ("task=recal", "error: task=recal: no such option (did you mean recall?)"),
         ("model=model_schema", "error: model=model_schema: no such option"),
         ("+cell=lstmm", "error: cell=lstmm: no such option (did you mean lstm?)"),  # every group of configs/

@@ -117,21 +117,38 @@ BAD_INPUTS = [
     (["on_diverge=shrug"], "on_diverge"),
     (["diverge_above=-1"], "diverge_above"),
     (["resume=/no/such/run"], "resume"),
-    (["resume=true"], "resume"),
+    (["resume=true"], "resume: nothing to resume in "),
     (["model=lstm", "model.bptt=reverse"], "model.bptt"),
     (["model.cuda_graph=true"], "model.cuda_graph"),
+    # a wrong type: one line naming the key and what it takes, not Hydra's 5-line message
+    (["steps=1.5"], "steps: must be an integer, got '1.5'"),
+    (["clip=yes"], "clip: must be a number or null, got 'yes'"),
+    (["hidden_size=12.0"], "hidden_size: must be an integer, got '12.0'"),
+    (["stop_when_solved=maybe"], "stop_when_solved: must be true or false, got 'maybe'"),
+    (["optim.lr=1e-3x"], "optim.lr: must be a number, got '1e-3x'"),
+    (["task.n_classes=1"], "task.n_classes: must be >= 2"),  # one key: chance 1, no task
+    # a sweep: every value checked before the first job starts, no folder left (not even multirun.yaml)
+    (["-m", "seq_len=10,-5,20", "hydra/launcher=joblib"], "error: seq_len: must be > 0, got -5"),
+    (["-m", "seq_len=10,5O"], "error: seq_len: must be an integer, got '5O'"),
+    (
+        ["-m", "+experiment=vanishing", "clip=1.0,-1"],
+        "clip: must be > 0, got -1.0 (job seq_len=10 seed=0 clip=-1)",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
     ("overrides", "key"), BAD_INPUTS, ids=lambda v: " ".join(v) if isinstance(v, list) else None
 )
-def test_bad_input_fails_cleanly_naming_the_key(train_run, overrides: list[str], key: str) -> None:
+def test_bad_input_fails_cleanly_naming_the_key(
+    train_run, tmp_path: Path, overrides: list[str], key: str
+) -> None:
+    """One line naming the key, exit 2, before Hydra writes anything: no run or sweep folder."""
     proc, run_dir = train_run(*overrides)
-    assert proc.returncode != 0
-    assert key in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr
-    assert not (run_dir / "metrics.json").exists() and not (run_dir / "tb").exists()
+    assert proc.returncode == 2, proc.stderr
+    assert key in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("error: ")
+    assert not run_dir.exists() and not (tmp_path / "outputs").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")

@@ -36,7 +36,8 @@ class RecallConfig(TaskConfig):
     lag: int | None = None  # steps between the key and the end; None = seq_len - 1 (the first step)
 
     def check(self, seq_len: int) -> None:
-        positive("task.n_classes", self.n_classes)
+        if self.n_classes < 2:  # one key: every answer is right, chance accuracy 1, nothing to learn
+            raise ConfigError("task.n_classes", f"must be >= 2 (one key is no task), got {self.n_classes}")
         positive("task.n_distractors", self.n_distractors)
         if self.n_classes + self.n_distractors > 26 * 2 or max(self.n_classes, self.n_distractors) > 26:
             raise ConfigError("task.n_classes", "keys and distractors are letters: at most 26 each")

@@ -1,12 +1,14 @@
-"""TensorBoard's HParams dashboard for a sweep: one experiment at the sweep's root, a session per run.
+"""TensorBoard's HParams dashboard for a sweep: a session per run, and the sweep's experiment in each.
 
 TensorBoard's HParams plugin reads one *experiment* summary (which hparams and metrics exist) and, for
 every run, a *session* (the run's values, then its end status). It uses the first experiment summary it
-finds and, when there is none, builds one from the sessions. When each run wrote its own experiment,
-none said which keys the sweep varied, and the dashboard opened on the first keys alphabetically, all
-constant. So a run writes its session only (``Monitor.hparams``), and the first job of a sweep writes
-the experiment once, at the sweep's root, with the swept keys first and marked ``differs`` (the plugin
-lists such keys first and shows them by default).
+finds and, when there is none, builds one from the sessions; built so, it says nothing of which keys the
+sweep varied, and the dashboard opened on the first keys alphabetically, all constant. So a run writes
+its session (``Monitor.hparams``), and every job of a sweep writes the sweep's experiment, the same in
+each, with the swept keys first and marked ``differs`` (the plugin lists such keys first and shows them
+by default), into its own ``tb/`` folder. Not at the sweep's root: TensorBoard lists every folder that
+holds event files as a run, so an experiment there made the root an extra run, with no data, beside
+the sweep's jobs.
 """
 
 from __future__ import annotations
@@ -53,24 +55,27 @@ def name_session(session_start: Summary, name: str) -> Summary:
     return session_start
 
 
-def has_events(folder: Path) -> bool:
-    """Whether ``folder`` itself (not a subfolder) holds a TensorBoard event file."""
-    return any(folder.glob("events.out.tfevents.*"))
+EXPERIMENT_SUFFIX = ".experiment"  # the event file that holds a run's copy of its sweep's experiment
+
+
+def has_experiment(tb_dir: Path) -> bool:
+    """Whether ``tb_dir`` already holds the sweep's experiment (written by ``write_sweep_experiment``)."""
+    return any(tb_dir.glob(f"events.out.tfevents.*{EXPERIMENT_SUFFIX}"))
 
 
 def write_sweep_experiment(
-    sweep_dir: Path | str,
+    tb_dir: Path | str,
     params: dict[str, float | int | str | bool],
     metrics: list[str],
     swept: list[str],
 ) -> bool:
-    """Write the sweep's experiment summary into ``sweep_dir`` unless one is there; True if written.
+    """Write the sweep's experiment summary into a job's ``tb_dir`` unless one is there; True if written.
 
     ``params``: one run's HParams values (their types are the columns' types); ``metrics``: the
     scalar tags to show as columns (``eval/acc``, ...); ``swept``: the keys the sweep varied.
     """
-    sweep_dir = Path(sweep_dir)
-    if has_events(sweep_dir):
+    tb_dir = Path(tb_dir)
+    if has_experiment(tb_dir):
         return False
     summary, _, _ = hparams(params, dict.fromkeys(metrics, 0.0))
     value = summary.value[0]
@@ -84,7 +89,7 @@ def write_sweep_experiment(
     data.experiment.ClearField("hparam_infos")
     data.experiment.hparam_infos.extend(infos)
     value.metadata.plugin_data.content = data.SerializeToString()
-    writer = SummaryWriter(log_dir=str(sweep_dir))
+    writer = SummaryWriter(log_dir=str(tb_dir), filename_suffix=EXPERIMENT_SUFFIX)
     writer._get_file_writer().add_summary(summary)
     writer.close()
     return True

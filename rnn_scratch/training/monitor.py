@@ -208,8 +208,9 @@ class Monitor:
     ) -> None:
         """The run's keys and final metrics, for TensorBoard's HParams dashboard (same event file).
 
-        A session only: the experiment (which keys and metrics) is the sweep's, written once at its root
-        (``rnn_scratch.training.dashboard``); for lone runs TensorBoard derives it from their sessions.
+        A session only: the experiment (which keys and metrics) is the sweep's, which each of its jobs
+        adds to its ``tb/`` (``rnn_scratch.training.dashboard``); for lone runs TensorBoard derives it
+        from their sessions.
         ``name``: the session's "Trial ID" in the dashboard (default: the run's path).
         """
         _, session_start, session_end = hparams(params, metrics)

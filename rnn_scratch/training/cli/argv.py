@@ -1,9 +1,10 @@
 """The command line of ``scripts/train.py``, checked and completed before Hydra writes anything.
 
 Hydra's parser reads the overrides (in ``scripts/train.py``); each arrives here as an ``Override`` of
-plain values. A typo in a key or a group option, or a ``hydra.run.dir`` holding a run this one may not
-reuse, stops with one line (``error: ...``, exit 2) before any folder is made. A sweep's job folders are
-named by the keys it varies (``seq_len=10,clip=null``), not by every override it was given.
+plain values. A typo in a key or a group option, a ``hydra.run.dir`` holding a run this one may not
+reuse, or a ``resume`` with nothing to resume, stops with one line (``error: ...``, exit 2) before any
+folder is made (every value of a sweep, types included, is checked as well: ``values``). A sweep's job
+folders are named by the keys it varies (``seq_len=10,clip=null``), not by every override it was given.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from rnn_scratch.errors import ConfigError
+from rnn_scratch.training.checkpoint import CHECKPOINT
 from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.overrides import unknown_key, unknown_option
 from rnn_scratch.training.resume import check_folder
@@ -37,6 +39,7 @@ class Override:
     hydra: bool = False
     delete: bool = False  # ~key
     package: str | None = None  # group@package
+    key_element: str = ""  # the key as given, +cell, ~model, model@x ("": key): what a job's override repeats
 
 
 def is_multirun(argv: list[str]) -> bool:
@@ -68,24 +71,35 @@ def check_overrides(overrides: list[Override] | None, configs: Path) -> str | No
 
 
 def check_run_dir(argv: list[str], compose: Callable[[list[str]], TrainConfig]) -> str | None:
-    """A single run given ``hydra.run.dir`` of an existing run that it may not overwrite or continue
-    (``rnn_scratch.training.resume.check_folder``): the one-line error, before Hydra rewrites that
-    folder's ``.hydra/`` and ``train.log``; else None. ``compose(overrides)`` builds the run's config
-    from its non-Hydra overrides (Hydra's compose API, in the script); when it raises, the run itself
-    reports the bad override, with Hydra's message."""
+    """A single run's folder refused before Hydra rewrites its ``.hydra/`` and ``train.log``: the
+    one-line error, else None. Refused: ``hydra.run.dir`` of an existing run that this one may not
+    overwrite or continue, a ``resume=<folder>`` whose run this one may not continue
+    (``rnn_scratch.training.resume.check_folder``: nothing is written into a folder it refuses), and
+    ``resume=true`` with no checkpoint to continue (a fresh run folder never holds one).
+    ``compose(overrides)`` builds the run's config from its non-Hydra overrides (Hydra's compose API,
+    in the script); when it raises, the run itself reports the bad override."""
     if is_multirun(argv):
         return None
     args = override_args(argv)
     given = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("hydra.run.dir=")]
     folder = Path(given[-1]) if given else None
-    if folder is None or not ((folder / "metrics.json").is_file() or (folder / "checkpoint.pt").is_file()):
+    holds_run = folder is not None and any((folder / f).is_file() for f in ("metrics.json", CHECKPOINT))
+    if not holds_run and not any(a.lstrip("+").startswith("resume=") for a in args):
         return None
     try:
         cfg = compose([a for a in args if not a.lstrip("+~").startswith("hydra")])
     except Exception:
         return None
+    choice = str(cfg.resume).lower()
+    if choice in ("true", "yes") and not (folder is not None and (folder / CHECKPOINT).is_file()):
+        where = "" if folder is None else f" in {folder}"
+        return f"error: resume: nothing to resume{where}: pass resume=<run folder>"
+    named = cfg.resume is not None and choice not in ("true", "yes", "false", "no")
     try:
-        check_folder(cfg, folder)
+        if named:
+            check_folder(cfg, Path(str(cfg.resume)))
+        elif holds_run:
+            check_folder(cfg, folder)  # type: ignore[arg-type]
     except ConfigError as error:
         return f"error: {error}"
     return None

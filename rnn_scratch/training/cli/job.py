@@ -9,7 +9,8 @@ in a ``Job`` (read from Hydra's ``HydraConfig``); ``run_job`` does the rest:
 * a refused config is one line ``error: ...`` and exit 2, leaving no run folder; a diverged run with
   ``on_diverge=raise`` exits 3; an interrupted one logs the command that resumes it and exits
   128 + its signal's number, as a shell reports a process the signal ended;
-* the first job of a sweep writes the sweep's HParams experiment; every job logs its final line.
+* every job of a sweep writes the sweep's HParams experiment into its own ``tb/``; every job logs its
+  final line.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from pathlib import Path
 import torch
 
 from rnn_scratch.training import dashboard, parallel
-from rnn_scratch.training.config import ConfigError, TrainConfig
+from rnn_scratch.training.config import ConfigError, TrainConfig, validate
 from rnn_scratch.training.loop import Diverged, resolve_device, train
 from rnn_scratch.training.results import hparam_values
-from rnn_scratch.training.resume import results_dir
+from rnn_scratch.training.resume import check_folder, results_dir
 from rnn_scratch.training.tuning import train_seeds
 
 log = logging.getLogger("rnn_scratch")  # the name train.log's lines carry, as when this was the script's
@@ -73,14 +74,16 @@ def run_job(cfg: TrainConfig, job: Job) -> float | None:
     cfg, out_dir = share_the_machine(cfg, job), job.out_dir
     results = results_dir(cfg, out_dir)  # resume=<folder>: the run continues there, not in out_dir
     elsewhere = results.resolve() != out_dir.resolve()
-    if elsewhere and (results / "checkpoint.pt").is_file():
-        log_also_to(results)
-        log.info(
-            "resuming the run in %s: its checkpoint, events, metrics and this log continue there", results
-        )
     # One bar per terminal line: jobs running side by side get none (each logs a line when done).
     alone = not job.multirun or parallel.launcher_name(job.launcher) == "basic"
     try:
+        if elsewhere:  # checked first: nothing is written into a folder whose run it refuses to continue
+            validate(cfg)
+            check_folder(cfg, out_dir)
+            log_also_to(results)
+            log.info(
+                "resuming the run in %s: its checkpoint, events, metrics and this log continue there", results
+            )
         if cfg.tune_seeds:  # the tuning preset: one trial = these settings on every tuning seed
             objective = train_seeds(cfg, out_dir)
             log.info("objective %.4f over seeds %s -> %s", objective["objective"], cfg.tune_seeds, out_dir)
@@ -94,14 +97,14 @@ def run_job(cfg: TrainConfig, job: Job) -> float | None:
     except Diverged as error:  # on_diverge=raise; metrics.json says "diverged"
         print(f"error: {error}", file=sys.stderr)
         sys.exit(3)
-    if job.num == 0 and job.sweep_dir is not None:  # the sweep's HParams experiment
+    if job.multirun and (results / "tb").is_dir():  # the sweep's HParams experiment, beside the session
         params = hparam_values(cfg)
         tags = [f"eval/{k[5:]}" for k in metrics if k.startswith("eval_")] + ["train/loss"]
         swept = dashboard.swept_hparams(job.swept_keys(), list(params))
-        dashboard.write_sweep_experiment(str(job.sweep_dir), params, tags, swept)
+        dashboard.write_sweep_experiment(results / "tb", params, tags, swept)
     if elsewhere:
         discard_refused(out_dir, job.multirun)  # Hydra's folder for this command holds nothing of the run
-    log.info("%s: %s in %.1fs -> %s", metrics["status"], final_line(metrics), metrics["wall_time_s"], results)
+    log.info("%s in %.1fs -> %s", end_line(metrics), metrics["wall_time_s"], results)
     if metrics["status"] == "interrupted":  # checkpoint saved: resume=true continues it
         log.info("to resume: %s", resume_command(job.overrides, results))
         sys.exit(128 + signal.Signals[metrics["signal"]].value)
@@ -149,6 +152,20 @@ def log_also_to(folder: Path) -> None:
     if files:
         handler.setFormatter(files[0].formatter)
     logging.getLogger().addHandler(handler)
+
+
+def end_line(metrics: dict) -> str:
+    """A run's last line but for its time and folder: ``completed: eval_acc=0.98 (chance 0.125) ...``;
+    a run stopped early says the step it reached (``interrupted at step 37 of 1500: ...``), and one
+    with no eval yet says so, beside its last training metrics."""
+    status, step, steps = metrics["status"], metrics.get("steps"), (metrics.get("config") or {}).get("steps")
+    where = f" at step {step} of {steps}" if status != "completed" and step is not None and steps else ""
+    if not (said := final_line(metrics)):
+        train = [
+            f"{k}={v:.4g}" for k, v in metrics.items() if k.startswith("train_") and isinstance(v, float)
+        ]
+        said = "no eval yet" + (f" (last {' '.join(train)})" if train else ", no metrics yet")
+    return f"{status}{where}: {said}"
 
 
 def final_line(metrics: dict) -> str:
