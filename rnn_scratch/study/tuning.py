@@ -210,7 +210,8 @@ def tuned_yaml(tuning: Tuning, source: str) -> str:
         f"{tuning.compute_s:.0f} core-s (sum of the runs' wall time), {tuning.elapsed_s:.0f} s of wall clock "
         f"for the sweep (one job at a time, threads=1). Use: +tuned={tuning.name}"
     )
-    header = ["# @package _global_", *(f"# {line}" for line in textwrap.wrap(made, 100))]
+    lines = textwrap.wrap(made, 100, break_long_words=False, break_on_hyphens=False)  # overrides whole
+    header = ["# @package _global_", *(f"# {line}" for line in lines)]
     header += ["defaults:", f"  - override /model: {tuning.cell}", ""]
     body = yaml.safe_dump(tuned_settings(tuning), sort_keys=False, default_flow_style=False)
     return "\n".join(header) + body
