@@ -118,7 +118,12 @@ def test_the_report_summarises_every_job(joblib_sweep: Path, tmp_path: Path) -> 
     assert all(r["status"] == "completed" and 0 <= float(r["eval_acc"]) <= 1 for r in rows)
     md = (tmp_path / "report" / "summary.md").read_text()
     assert md.count("| completed |") == 4
-    assert "Final eval accuracy by seq_len" in md and "| seq_len | clip=null | clip=1.0 |" in md
+    # the preset measures a fresh eval set (final_eval_size): the tables show it, and say so
+    assert (
+        "Final eval accuracy (`fresh_eval_acc`) by seq_len" in md
+        and "| seq_len | clip=null | clip=1.0 |" in md
+    )
+    assert "| fresh_eval_acc (95% CI or median, seeds) |" in md
     assert not (joblib_sweep / "summary.csv").exists()  # --out: the sweep folder is left alone
 
 
