@@ -5,7 +5,9 @@
 
 Writes summary.csv, grouped.csv, summary.md, accuracy.png, gradients.png, solved.png,
 decay_vs_lyapunov.png and losses.png into the sweep folder (or --out). Jobs without metrics.json are
-listed as missing, diverged ones as diverged; neither stops it.
+listed as missing, diverged ones as diverged; neither stops it. A tuning sweep (+experiment=tune) is
+reported as tuning: its trials, their settings and objectives, the best, and a group per trial.
+Ends with the sweep's line, as the sweep printed it (jobs finished and solved, or the tuning's).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from pathlib import Path
 
 from rnn_scratch.study.report import write_report
+from rnn_scratch.training.results import sweep_lines
 
 
 def main() -> int:
@@ -32,6 +35,7 @@ def main() -> int:
         return 2
     for name, path in written.items():
         print(f"{name:>10}: {path}")
+    print("\n".join(sweep_lines(args.sweep_dir)))
     return 0
 
 

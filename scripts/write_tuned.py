@@ -4,8 +4,12 @@
 
 Each sweep folder is one ``python scripts/train.py -m +experiment=tune model=<cell> seq_len=<T>``; its
 best trial (Optuna's ``optimization_results.yaml``) becomes ``configs/tuned/<task>_<cell>_seq<T>.yaml``,
-used as ``+tuned=<task>_<cell>_seq<T>`` (the contest preset does). Prints the trials, the best one and
-the tuning compute.
+used as ``+tuned=<task>_<cell>_seq<T>`` (the contest preset does). The file's header gives the command
+that made the sweep, every override included. Prints the trials, the best one and the tuning compute.
+
+It refuses (one line, exit 2, nothing written) to overwrite a file that exists (a committed config:
+the contest and ``+cell=rnn_tuned`` read it), and to write settings from a tuning in which no seed
+solved (the best trial then only ranks final accuracies); --force does both.
 """
 
 from __future__ import annotations
@@ -15,21 +19,47 @@ import os
 import sys
 from pathlib import Path
 
-from rnn_scratch.study.tuning import read_tuning, tuned_yaml
+from rnn_scratch.study.tuning import Tuning, read_tuning, tuned_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def refusal(folder: Path, tuning: Tuning, path: Path, force: bool) -> str | None:
+    """Why ``tuning`` may not be written to ``path``; None when it may."""
+    if not tuning.finished or tuning.best is None:
+        return f"error: sweeps: no optimization_results.yaml in {folder} (unfinished?)"
+    if force:
+        return None
+    if tuning.best.solved == 0:
+        return (
+            f"error: sweeps: no tuning seed solved in {folder} ({len(tuning.trials)} trials): its best "
+            "settings are a guess; tune longer (steps, hydra.sweeper.n_trials) or pass --force"
+        )
+    if path.exists():
+        return f"error: --out: {path} exists (a committed config?); pass --force to overwrite it"
+    return None
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("sweeps", nargs="+", type=Path, help="tuning sweep folders")
     parser.add_argument("--out", type=Path, default=ROOT / "configs" / "tuned", help="where the YAMLs go")
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite an existing file; write a tuning no seed solved"
+    )
     args = parser.parse_args()
-    for folder in args.sweeps:
-        if not (folder / "optimization_results.yaml").is_file():
-            print(f"error: sweeps: no optimization_results.yaml in {folder} (unfinished?)", file=sys.stderr)
+    tunings = []
+    for folder in args.sweeps:  # every sweep checked before anything is written
+        try:
+            tuning = read_tuning(folder)
+        except FileNotFoundError as error:
+            print(f"error: sweeps: {error}", file=sys.stderr)
             return 2
-        tuning = read_tuning(folder)
+        if problem := refusal(folder, tuning, args.out / f"{tuning.name}.yaml", args.force):
+            print(problem, file=sys.stderr)
+            return 2
+        tunings.append(tuning)
+    for folder, tuning in zip(args.sweeps, tunings, strict=True):
         source = Path(os.path.relpath(folder.resolve(), ROOT)).as_posix()
         path = args.out / f"{tuning.name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)

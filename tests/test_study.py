@@ -16,9 +16,12 @@ import numpy as np
 import pytest
 from conftest import ROOT, run_script
 
+from rnn_scratch.study.aggregate import group_by_seed, grouped_markdown
 from rnn_scratch.study.report import analyse
+from rnn_scratch.study.runs import Job
 from rnn_scratch.training.config import ModelConfig, OptimConfig, TrainConfig
 from rnn_scratch.training.loop import finished_metrics, train
+from rnn_scratch.training.record import Status
 
 STUDY_SCRIPT = ROOT / "scripts" / "study.py"
 REPORT_SCRIPT = ROOT / "scripts" / "report.py"
@@ -175,3 +178,24 @@ def test_clipping_rescues_sgd_with_momentum_in_the_exploding_regime(seed: int, t
     free = train(cfg, tmp_path / "free", progress=False)
     assert clipped["status"] == "solved" and clipped["clipped_fraction"] > 0
     assert free["steps_to_solve"] is None and free["eval_acc"] < 0.5
+
+
+def test_the_metric_column_is_named_by_what_it_shows(tmp_path: Path) -> None:
+    """The grouped table shows the fresh eval's values where they were measured: its column says so."""
+
+    def job(seed: int, fresh: float | None) -> Job:
+        metrics = {"eval_acc": 0.91, "fresh_eval_acc": fresh, "solved_rule": "eval_acc >= 0.9"}
+        return Job(tmp_path / str(seed), {"seed": str(seed)}, Status.COMPLETED, metrics)
+
+    fresh, last = [job(0, 0.5), job(1, 0.7)], [job(2, None)]
+    for jobs, label in (
+        (fresh, "fresh_eval_acc"),
+        (last, "eval_acc"),
+        (fresh + last, "fresh_eval_acc (else eval_acc)"),
+    ):
+        (group,) = group_by_seed(jobs, ["seed"])
+        header = grouped_markdown([group], "eval_acc")[0]
+        assert f"| {label} (95% CI or median, seeds) |" in header
+        assert group.row("eval_acc")["metric_shown"] == label
+    (group,) = group_by_seed(fresh, ["seed"])
+    assert group.summary("eval_acc").mean == pytest.approx(0.6)  # the fresh values, not the last eval's 0.91

@@ -19,6 +19,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.backend.event_processing.plugin_event_multiplexer import EventMultiplexer
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from rnn_scratch.study.report import analyse, markdown
 from rnn_scratch.training.parallel import (
     available_cpus,
     choose_gpu,
@@ -28,6 +29,8 @@ from rnn_scratch.training.parallel import (
     launcher_name,
     threads_per_job,
 )
+from rnn_scratch.training.record import RunRecord, Status
+from rnn_scratch.training.results import sweep_lines, sweep_summary
 
 REPORT_SCRIPT = ROOT / "scripts" / "report.py"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -117,7 +120,12 @@ def test_the_report_summarises_every_job(joblib_sweep: Path, tmp_path: Path) -> 
     assert all(r["status"] == "completed" and 0 <= float(r["eval_acc"]) <= 1 for r in rows)
     md = (tmp_path / "report" / "summary.md").read_text()
     assert md.count("| completed |") == 4
-    assert "Final eval accuracy by seq_len" in md and "| seq_len | clip=null | clip=1.0 |" in md
+    # the preset measures a fresh eval set (final_eval_size): the tables show it, and say so
+    assert (
+        "Final eval accuracy (`fresh_eval_acc`) by seq_len" in md
+        and "| seq_len | clip=null | clip=1.0 |" in md
+    )
+    assert "| fresh_eval_acc (95% CI or median, seeds) |" in md
     assert not (joblib_sweep / "summary.csv").exists()  # --out: the sweep folder is left alone
 
 
@@ -241,3 +249,68 @@ def test_choose_gpu() -> None:
     local = {"CUDA_VISIBLE_DEVICES": "0,1", "SUBMITIT_EXECUTOR": "local"}
     assert choose_gpu(1, 2, local) is None
     assert not gpus_assigned_by_scheduler({"SUBMITIT_EXECUTOR": "slurm"})
+
+
+# --- one meaning of solved (issue 28) -------------------------------------------------------------
+
+
+def write_run(folder: Path, record: RunRecord | None, seq_len: int) -> None:
+    """A job folder as a sweep leaves it: Hydra's overrides, and the run's metrics.json as training
+    writes it (``RunRecord.to_json``); ``record`` None: a job that failed before writing one."""
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text(f"- seq_len={seq_len}\n")
+    if record is not None:
+        (folder / "metrics.json").write_text(json.dumps(record.to_json()))
+
+
+def test_the_sweep_line_counts_solved_as_metrics_json_and_the_report_do(tmp_path: Path) -> None:
+    """A completed run whose rule held (no stop_when_solved) is solved, as is a run stopped when solved;
+    the sweep line, metrics.json's "solved" and the report agree."""
+    rule = "eval_acc >= 0.9"
+    runs = {  # folder: (record, seq_len)
+        "completed_solved": (RunRecord(Status.COMPLETED, 300, steps_to_solve=250, solved_rule=rule), 10),
+        "stopped_solved": (RunRecord(Status.SOLVED, 100, steps_to_solve=100, solved_rule=rule), 10),
+        "unsolved": (RunRecord(Status.COMPLETED, 300, solved_rule=rule), 50),
+        "diverged": (RunRecord(Status.DIVERGED, 20, solved_rule=rule), 50),
+        "failed": (None, 50),
+    }
+    sweep = tmp_path / "sweep"
+    for name, (record, seq_len) in runs.items():
+        if record is not None:
+            record.measured = {"eval_acc": 0.95 if record.steps_to_solve else 0.13}
+        write_run(sweep / name, record, seq_len)
+    written = [json.loads(p.read_text())["solved"] for p in sorted(sweep.glob("*/metrics.json"))]
+    assert sorted(written) == [False, False, True, True]  # metrics.json's "solved": RunRecord.solved
+    assert sweep_lines(sweep) == [
+        f"sweep: 5 jobs: 3 finished (2 solved), 1 diverged, 1 failed or interrupted -> {sweep}"
+    ]
+    read = analyse(sweep)
+    assert [(g.label, g.solved, len(g.finished)) for g in read.groups] == [
+        ("seq_len=10", 2, 2),
+        ("seq_len=50", 0, 2),
+    ]
+    assert "(steps to solve: the first such eval step): 2 of 4 finished runs." in markdown(read)
+    assert "summary and figures: python scripts/report.py" in sweep_summary(sweep)
+
+
+@pytest.mark.slow  # 2 runs of 60 steps, one of them solved (~25 s on the loaded 2 cores)
+def test_a_real_sweep_ends_with_the_solved_count_of_its_runs_and_its_report(tmp_path: Path) -> None:
+    """The README's kind of sweep, without stop_when_solved: every run "completed", the short one solved."""
+    sweep = tmp_path / "sweep"
+    quick = ["hidden_size=32", "batch_size=32", "steps=60", "eval_every=10", "log_every=5", "eval_size=64"]
+    proc = run_script(
+        ["-m", "seq_len=4,30", *quick, "hydra/launcher=basic", f"hydra.sweep.dir={sweep}"], cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/metrics.json")}
+    assert {k: (m["status"], m["solved"]) for k, m in metrics.items()} == {
+        "seq_len=4": ("completed", True), "seq_len=30": ("completed", False)
+    }  # fmt: skip
+    line = f"sweep: 2 jobs: 2 finished (1 solved), 0 diverged, 0 failed or interrupted -> {sweep}"
+    assert line in proc.stdout.splitlines()
+    out = tmp_path / "report"
+    proc = run_script([str(sweep), "--out", str(out)], cwd=tmp_path, script=REPORT_SCRIPT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == line  # the report ends with the sweep's own line
+    assert "1 of 2 finished runs." in (out / "summary.md").read_text()
+    assert [r["solved"] for r in read_csv(out / "grouped.csv")] == ["1", "0"]

@@ -7,6 +7,7 @@ Runs are real (scripts/train.py and scripts/study.py in subprocesses, or ``train
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from rnn_scratch.training.spikes import SPIKE_FACTOR, WARMUP, NormHistory
 from rnn_scratch.training.tuning import score, search_space
 
 WRITE_TUNED = ROOT / "scripts" / "write_tuned.py"
+REPORT_SCRIPT = ROOT / "scripts" / "report.py"
 STUDY_SCRIPT = ROOT / "scripts" / "study.py"
 
 
@@ -113,6 +115,11 @@ def test_score_ranks_solved_above_unsolved_and_faster_above_slower() -> None:
 # --- the Optuna sweep, end to end -----------------------------------------------------------------
 
 
+def header_of(path: Path) -> str:
+    """A generated config's header comment as one line."""
+    return " ".join(line[2:] for line in path.read_text().splitlines() if line.startswith("# "))
+
+
 @pytest.mark.slow  # 3 trials x 2 seeds of a 6-step run, Hydra and Optuna: 47 s on the loaded 2 cores
 def test_optuna_tuning_sweep_and_write_tuned(tmp_path: Path) -> None:
     sweep = tmp_path / "tune"
@@ -127,19 +134,69 @@ def test_optuna_tuning_sweep_and_write_tuned(tmp_path: Path) -> None:
         assert o["objective"] == pytest.approx(sum(s["score"] for s in o["seeds"].values()) / 2)
     seeds_run = json.loads((sweep / "0" / "seed=101" / "metrics.json").read_text())["config"]
     assert seeds_run["seed"] == 101 and seeds_run["tune_seeds"] is None
+    assert not any(o["seeds"][s]["solved"] for o in objectives for s in o["seeds"])  # 6 steps: none solved
 
+    # the sweep ends as a tuning: trials, seeds, the best, its runs (none failed), no alembic lines
+    best = read_tuning(sweep).best
+    assert best is not None and best.objective == results["best_value"]
+    told = proc.stdout.strip().splitlines()
+    lead = (
+        f"tuning: 3 trials x 2 seeds (100, 101), best objective {best.objective:.4g} (trial {best.number}: "
+    )
+    assert told[-4].startswith(lead + "optim.lr=")
+    assert told[-3] == f"runs: 6 finished (0 solved), 0 diverged, 0 failed or interrupted -> {sweep}"
+    assert told[-1].endswith("(no tuning seed solved: it refuses unless --force)")
+    assert "alembic" not in proc.stdout + proc.stderr
+
+    # the report reads it as tuning: a section on the trials, a group per trial, no job missing
+    proc = run_script([str(sweep), "--out", str(tmp_path / "report")], cwd=tmp_path, script=REPORT_SCRIPT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-2:] == told[-4:-2]
+    md = (tmp_path / "report" / "summary.md").read_text()
+    assert "Tuning: lstm on recall, seq_len 8: 3 trials x 2 tuning seeds (100, 101)" in md
+    assert f"| {best.number} (best) |" in md and "**missing**" not in md
+    with (tmp_path / "report" / "grouped.csv").open() as f:
+        assert [r["trial"] for r in csv.DictReader(f)] == ["0", "1", "2"]
+
+    # no seed solved: write_tuned refuses (one line, exit 2, nothing written) unless forced
     out = tmp_path / "tuned"
     proc = run_script([str(sweep), "--out", str(out)], cwd=tmp_path, script=WRITE_TUNED)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no tuning seed solved" in proc.stderr
+    assert not out.exists()
+    proc = run_script([str(sweep), "--out", str(out), "--force"], cwd=tmp_path, script=WRITE_TUNED)
     assert proc.returncode == 0, proc.stderr
     written = out / "recall_lstm_seq8.yaml"
     text = written.read_text()
     assert text.startswith("# @package _global_") and "do not edit by hand" in text and "3 trials" in text
+    command = " ".join(["python scripts/train.py", *args])  # every override, in the order given
+    assert f"Made by: {command} (Optuna TPE" in header_of(written)
     settings = yaml.safe_load(text)
-    best = read_tuning(sweep).best.params
     assert settings["defaults"] == [{"override /model": "lstm"}]
-    assert settings["optim"]["lr"] == pytest.approx(float(best["optim.lr"]))
-    assert settings["model"]["init"] == best["model.init"]
-    assert settings["model"]["gate_init"] == best["model.gate_init"]
+    assert settings["optim"]["lr"] == pytest.approx(float(best.params["optim.lr"]))
+    assert settings["model"]["init"] == best.params["model.init"]
+    assert settings["model"]["gate_init"] == best.params["model.gate_init"]
+
+
+@pytest.mark.slow  # 1 trial x 2 seeds of a 30-step run that solves (~25 s on the loaded 2 cores)
+def test_write_tuned_never_overwrites_a_file_unless_forced(tmp_path: Path) -> None:
+    sweep, out = tmp_path / "tune", tmp_path / "tuned"
+    easy = ["seq_len=3", "task.n_classes=2", "steps=30", "eval_every=5", "log_every=5", "eval_size=64"]
+    args = ["-m", "+experiment=tune", "model=rnn", *easy, "batch_size=32", "hidden_size=16"]
+    proc = run_script([*args, "hydra.sweeper.n_trials=1", f"hydra.sweep.dir={sweep}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    solved = [json.loads(p.read_text())["solved"] for p in sweep.glob("0/seed=*/metrics.json")]
+    assert solved == [True, True]
+    assert f"runs: 2 finished (2 solved), 0 diverged, 0 failed or interrupted -> {sweep}" in proc.stdout
+    proc = run_script([str(sweep), "--out", str(out)], cwd=tmp_path, script=WRITE_TUNED)
+    assert proc.returncode == 0, proc.stderr
+    written = out / "recall_rnn_seq3.yaml"
+    assert "hydra.sweeper.n_trials=1" in header_of(written) and "task.n_classes=2" in header_of(written)
+    written.write_text("# committed by hand\n")
+    proc = run_script([str(sweep), "--out", str(out)], cwd=tmp_path, script=WRITE_TUNED)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "exists" in proc.stderr
+    assert written.read_text() == "# committed by hand\n"  # left as it was
+    proc = run_script([str(sweep), "--out", str(out), "--force"], cwd=tmp_path, script=WRITE_TUNED)
+    assert proc.returncode == 0 and written.read_text().startswith("# @package _global_")
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

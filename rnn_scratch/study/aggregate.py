@@ -66,6 +66,17 @@ def metric_value(job: Job, metric: str) -> float | None:
     return fresh if fresh is not None else job.metrics.get(metric)
 
 
+def metric_label(jobs: list[Job], metric: str) -> str:
+    """The name of what ``metric_value`` shows for ``jobs``: ``fresh_<metric>`` when every value came
+    from the fresh eval, ``<metric>`` when none did, ``fresh_<metric> (else <metric>)`` when mixed."""
+    fresh = {
+        j.metrics.get(f"fresh_{metric}") is not None for j in jobs if metric_value(j, metric) is not None
+    }
+    if True not in fresh:
+        return metric
+    return f"fresh_{metric}" if False not in fresh else f"fresh_{metric} (else {metric})"
+
+
 def time_to_solve(job: Job) -> tuple[float, bool] | None:
     """(training sequences, solved): to the first eval that met the rule, or the budget when it never
     did (right-censored); None when unknown (no budget recorded)."""
@@ -166,6 +177,7 @@ class Group:
         return {
             **self.values,
             "n": len(self.finished),
+            "metric_shown": metric_label(self.finished, metric),  # fresh_<metric> or the last eval's
             f"{metric}_mean": s.mean, f"{metric}_median": s.median, f"{metric}_ci_low": s.low,
             f"{metric}_ci_high": s.high, f"{metric}_split": s.split,
             "solved": self.solved if self.has_rule else None,
@@ -213,7 +225,8 @@ def grouped_markdown(groups: list[Group], metric: str) -> list[str]:
     """The grouped table: a row per group: the metric's interval, k/n [Wilson], the Kaplan-Meier median
     sequences to solve, the forward and backward views (init → end), the gradient evidence."""
     keys = list(groups[0].values) if groups else []
-    header = [*keys, "n", f"{metric} (95% CI or median, seeds)", "solved k/n [95% Wilson]",
+    shown = metric_label([j for g in groups for j in g.finished], metric)
+    header = [*keys, "n", f"{shown} (95% CI or median, seeds)", "solved k/n [95% Wilson]",
               "median sequences to solve (KM)", "diverged", "grad decay/step", "λ_1/step", "ln ρ(W_hh)",
               "max grad norm (median)", "clipped steps (fraction)", "wall s (mean)"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -19,7 +19,9 @@
 * ``losses.png``: training loss against step (moving average), median over seeds, band min..max.
 
 A job folder without ``metrics.json`` is "missing" (not run, still running, or killed); one with an
-unreadable file is "unreadable". Both are listed, never fatal.
+unreadable file is "unreadable". Both are listed, never fatal. A tuning sweep (``+experiment=tune``:
+a trial per job folder, its runs in ``<trial>/seed=<s>/``) is reported by its runs, a group per trial,
+under a section on the tuning itself (``rnn_scratch.study.tuning``: trials, settings, objectives, best).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from rnn_scratch.study.aggregate import (
     Group,
     group_by_seed,
     grouped_markdown,
+    metric_label,
     number,
     pivot_markdown,
     primary_metric,
@@ -44,7 +47,9 @@ from rnn_scratch.study.evidence import group_settings
 from rnn_scratch.study.evidence_plots import plot_decay_vs_lyapunov, plot_gradients, plot_survival
 from rnn_scratch.study.plots import plot_curves, plot_metric
 from rnn_scratch.study.runs import Job, find_jobs, load_job
+from rnn_scratch.study.tuning import Tuning, read_tuning, tuning_jobs, tuning_lines
 from rnn_scratch.training.record import NOT_A_RESULT
+from rnn_scratch.training.results import tuning_seeds
 
 COLUMNS = (
     "status", "eval_acc", "eval_mse", "eval_loss", "fresh_eval_acc", "fresh_eval_mse", "fresh_eval_loss",
@@ -121,6 +126,7 @@ class Sweep:
     groups: list[Group]
     metric: str
     listed: dict[str, list[str]] = field(default_factory=dict)
+    tuning: Tuning | None = None  # a tuning sweep: its jobs are the trials' runs, keyed by trial and seed
 
     @property
     def config(self) -> dict[str, Any] | None:
@@ -167,6 +173,11 @@ def sweep_order(sweep_dir: Path) -> dict[str, list[str]]:
 def analyse(sweep_dir: Path | str) -> Sweep:
     """Read every job under ``sweep_dir``; raise ``FileNotFoundError`` when there is none."""
     sweep_dir = Path(sweep_dir)
+    if tuning_seeds(sweep_dir):  # a group per trial, its tuning seeds pooled; no x axis
+        tuning = read_tuning(sweep_dir)
+        runs = tuning_jobs(tuning)
+        groups = group_by_seed(runs, ["trial", "seed"])
+        return Sweep(sweep_dir, runs, ["trial", "seed"], None, groups, primary_metric(runs), {}, tuning)
     folders = find_jobs(sweep_dir)
     if not folders:
         raise FileNotFoundError(f"no job folders (with .hydra/) under {sweep_dir}")
@@ -204,7 +215,9 @@ def tables(sweep: Sweep) -> list[str]:
     cell += "; solved k/n [95% Wilson]" if any(g.has_rule for g in sweep.groups) else ""
     if sweep.x is not None and sweep.groups:
         cols = f" and {', '.join(others)} (columns)" if others else ""
-        lines += [f"{METRIC_WORDS[sweep.metric]} by {sweep.x} (rows){cols}: {cell}", ""]
+        label = metric_label(sweep.jobs, sweep.metric)  # the fresh eval's, where measured
+        words = METRIC_WORDS[sweep.metric] + (f" (`{label}`)" if label != sweep.metric else "")
+        lines += [f"{words} by {sweep.x} (rows){cols}: {cell}", ""]
         lines += [*pivot_markdown(sweep.groups, sweep.x, sweep.metric), ""]
     lines += ["Per group (seeds pooled):", "", *grouped_markdown(sweep.groups, sweep.metric)]
     return lines
@@ -239,17 +252,22 @@ def markdown(sweep: Sweep, root: Path | None = None) -> str:
     jobs, keys = sweep.jobs, sweep.keys
     shared = {k: v for k, v in jobs[0].overrides.items() if k not in keys} if jobs else {}
     lines = [f"# Sweep summary: `{shown(sweep.folder, root)}`", ""]
+    if sweep.tuning is not None:
+        lines += [*tuning_lines(sweep.tuning), ""]
     seeds = ", ".join(sweep.seeds)
     overrides = " ".join(f"`{k}={v}`" for k, v in shared.items()) or "none"
     swept = ", ".join(keys) or "nothing"
-    lines.append(f"{len(jobs)} jobs; swept: {swept}; seeds: {seeds}; shared overrides: {overrides}")
+    what = "runs" if sweep.tuning else "jobs"
+    lines.append(f"{len(jobs)} {what}; swept: {swept}; seeds: {seeds}; shared overrides: {overrides}")
     if sweep.config:
         lines += ["", f"Settings every job shared (from each job's config): {shared_settings(sweep)}"]
         if per_group := group_settings(sweep.groups, brief, keys):
             lines += ["", f"Settings by group: {'; '.join(per_group)}."]
     rules = sorted({str(j.metrics["solved_rule"]) for j in jobs if j.metrics.get("solved_rule")})
-    if rules:
-        lines += ["", f"Solved: {'; '.join(rules)} at some eval (steps to solve: the first such eval step)."]
+    if rules:  # RunRecord.solved, as metrics.json's "solved" and the sweep's last line count it
+        k, n = sum(g.solved for g in sweep.groups), sum(len(g.finished) for g in sweep.groups)
+        lines += ["", f"Solved: {'; '.join(rules)} at some eval (steps to solve: the first such eval step): "
+                  f"{k} of {n} finished runs."]  # fmt: skip
     lines += ["", *tables(sweep)]
     header = [*keys, "status", sweep.metric, f"fresh_{sweep.metric}", "steps_to_solve", "sequences_to_solve",
               *VIEW_COLUMNS, "wall_time_s"]  # fmt: skip
@@ -261,7 +279,7 @@ def markdown(sweep: Sweep, root: Path | None = None) -> str:
                  _fmt(row["sequences_to_solve"], 0), *views, _fmt(row["wall_time_s"], 1)]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     for status, bad in sweep.bad().items():
-        lines += ["", f"**{status}** ({len(bad)}):", *(f"- `{j.folder.name}`" for j in bad)]
+        lines += ["", f"**{status}** ({len(bad)}):", *(f"- `{shown(j.folder, sweep.folder)}`" for j in bad)]
     return "\n".join(lines) + "\n"
 
 

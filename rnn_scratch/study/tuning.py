@@ -3,14 +3,18 @@
 The tuning preset (``configs/experiment/tune.yaml``) leaves, in its sweep folder, Optuna's
 ``optimization_results.yaml`` (``best_params``, ``best_value``) and one job folder per trial (``<i>/``:
 ``.hydra/``, ``objective.json``, and a run per tuning seed in ``seed=<s>/``). ``read_tuning`` gathers
-them; ``tuned_yaml`` writes the best trial's settings as a config of the ``tuned`` group
-(``configs/tuned/<task>_<cell>_seq<T>.yaml``, used as ``+tuned=<name>``), with a header saying how it
-was made. ``describe`` words a run's settings for the study's claims ("the tuned LSTM (orthogonal, ...)").
+them (an unfinished tuning too: its best so far); ``tuning_jobs`` gives its runs to the sweep report
+(``rnn_scratch.study.report``: a group per trial, its seeds pooled) and ``tuning_lines`` the section that
+heads the report (trials, settings, objectives, the best). ``tuned_yaml`` writes the best trial's
+settings as a config of the ``tuned`` group (``configs/tuned/<task>_<cell>_seq<T>.yaml``, used as
+``+tuned=<name>``), with a header saying how it was made: the command with every override of the sweep.
+``describe`` words a run's settings for the study's claims ("the tuned LSTM (orthogonal, ...)").
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +23,8 @@ from typing import Any
 import yaml
 
 from rnn_scratch.models.registry import model_cell, model_names
+from rnn_scratch.study.runs import Job, load_job
+from rnn_scratch.training.results import setting_text
 
 # The keys the search space may set (rnn_scratch.training.tuning.search_space)
 SEARCH_KEYS = frozenset({
@@ -45,8 +51,10 @@ class Tuning:
     seeds: list[int]
     budget_sequences: int  # per run: steps x batch_size
     trials: list[Trial]
-    best: Trial
-    elapsed_s: float  # wall clock of the whole sweep: first trial's start to the results file
+    best: Trial | None  # None: no trial finished
+    elapsed_s: float  # wall clock of the whole sweep: first trial's start to the results file (or now)
+    overrides: list[str]  # the sweep's own command line (every override but the trials' and the folders')
+    finished: bool  # Optuna wrote optimization_results.yaml: the sweep ran to its end
 
     @property
     def compute_s(self) -> float:
@@ -57,19 +65,44 @@ class Tuning:
     def name(self) -> str:
         return f"{self.task}_{self.cell}_seq{self.seq_len}"
 
+    @property
+    def command(self) -> str:
+        """The command that made the sweep, every override spelled out."""
+        return " ".join(["python scripts/train.py -m", *map(shlex.quote, self.overrides)])
+
 
 def _overrides(job: Path) -> dict[str, str]:
     lines = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
     return dict(str(line).split("=", 1) for line in lines if "=" in str(line))
 
 
+# Overrides that are no setting of the runs: where the sweep wrote, Hydra's mode, what
+# scripts/train.py adds to every command (its job-folder names, its summary callback).
+NOT_SETTINGS = ("hydra.sweep.dir=", "hydra.run.dir=", "hydra.mode=", "hydra.job.config.", "+hydra.callbacks.")
+
+
+def sweep_overrides(trial: Path) -> list[str]:
+    """The sweep's own command line, from a trial's ``.hydra/hydra.yaml``: its task overrides but the
+    ones Optuna chose (the search space's keys), then its Hydra overrides (``hydra.sweeper.n_trials=2``)
+    but the folders and what ``scripts/train.py`` adds."""
+    hydra = yaml.safe_load((trial / ".hydra" / "hydra.yaml").read_text())["hydra"]["overrides"]
+    task = [str(o) for o in hydra.get("task") or [] if str(o).split("=", 1)[0] not in SEARCH_KEYS]
+    return task + [str(o) for o in hydra.get("hydra") or [] if not str(o).startswith(NOT_SETTINGS)]
+
+
 def read_tuning(folder: Path | str) -> Tuning:
-    """The trials of a tuning sweep and its best one; FileNotFoundError without optimization_results.yaml."""
+    """The trials of a tuning sweep and its best one: Optuna's (``optimization_results.yaml``), or in
+    an unfinished sweep the best objective so far. FileNotFoundError when the folder holds no trial."""
     folder = Path(folder)
-    results = yaml.safe_load((folder / "optimization_results.yaml").read_text())
-    best_params = {str(k): v for k, v in results["best_params"].items()}
+    jobs = sorted(
+        (p.parent for p in folder.glob("*/.hydra") if p.parent.name.isdigit()), key=lambda p: int(p.name)
+    )
+    if not jobs:
+        raise FileNotFoundError(f"no tuning trials (<trial>/.hydra/) under {folder}")
+    results_file = folder / "optimization_results.yaml"
+    results = yaml.safe_load(results_file.read_text()) if results_file.is_file() else None
     trials = []
-    for job in sorted((p.parent for p in folder.glob("*/.hydra")), key=lambda p: int(p.name)):
+    for job in jobs:
         chosen = {k: v for k, v in _overrides(job).items() if k in SEARCH_KEYS}
         found = job / "objective.json"
         objective = json.loads(found.read_text()) if found.is_file() else None
@@ -80,14 +113,64 @@ def read_tuning(folder: Path | str) -> Tuning:
                 0 if objective is None else sum(bool(s["solved"]) for s in objective["seeds"].values()),
             )
         )  # fmt: skip
-    best = next(t for t in trials if t.objective == results["best_value"] and _same(t.params, best_params))
-    config = yaml.safe_load((folder / str(best.number) / ".hydra" / "config.yaml").read_text())
+    done = [t for t in trials if t.objective is not None]
+    best = max(done, key=lambda t: t.objective or 0.0) if done else None  # the first of the best
+    if results is not None:
+        best_params = {str(k): v for k, v in results["best_params"].items()}
+        same = (t for t in done if t.objective == results["best_value"] and _same(t.params, best_params))
+        best = next(same, best)
+    config = yaml.safe_load((jobs[0] / ".hydra" / "config.yaml").read_text())
     budget = int(config["steps"]) * int(config["batch_size"])
     seeds = [int(s) for s in config["tune_seeds"]]
     task, cell = config["task"]["name"], config["model"]["name"]
-    first = folder / str(trials[0].number) / ".hydra" / "config.yaml"
-    elapsed = (folder / "optimization_results.yaml").stat().st_mtime - first.stat().st_mtime
-    return Tuning(folder, task, cell, int(config["seq_len"]), seeds, budget, trials, best, elapsed)
+    end = results_file.stat().st_mtime if results is not None else max(p.stat().st_mtime for p in jobs)
+    elapsed = end - (jobs[0] / ".hydra" / "config.yaml").stat().st_mtime
+    return Tuning(
+        folder, task, cell, int(config["seq_len"]), seeds, budget, trials, best, elapsed,
+        sweep_overrides(jobs[0]), results is not None,
+    )  # fmt: skip
+
+
+def tuning_jobs(tuning: Tuning) -> list[Job]:
+    """Every run of the tuning, trial by trial and seed by seed, as jobs keyed by ``trial`` and ``seed``
+    (a run not written reads as missing)."""
+    jobs = []
+    for trial in tuning.trials:
+        for seed in tuning.seeds:
+            job = load_job(tuning.folder / str(trial.number) / f"seed={seed}")
+            job.overrides = {"trial": str(trial.number), "seed": str(seed)}
+            jobs.append(job)
+    return jobs
+
+
+def tuning_lines(tuning: Tuning) -> list[str]:
+    """The report's tuning section: what ran, the objective, a row per trial, the best one."""
+    seeds, best = ", ".join(map(str, tuning.seeds)), tuning.best
+    lines = [
+        f"Tuning: {tuning.cell} on {tuning.task}, seq_len {tuning.seq_len}: {len(tuning.trials)} trials x "
+        f"{len(tuning.seeds)} tuning seeds ({seeds}), up to {tuning.budget_sequences} training sequences a "
+        f"run{'' if tuning.finished else ' (unfinished: no optimization_results.yaml)'}. Made by: "
+        f"`{tuning.command}`.",
+        "",
+        "Objective of a trial: the mean over its seeds of 1 + (1 - steps_to_solve / steps) for a run that "
+        "solved, else its final eval accuracy (`rnn_scratch/training/tuning.py`).",
+        "",
+    ]
+    if best is not None:
+        settings = ", ".join(f"{k}={setting_text(_value(v))}" for k, v in best.params.items())
+        lines += [
+            f"Best: trial {best.number}, objective {best.objective:.4g}, {best.solved}/{len(tuning.seeds)} "
+            f"seeds solved: {settings}.",
+            "",
+        ]
+    lines += ["| trial | settings | objective | seeds solved | wall s |", "|---|---|---|---|---|"]
+    for t in tuning.trials:
+        settings = " ".join(f"{k}={setting_text(_value(v))}" for k, v in t.params.items())
+        objective = "failed" if t.objective is None else f"{t.objective:.4g}"
+        mark = " (best)" if t is best else ""
+        solved = f"{t.solved}/{len(tuning.seeds)}" if t.objective is not None else "-"
+        lines.append(f"| {t.number}{mark} | {settings} | {objective} | {solved} | {t.wall_time_s:.1f} |")
+    return lines
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -102,6 +185,7 @@ def _value(text: Any) -> Any:
 def tuned_settings(tuning: Tuning) -> dict[str, Any]:
     """The best trial's settings, every key of the search space spelled out (untouched ones at the
     cell's default), nested as a config reads them."""
+    assert tuning.best is not None, "tuned_settings needs a finished trial"
     p = {k: _value(v) for k, v in tuning.best.params.items()}
     return {
         "model": model_cell(tuning.cell).settings(p),
@@ -114,17 +198,20 @@ def tuned_settings(tuning: Tuning) -> dict[str, Any]:
 def tuned_yaml(tuning: Tuning, source: str) -> str:
     """The ``tuned`` group's config for this cell and lag, with a header saying how it was made."""
     best, seeds = tuning.best, ", ".join(map(str, tuning.seeds))
+    if best is None or best.objective is None:
+        raise ValueError(f"{tuning.folder}: no trial finished, nothing to write")
     made = (
         f"Tuned settings: {tuning.cell} on {tuning.task}, seq_len {tuning.seq_len}. Generated by "
         f"scripts/write_tuned.py from {source}/optimization_results.yaml; do not edit by hand. Made by: "
-        f"python scripts/train.py -m +experiment=tune model={tuning.cell} seq_len={tuning.seq_len} "
+        f"{tuning.command} "
         f"(Optuna TPE, {len(tuning.trials)} trials, each on tuning seeds {seeds}; up to "
         f"{tuning.budget_sequences} training sequences per run). Best: trial {best.number}, objective "
         f"{best.objective:.3f}, {best.solved}/{len(tuning.seeds)} tuning seeds solved. Tuning compute: "
         f"{tuning.compute_s:.0f} core-s (sum of the runs' wall time), {tuning.elapsed_s:.0f} s of wall clock "
         f"for the sweep (one job at a time, threads=1). Use: +tuned={tuning.name}"
     )
-    header = ["# @package _global_", *(f"# {line}" for line in textwrap.wrap(made, 100))]
+    lines = textwrap.wrap(made, 100, break_long_words=False, break_on_hyphens=False)  # overrides whole
+    header = ["# @package _global_", *(f"# {line}" for line in lines)]
     header += ["defaults:", f"  - override /model: {tuning.cell}", ""]
     body = yaml.safe_dump(tuned_settings(tuning), sort_keys=False, default_flow_style=False)
     return "\n".join(header) + body
