@@ -71,7 +71,7 @@ def test_unknown_task_is_named() -> None:
         make_task("nope", 10)
 
 
-@pytest.mark.parametrize("name", ["recall", "temporal_order", "names", "text", "adding", "series"])
+@pytest.mark.parametrize("name", ["recall", "temporal_order", "names", "text", "adding", "series", "copy"])
 def test_each_shipped_task_is_registered_with_its_config(name: str) -> None:
     """The config's name selects its task, and every option it holds is a field of that task's class."""
     registered = REGISTRY[name]
@@ -79,4 +79,5 @@ def test_each_shipped_task_is_registered_with_its_config(name: str) -> None:
     options = {f.name for f in dataclasses.fields(registered.config)} - {"name"}
     accepted = {f.name for f in dataclasses.fields(registered.task) if f.init}
     assert options <= accepted, options - accepted
-    assert registered.task.per_step is False  # the shipped tasks supervise the final step only
+    # the shipped tasks supervise the final step only, but for copy (its last 10 steps)
+    assert registered.task.per_step is (name == "copy")

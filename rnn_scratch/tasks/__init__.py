@@ -1,6 +1,6 @@
 """Tasks: where sequences and their targets come from. ``make_task`` builds one by name.
 
-Synthetic (generated from the seed): recall, temporal_order, adding. Real data, read from files:
+Synthetic (generated from the seed): recall, temporal_order, adding, copy. Real data, read from files:
 names (language of a name), text (next character of a text file), series (forecast a CSV column).
 
 Each task is one module that defines its ``Task`` class, its config dataclass (with its own checks)
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from rnn_scratch.tasks.adding import Adding, AddingConfig
 from rnn_scratch.tasks.base import Batch, Task, supervised_positions
+from rnn_scratch.tasks.copy import Copy, CopyConfig
 from rnn_scratch.tasks.names import Names, NamesConfig
 from rnn_scratch.tasks.registry import REGISTRY, TASKS, TaskConfig, make_task, register_task
 from rnn_scratch.tasks.series import Series, SeriesConfig
@@ -22,7 +23,7 @@ from rnn_scratch.tasks.synthetic import Recall, RecallConfig, TemporalOrder, Tem
 from rnn_scratch.tasks.text import Text, TextConfig
 
 __all__ = [
-    "REGISTRY", "TASKS", "Adding", "AddingConfig", "Batch", "Names", "NamesConfig", "Recall",
-    "RecallConfig", "Series", "SeriesConfig", "Task", "TaskConfig", "TemporalOrder",
+    "REGISTRY", "TASKS", "Adding", "AddingConfig", "Batch", "Copy", "CopyConfig", "Names", "NamesConfig",
+    "Recall", "RecallConfig", "Series", "SeriesConfig", "Task", "TaskConfig", "TemporalOrder",
     "TemporalOrderConfig", "Text", "TextConfig", "make_task", "register_task", "supervised_positions",
 ]  # fmt: skip

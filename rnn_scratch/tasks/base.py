@@ -62,6 +62,9 @@ class Task:
 
     # Which steps carry a target: False, the final step only; True, those of each batch's ``mask``.
     per_step: ClassVar[bool] = False
+    # The best accuracy any read-out that ignores order can reach, where it is known exactly
+    # (temporal order: 3/4); the measured order-free baselines are ``rnn_scratch.tasks.order_free``.
+    order_free_ceiling: ClassVar[float | None] = None
 
     seq_len: int
     input_size: int = 0

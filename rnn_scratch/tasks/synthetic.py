@@ -5,7 +5,12 @@ recall
     every other step is a distractor from a separate alphabet ``a b c ...``. The class is the key.
     With the default ``lag = seq_len - 1`` the key is the first character, so the network must carry
     it across every step: the gradient that teaches it must flow back ``seq_len - 1`` steps.
-    Chance accuracy is ``1 / n_classes``.
+    Chance accuracy is ``1 / n_classes``. With ``distractors = "separate"`` (the default) the key is
+    the only capital letter, so the task is order-free: the class is *which* capital appeared, and a
+    fixed linear integrator (W_hh = I, untrained) with a trained read-out solves it at any length
+    (``rnn_scratch.tasks.order_free``). It is the vanishing-gradient demonstration, not a memory test.
+    With ``distractors = "keys"`` every other step draws from the key symbols too, so the first symbol
+    must be named among symbols of its own kind: counts barely give it away, order must be kept.
 
 temporal_order
     Hochreiter & Schmidhuber (1997), experiment 6a. ``B`` starts and ``E`` ends the sequence,
@@ -26,6 +31,7 @@ from rnn_scratch.tasks.base import Batch, Task, balanced_labels
 from rnn_scratch.tasks.registry import TaskConfig, positive, register_task
 
 SOLVED_ACC = 0.9  # recall and temporal order count as solved at eval accuracy >= this
+DISTRACTORS = ("separate", "keys")  # recall's distractor alphabets: a, b, ... or the keys A, B, ...
 
 
 @dataclass
@@ -34,8 +40,13 @@ class RecallConfig(TaskConfig):
     n_classes: int = 8
     n_distractors: int = 8
     lag: int | None = None  # steps between the key and the end; None = seq_len - 1 (the first step)
+    distractors: str = "separate"  # separate: a, b, ...; keys: drawn from the key symbols themselves
 
     def check(self, seq_len: int) -> None:
+        if self.distractors not in DISTRACTORS:
+            raise ConfigError(
+                "task.distractors", f"must be one of {', '.join(DISTRACTORS)}, got {self.distractors!r}"
+            )
         if self.n_classes < 2:  # one key: every answer is right, chance accuracy 1, nothing to learn
             raise ConfigError("task.n_classes", f"must be >= 2 (one key is no task), got {self.n_classes}")
         positive("task.n_distractors", self.n_distractors)
@@ -53,12 +64,13 @@ class Recall(Task):
     n_classes: int = 8
     n_distractors: int = 8
     lag: int | None = None
+    distractors: str = "separate"
 
     def __post_init__(self) -> None:
         if self.lag is None:
             self.lag = self.seq_len - 1
         keys = string.ascii_uppercase[: self.n_classes]
-        distractors = string.ascii_lowercase[: self.n_distractors]
+        distractors = string.ascii_lowercase[: self.n_distractors] if self.distractors == "separate" else ""
         self.alphabet = keys + distractors
         self.input_size = len(self.alphabet)
         self.n_outputs = self.n_classes
@@ -71,9 +83,8 @@ class Recall(Task):
     def sample(self, n: int, generator: torch.Generator) -> Batch:
         assert self.lag is not None
         device = generator.device
-        x = torch.randint(
-            self.n_classes, self.input_size, (n, self.seq_len), generator=generator, device=device
-        )
+        low = self.n_classes if self.distractors == "separate" else 0  # keys: distractors are keys too
+        x = torch.randint(low, self.input_size, (n, self.seq_len), generator=generator, device=device)
         y = balanced_labels(n, self.n_classes, generator)
         x[:, self.seq_len - 1 - self.lag] = y
         return Batch(x, y)
@@ -101,6 +112,8 @@ class TemporalOrder(Task):
     """Classify the order of two X/Y symbols among distractors. x: (B, T) long, y: (B,) in [0, 4)."""
 
     MIN_SEQ_LEN = 10  # below this the [10%, 20%) window is empty or collides with the start marker
+    # Counts tell XX and YY apart; XY and YX have the same counts: an order-free read-out gets 1/2 of them.
+    order_free_ceiling = 0.75
 
     def __post_init__(self) -> None:
         self.alphabet = "abcdBEXY"
