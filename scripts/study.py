@@ -27,7 +27,10 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 from rnn_scratch.study import Preset, write_study
+from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
 from rnn_scratch.study.presets import PROFILES, PUBLISHED, merge_overrides, study_presets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,9 +49,16 @@ def pages_folder(args: argparse.Namespace) -> Path:
 
 
 def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int, float]:
-    """One Hydra multirun into the preset's stable folder; (exit code, seconds)."""
+    """One Hydra multirun into the preset's stable folder (an adaptive preset: its rounds of multiruns,
+    ``rnn_scratch.study.adaptive``); (exit code, seconds)."""
     launcher = [] if any(o.startswith("hydra/launcher=") for o in overrides) else ["hydra/launcher=local"]
     extra = merge_overrides(["skip_completed=true"], launcher, preset.overrides(profile) or [], overrides)
+    if preset.study.grid == "adaptive":
+        started = time.perf_counter()
+        params = (yaml.safe_load(preset.config.read_text()) or {}).get("hydra", {}).get("sweeper", {})
+        sweep, fixed = adaptive_sweep(params.get("params", {}), extra)
+        code = run_rounds(preset.name, preset.runs, sweep, fixed, ROOT / "scripts" / "train.py", ROOT)
+        return code, time.perf_counter() - started
     command = [
         sys.executable, str(ROOT / "scripts" / "train.py"), "-m", f"+experiment={preset.name}",
         f"hydra.sweep.dir={preset.runs}", *extra,
@@ -85,6 +95,8 @@ def main() -> int:
         elif preset.overrides(args.profile) is None:
             print(f"[study] {name}: not in the {args.profile} profile; skipped", flush=True)
         elif not args.report_only:
+            if args.profile == "long":  # long extends quick: start from its finished runs
+                seed_from(args.outputs / "quick" / name, preset.runs)
             preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)
         presets.append(preset)
     pages = pages_folder(args)

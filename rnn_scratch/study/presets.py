@@ -10,14 +10,18 @@ A preset joins the study with a ``# @study`` block at the end of its file, YAML 
     #   full:
     #     - seed=range(10)
     #   quick: skip                    # not run in this profile; its page reports what runs it finds
+    # grid: adaptive                   # seq_len chosen in rounds (rnn_scratch.study.adaptive)
 
 Keys: ``page`` (required), ``contrast`` (a swept key; ``own``: the preset's section tests the contrasts
 its claim rests on, no table of every pair; ``auto``, the default: the first swept key that is not the
 figures' x), ``headline`` (it makes the README's figure, docs/study/headline.png: ``<file>.png`` copies
 that figure of its page folder, a key draws the metric against it; one preset at most), ``section``
 (dotted name of a module of ``rnn_scratch.study`` exposing ``section(page: Page) -> Section``), ``reads``
-(presets whose runs the section also reads, e.g. the literature beside the horizon's runs), ``profiles``.
-A profile not named runs the YAML as written (plus the profile's own overrides).
+(presets whose runs the section also reads, e.g. the literature beside the horizon's runs), ``profiles``,
+``grid`` (``adaptive``: the task, cell, seq_len and seed lists are the planner's, which runs the lengths in
+rounds where each cell's answer is open; ``rnn_scratch.study.adaptive``). A profile not named runs the
+YAML as written (plus the profile's own overrides), but for the opt-in ``long`` profile, which runs only
+the presets that name it.
 
 Why a comment block: Hydra merges every key of a preset into the run's config, and the schemas reject
 keys they do not know (``TrainConfig`` at the top, ``HydraConf`` under ``hydra:``); a key the schema
@@ -42,14 +46,16 @@ if TYPE_CHECKING:
     from rnn_scratch.study.report import Sweep
 
 MARK = "# @study"
-PROFILES = ("quick", "full", "smoke")
-PUBLISHED = ("quick", "full")  # the profiles whose pages are the published study (docs/)
+PROFILES = ("quick", "full", "smoke", "long")
+PUBLISHED = ("quick", "full", "long")  # the profiles whose pages are the published study (docs/)
+OPT_IN = ("long",)  # profiles that run only the presets naming them (the others: skipped)
 SKIP = "skip"
 # Every preset of a profile gets these first; a preset's own overrides for it follow (and win).
 SMOKE = ["steps=4", "eval_every=2", "log_every=2", "eval_size=16", "batch_size=4", "hidden_size=4",
          "seed=0,1"]  # fmt: skip
 PROFILE_OVERRIDES: dict[str, list[str]] = {"smoke": SMOKE}
-KEYS = frozenset({"page", "contrast", "headline", "section", "reads", "profiles"})
+KEYS = frozenset({"page", "contrast", "headline", "section", "reads", "profiles", "grid"})
+GRIDS = ("adaptive",)  # grid: adaptive: seq_len chosen in rounds (rnn_scratch.study.adaptive)
 
 
 def is_mark(line: str) -> bool:
@@ -71,6 +77,7 @@ class Study:
     section: str | None = None  # dotted module name
     reads: tuple[str, ...] = ()
     profiles: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # None: skip
+    grid: str | None = None  # None: the YAML's Cartesian sweep; adaptive: lengths chosen in rounds
 
     @classmethod
     def parse(cls, text: str, where: str) -> Study:
@@ -115,8 +122,11 @@ class Study:
         reads = data.get("reads") or []
         if not isinstance(reads, list) or not all(isinstance(r, str) for r in reads):
             raise bad("reads: a list of preset names")
+        grid = data.get("grid")
+        if grid is not None and grid not in GRIDS:
+            raise bad(f"grid: one of {GRIDS}, got {grid!r}")
         study = cls(data["page"], strings["contrast"] or "auto", strings["headline"], strings["section"],
-                    tuple(reads), profiles)  # fmt: skip
+                    tuple(reads), profiles, grid)  # fmt: skip
         if study.section is not None:  # fails here, naming the file, rather than mid-page
             try:
                 study.section_function()
@@ -167,6 +177,8 @@ class Preset:
     def overrides(self, profile: str) -> list[str] | None:
         """The overrides this preset runs with in ``profile``: the profile's, then its own; None when
         its block says ``skip``."""
+        if profile in OPT_IN and profile not in self.study.profiles:
+            return None
         own = self.study.profiles.get(profile, ())
         return None if own is None else [*PROFILE_OVERRIDES.get(profile, []), *own]
 
