@@ -137,7 +137,13 @@ def split_list(override: str) -> tuple[str, list[str]]:
 
 
 SWEPT = ("task", "cell", "seq_len", "seed")  # what the planner chooses; every other override is fixed
-NOT_IN_NAME = ("experiment", "name", "device", "hydra.launcher.n_jobs", "skip_completed")  # configs/train.yaml
+NOT_IN_NAME = (
+    "experiment",
+    "name",
+    "device",
+    "hydra.launcher.n_jobs",
+    "skip_completed",
+)  # configs/train.yaml
 
 
 def adaptive_sweep(params: dict[str, str], overrides: list[str]) -> tuple[dict[str, list[str]], list[str]]:

@@ -184,8 +184,8 @@ def own_section(preset: Preset, sweep: Sweep, out: Path, docs: Path, root: Path,
 def horizon_lines(preset: Preset, sweep: Sweep, out: Path, docs: Path) -> list[str]:
     """Any sweep over cells (``+cell=...``) against T gets the horizon section
     (``rnn_scratch.study.horizon``): success against T per cell, each cell's horizon, its figure."""
-    if CELL_KEY not in sweep.keys or sweep.x != "seq_len":
-        return []
+    if CELL_KEY not in sweep.keys or sweep.x != "seq_len" or "task" in sweep.keys:
+        return []  # several tasks: their horizons are not pooled (a preset over tasks has its own section)
     task = (sweep.config or {}).get("task", {}).get("name", "")
     title = f"{task}: fraction of {len(sweep.seeds)} seeds solved against T, a curve per cell"
     order = sweep.listed.get(CELL_KEY) or sweep.listed.get(f"+{CELL_KEY}")
