@@ -18,9 +18,11 @@ that was solved and the first that was not. Honest ends: no run failed at any le
 no run solved at any length -> ``< min T``; a fitted T_50 outside the grid is reported as beyond that
 end, never extrapolated. **Interval**: a percentile bootstrap over seeds (``BOOTSTRAP`` resamples of
 the seeds with replacement, each seed keeping its outcomes at every length; the fit redone each time),
-its ends also written ``> max T`` / ``< min T`` when more than 2.5% of resamples fall beyond the grid,
-and never narrower than the two grid lengths around T_50 (the grid cannot place it more finely: with
-every seed solved at 50 and none at 100, every resample agrees, yet T_50 may be anywhere in [50, 100]).
+its ends also written ``> max T`` / ``< min T`` when more than 2.5% of resamples fall beyond the grid.
+**Separated outcomes**: where every seed solved at every length up to T_a and none from the next length
+T_b on (``separated``), the data cannot place T_50 inside [T_a, T_b] at all (every resample agrees, and
+the fit's value there is the ridge's choice), so the page reports the bracket "between T_a and T_b", says a
+finer grid is needed, and claims no interval; an interval is never widened to the grid.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from rnn_scratch.models.registry import cell_names
+from rnn_scratch.study.baselines import order_free_lines
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
 
@@ -146,10 +149,19 @@ def horizon(results: list[Outcome], cell: str, resamples: int = BOOTSTRAP, seed:
         rows = np.concatenate([by_seed[i] for i in rng.integers(0, len(seeds), len(seeds))])
         draws.append(horizon_of(T[rows], y[rows]))
     low, high = (float(np.percentile(draws, q, method="lower" if q < 50 else "higher")) for q in (2.5, 97.5))
-    if 0 < estimate < math.inf:  # the grid cannot place T50 more finely than the lengths around it
-        low = min(low, max(t for t in lengths if t <= estimate))
-        high = max(high, min(t for t in lengths if t >= estimate))
     return Horizon(cell, estimate, low, high, lengths)
+
+
+def separated(results: list[Outcome], cell: str) -> tuple[int, int] | None:
+    """(T_a, T_b) when every seed solved at every length up to T_a and none at any length from T_b, the
+    next length run; None when the outcomes overlap (or never switch)."""
+    lengths = sorted({r.T for r in results if r.cell == cell})
+    solved = {t: [r.solved for r in results if r.cell == cell and t == r.T] for t in lengths}
+    for a, b in zip(lengths, lengths[1:], strict=False):
+        below, above = [t for t in lengths if t <= a], [t for t in lengths if t >= b]
+        if all(all(solved[t]) for t in below) and not any(any(solved[t]) for t in above):
+            return a, b
+    return None
 
 
 def cells_in_order(results: list[Outcome], order: list[str] | None = None) -> list[str]:
@@ -210,21 +222,42 @@ def rates(results: list[Outcome], cell: str) -> tuple[np.ndarray, np.ndarray, np
     return arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
 
 
+def horizon_words(results: list[Outcome], h: Horizon) -> str:
+    """``between 20 and 50`` where the cell's outcomes are separated, else ``h.text()``."""
+    bracket = separated(results, h.cell)
+    return f"between {bracket[0]} and {bracket[1]}" if bracket else h.text()
+
+
+def logistic_curve(results: list[Outcome], cell: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """The fitted P(solved | T) over the cell's lengths (200 points, log-spaced); None below 2 lengths."""
+    mine = [r for r in results if r.cell == cell]
+    T = np.array([r.T for r in mine], dtype=np.float64)
+    if len(set(T.tolist())) < 2:
+        return None
+    a, b = fit_logistic(np.log(T), np.array([r.solved for r in mine], dtype=np.float64))
+    grid = np.geomspace(T.min(), T.max(), 200)
+    return grid, 1.0 / (1.0 + np.exp(-(a + b * np.log(grid))))
+
+
 def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, title: str) -> bool:
-    """Success rate against T (log x), a line per cell with its Wilson band, each horizon marked."""
+    """Success rate against T (log x): per cell its points with Wilson bars and its fitted logistic curve,
+    each fitted horizon marked (not where the outcomes are separated: there the bracket is the answer)."""
     if not results:
         return False
     from rnn_scratch.study.plots import plt  # the Agg backend, set up once there
 
-    fig, ax = plt.subplots(figsize=(7.2, 4.6), dpi=90)
+    fig, ax = plt.subplots(figsize=(9.6, 4.6), dpi=90)
     for i, h in enumerate(horizons):
         T, rate, lo, hi = rates(results, h.cell)
         colour = f"C{i}"
         shift = 1.0 + 0.03 * (i - (len(horizons) - 1) / 2)  # spread the bars so they do not overlap
-        said = h.text() if h.text().startswith(("<", ">")) else f"= {h.text()}"
+        words = horizon_words(results, h)
+        said = words if words.startswith(("<", ">", "between")) else f"= {words}"
         ax.errorbar(T * shift, rate, yerr=[rate - lo, hi - rate], color=colour, marker="o", ms=4,
-                    capsize=2, lw=1.4, label=f"{h.cell}: T50 {said}")  # fmt: skip
-        if 0 < h.estimate < math.inf:
+                    capsize=2, lw=0, elinewidth=1.0, label=f"{h.cell}: T50 {said}")  # fmt: skip
+        if (curve := logistic_curve(results, h.cell)) is not None:
+            ax.plot(*curve, color=colour, lw=1.4)
+        if 0 < h.estimate < math.inf and separated(results, h.cell) is None:
             ax.axvline(h.estimate, color=colour, ls=":", lw=1.2)
             ax.plot([h.estimate], [0.5], marker="v", color=colour, ms=8)
     lengths = sorted({r.T for r in results})
@@ -236,11 +269,17 @@ def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, t
     ax.set_xlabel("sequence length T (log scale)")
     ax.set_ylabel("fraction of seeds solved (95% Wilson interval)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return True
+
+
+def solved_of(results: list[Outcome], cell: str) -> str:
+    """``k/n``: the cell's runs solved, over every length."""
+    mine = [r.solved for r in results if r.cell == cell]
+    return f"{sum(mine)}/{len(mine)}"
 
 
 def horizon_section(
@@ -266,17 +305,16 @@ def horizon_section(
         "",
         *sequences_table(results, cells),
         "",
-        "Horizon T50 (the T at which a cell solves half the time: logistic fit of the per-seed outcomes in "
+        "Horizon T50 (the T at which a cell solves half the time): where a cell's outcomes are separated "
+        "(every seed solved up to T_a, none from the next length T_b) the bracket `between T_a and T_b`, "
+        "which only a finer grid can narrow; else the logistic fit of the per-seed outcomes in "
         f"ln T, ridge {RIDGE} on the slope; [95% percentile bootstrap over seeds, {BOOTSTRAP} resamples]; "
         "`> T`: beyond the longest length run, `< T`: below the shortest; never extrapolated):",
         "",
         "| cell | T50 [95% CI] | runs solved |",
         "|---|---|---|",
-        *(
-            f"| {h.cell} | {h.text()} | {sum(r.solved for r in results if r.cell == h.cell)}/"
-            f"{sum(r.cell == h.cell for r in results)} |"
-            for h in found
-        ),
+        *(f"| {h.cell} | {horizon_words(results, h)} | {solved_of(results, h.cell)} |" for h in found),
         "",
+        *order_free_lines(jobs),
     ]
     return lines, figure if plotted else None

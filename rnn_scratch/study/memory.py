@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,22 +29,23 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from rnn_scratch.study.baselines import baseline_rows, order_free_lines
 from rnn_scratch.study.horizon import (
     BOOTSTRAP,
     Horizon,
     Outcome,
     cells_in_order,
-    fit_logistic,
     horizon,
+    logistic_curve,
     outcomes,
     rates,
+    separated,
+    solved_of,
 )  # fmt: skip
 from rnn_scratch.study.presets import Page, Section
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, success_text
 from rnn_scratch.study.tuning import describe
-from rnn_scratch.tasks.order_free import order_free_scores
-from rnn_scratch.tasks.registry import make_task
 
 TASK_WORDS = {
     "temporal_order": "temporal order (H&S 1997, 6a)",
@@ -73,7 +73,7 @@ def section(page: Page) -> Section:
         labels = {cell: label(mine, cell) for cell in cells}
         found = [honest_horizon(results, cell) for cell in cells]
         baselines = baseline_rows(mine)
-        lines += task_lines(task, results, cells, labels, found, baselines)
+        lines += task_lines(task, mine, results, cells, labels, found)
         panels.append((task, results, cells, labels, baselines))
     lines += power_lines(len(page.sweep.seeds))
     lines += cost_lines(jobs)
@@ -93,18 +93,6 @@ def label(jobs: list[Job], cell: str) -> str:
     return words.removeprefix("the ")
 
 
-def separated(results: list[Outcome], cell: str) -> tuple[int, int] | None:
-    """(T_a, T_b) when every seed solved at every length up to T_a and none at any length from T_b, the
-    next length run; None when the outcomes overlap (or never switch)."""
-    lengths = sorted({r.T for r in results if r.cell == cell})
-    solved = {t: [r.solved for r in results if r.cell == cell and t == r.T] for t in lengths}
-    for a, b in zip(lengths, lengths[1:], strict=False):
-        below, above = [t for t in lengths if t <= a], [t for t in lengths if t >= b]
-        if all(all(solved[t]) for t in below) and not any(any(solved[t]) for t in above):
-            return a, b
-    return None
-
-
 def honest_horizon(results: list[Outcome], cell: str) -> tuple[Horizon, tuple[int, int] | None]:
     """The cell's fitted horizon and, where its outcomes are separated, the bracket that replaces it."""
     return horizon(results, cell), separated(results, cell)
@@ -115,25 +103,6 @@ def horizon_text(found: tuple[Horizon, tuple[int, int] | None]) -> str:
     if bracket is not None:
         return f"between {bracket[0]} and {bracket[1]} (separated: a finer grid is needed to say more)"
     return fit.text()
-
-
-def baseline_rows(jobs: list[Job]) -> dict[int, dict[str, Any]]:
-    """T -> the order-free scores of the task these jobs ran, at every length they ran."""
-    config = next((j.config for j in jobs if j.config), None)
-    if config is None:
-        return {}
-    task_cfg = dict(config.get("task") or {})
-    name = task_cfg.pop("name")
-    out = {}
-    for T in sorted({int(j.config.get("seq_len", 0)) for j in jobs if j.config}):
-        task = make_task(name, T, **task_cfg)
-        out[T] = {**_scores(name, T, tuple(sorted(task_cfg.items()))), "rule": task.solved_rule}
-    return out
-
-
-@cache
-def _scores(name: str, T: int, options: tuple[tuple[str, Any], ...]) -> dict[str, float]:
-    return order_free_scores(make_task(name, T, **dict(options)), n_train=2048, n_eval=2048)
 
 
 def _by_cell_and_length(
@@ -152,8 +121,8 @@ def _by_cell_and_length(
 
 
 def task_lines(
-    task: str, results: list[Outcome], cells: list[str], labels: dict[str, str],
-    found: list[tuple[Horizon, tuple[int, int] | None]], baselines: dict[int, dict[str, Any]],
+    task: str, jobs: list[Job], results: list[Outcome], cells: list[str], labels: dict[str, str],
+    found: list[tuple[Horizon, tuple[int, int] | None]],
 ) -> list[str]:  # fmt: skip
     """Markdown for one task: its baselines, success, sequences to solve and horizons."""
     budget = max(r.budget for r in results)
@@ -162,23 +131,9 @@ def task_lines(
         km = kaplan_meier([r.sequences for r in runs], [r.solved for r in runs]).median
         return f"{km:,.0f}" if km is not None else f"> {budget:,.0f}"
 
-    lines = [
-        f"#### {TASK_WORDS.get(task, task)}", "",
-        "Order-free baselines (eval accuracy of a trained softmax read-out of a fixed integrator, W_hh = I "
-        "with random input weights, and of the symbol counts; `rnn_scratch.tasks.order_free`, 2,048 "
-        "training and 2,048 fresh sequences):", "",
-    ]  # fmt: skip
+    lines = [f"#### {TASK_WORDS.get(task, task)}", "", *order_free_lines(jobs)]
     lines += [
-        "| T | integrator | symbol counts | order-free ceiling | solved rule |",
-        "|---|---|---|---|---|",
-    ]
-    for T, row in baselines.items():
-        ceiling = f"{row['ceiling_acc']:.2f}" if "ceiling_acc" in row else "-"
-        lines.append(
-            f"| {T} | {row['integrator_acc']:.3f} | {row['counts_acc']:.3f} | {ceiling} | {row['rule']} |"
-        )
-    lines += [
-        "", f"Solved k/n [95% Wilson] (budget {budget:,.0f} training sequences; `not run`: past a length "
+        f"Solved k/n [95% Wilson] (budget {budget:,.0f} training sequences; `not run`: past a length "
         "where every seed failed):", "", *_by_cell_and_length(results, cells, labels, _solved), "",
         "Training sequences to solve (Kaplan-Meier median, unsolved runs censored at the budget):", "",
         *_by_cell_and_length(results, cells, labels, median), "",
@@ -187,8 +142,7 @@ def task_lines(
         "nominal 95%: read it as a range):", "", "| cell | horizon | runs solved |", "|---|---|---|",
     ]  # fmt: skip
     for cell, h in zip(cells, found, strict=True):
-        mine = [r for r in results if r.cell == cell]
-        lines.append(f"| {labels[cell]} | {horizon_text(h)} | {sum(r.solved for r in mine)}/{len(mine)} |")
+        lines.append(f"| {labels[cell]} | {horizon_text(h)} | {solved_of(results, cell)} |")
     return [*lines, ""]
 
 
@@ -246,17 +200,6 @@ def cost_lines(jobs: list[Job]) -> list[str]:
     ]
 
 
-def _curve(results: Iterable[Outcome], cell: str) -> tuple[np.ndarray, np.ndarray] | None:
-    mine = [r for r in results if r.cell == cell]
-    T = np.array([r.T for r in mine], dtype=np.float64)
-    y = np.array([r.solved for r in mine], dtype=np.float64)
-    if len(set(T.tolist())) < 2:
-        return None
-    a, b = fit_logistic(np.log(T), y)
-    grid = np.geomspace(T.min(), T.max(), 200)
-    return grid, 1.0 / (1.0 + np.exp(-(a + b * np.log(grid))))
-
-
 def plot_panels(
     panels: list[tuple[str, list[Outcome], list[str], dict[str, str], dict[int, Any]]], path: Path
 ) -> bool:
@@ -276,7 +219,7 @@ def plot_panels(
             shift = 1.0 + 0.025 * (i - (len(cells) - 1) / 2)  # spread overlapping points apart
             ax.errorbar(T * shift, rate, yerr=[rate - lo, hi - rate], color=colour, marker=marker, ms=5, lw=0,
                         elinewidth=0.9, capsize=2, alpha=0.9)  # fmt: skip
-            if (curve := _curve(results, cell)) is not None:
+            if (curve := logistic_curve(results, cell)) is not None:
                 ax.plot(curve[0], curve[1], color=colour, lw=1.6, alpha=0.85)
         best = max((row["integrator_acc"] for row in baselines.values()), default=math.nan)
         said = f"order-free read-outs: acc <= {best:.2f}; solved: acc >= 0.9"
