@@ -38,6 +38,7 @@ from rnn_scratch.models.registry import cell_names
 from rnn_scratch.study.baselines import order_free_lines
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
+from rnn_scratch.tasks.registry import make_task
 
 RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
 BOOTSTRAP = 2000
@@ -55,11 +56,27 @@ class Outcome:
     sequences: float
     budget: float
     diverged: bool = False
+    overturned: bool = False  # solved at an eval, but the fresh eval did not confirm it
 
 
-def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
+def confirmed(job: Job) -> bool:
+    """Solved, and the fresh eval (``final_eval_size`` new sequences) meets the task's rule too; a run
+    that measured no fresh eval keeps its eval's verdict."""
+    if not job.solved:
+        return False
+    fresh = {k[len("fresh_eval_") :]: v for k, v in job.metrics.items() if k.startswith("fresh_eval_")}
+    if not any(v is not None for v in fresh.values()):
+        return True
+    task_cfg = dict(job.config.get("task") or {})
+    task = make_task(task_cfg.pop("name"), int(job.config.get("seq_len", 0)), **task_cfg)
+    return bool(task.solved({k: v for k, v in fresh.items() if v is not None}))
+
+
+def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY, confirm: bool = False) -> list[Outcome]:
     """The finished runs as outcomes (a diverged run counts as not solved; missing ones are left out).
-    A job without ``cell_key`` in its overrides is named by its model (``model=lstm`` -> ``lstm``)."""
+    A job without ``cell_key`` in its overrides is named by its model (``model=lstm`` -> ``lstm``).
+    ``confirm``: a run counts as solved only if its fresh eval meets the rule too (``confirmed``); one it
+    overturns is censored where the run stopped."""
     out = []
     for job in jobs:
         if not job.finished:
@@ -71,7 +88,8 @@ def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
         budget = float(config.get("steps") or 0) * batch
         used = budget if steps is None else float(steps) * batch
         T, seed = int(config.get("seq_len", 0)), str(config.get("seed"))
-        out.append(Outcome(cell, T, seed, job.solved, used, budget, job.record.diverged))
+        solved = confirmed(job) if confirm else job.solved
+        out.append(Outcome(cell, T, seed, solved, used, budget, job.record.diverged, job.solved != solved))
     return out
 
 
@@ -106,8 +124,8 @@ def horizon_of(T: np.ndarray, y: np.ndarray) -> float:
     a, b = fit_logistic(np.log(T), y.astype(np.float64))
     if b >= 0:  # success does not fall with T: no horizon in this grid
         return math.inf if a + b * math.log(hi) > 0 else 0.0
-    t50 = math.exp(-a / b)
-    return math.inf if t50 > hi else 0.0 if t50 < lo else t50
+    log_t50 = -a / b  # compared in logs: a nearly flat fit puts T50 beyond any float
+    return math.inf if log_t50 > math.log(hi) else 0.0 if log_t50 < math.log(lo) else math.exp(log_t50)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from rnn_scratch.models.registry import model_cell, model_names
 from rnn_scratch.study.baselines import baseline_rows, order_free_lines
 from rnn_scratch.study.horizon import (
     BOOTSTRAP,
@@ -45,7 +46,6 @@ from rnn_scratch.study.horizon import (
 from rnn_scratch.study.presets import Page, Section
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, success_text
-from rnn_scratch.study.tuning import describe
 
 TASK_WORDS = {
     "temporal_order": "temporal order (H&S 1997, 6a)",
@@ -53,6 +53,7 @@ TASK_WORDS = {
     "copy": "copy memory (Arjovsky et al. 2016; T + 20 steps)",
 }
 MARKERS = "osD^vPX*p"
+EVAL_WORDS = "the run's 512 eval sequences"
 POWER_PAIRS = ((0.9, 0.1), (0.8, 0.2), (0.7, 0.3))
 ALPHA, POWER = 0.05, 0.8
 
@@ -66,7 +67,7 @@ def section(page: Page) -> Section:
     panels = []
     for task in tasks:
         mine = [j for j in jobs if j.overrides.get("task") == task]
-        results = outcomes(mine)
+        results = outcomes(mine, confirm=True)
         if not results:
             continue
         cells = cells_in_order(results, order)
@@ -85,12 +86,22 @@ def section(page: Page) -> Section:
 
 
 def label(jobs: list[Job], cell: str) -> str:
-    """What a cell is, in words, from a run's config: "tuned IRNN (ReLU, W_hh = I) (lr 0.00011, clip 1)"."""
+    """What a cell is, in its registry's words and the run's settings: "tanh RNN, orthogonal init",
+    "LSTM, chrono gate bias", "IRNN (ReLU, W_hh = I), tuned lr 1.1e-04" (``+cell`` name without a run)."""
     config = next((j.config for j in jobs if j.overrides.get("cell") == cell and j.config), None)
-    if config is None:
+    model = (config or {}).get("model") or {}
+    if model.get("name") not in model_names():
         return cell
-    words = describe(config, tuned=cell.endswith("_tuned"))
-    return words.removeprefix("the ")
+    words, details, init_named = model_cell(model["name"]).describe(model)
+    parts = [words, *([] if init_named else [f"{model.get('init', 'default')} init"]), *details]
+    if cell.endswith("_tuned"):
+        parts.append(f"tuned lr {(config or {}).get('optim', {}).get('lr', 0):.1e}")
+    return ", ".join(parts)
+
+
+def cell_text(text: str) -> str:
+    """``text`` safe inside a Markdown table cell (IndRNN's words hold a ``|w|``)."""
+    return text.replace("|", "\\|")
 
 
 def honest_horizon(results: list[Outcome], cell: str) -> tuple[Horizon, tuple[int, int] | None]:
@@ -111,12 +122,14 @@ def _by_cell_and_length(
     lengths = sorted({r.T for r in results})
     lines = ["| cell | " + " | ".join(f"T = {t}" for t in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
     for cell in cells:
-        ran = sorted({r.T for r in results if r.cell == cell})
+        mine = [r for r in results if r.cell == cell]
+        at = {t: [r for r in mine if r.T == t] for t in lengths}  # noqa: SIM300
+        failed = [t for t in lengths if at[t] and not any(r.solved for r in at[t])]
         row = []
         for t in lengths:
-            runs = [r for r in results if r.cell == cell and t == r.T]
-            row.append(text(runs) if runs else "not run" if t > max(ran) else "")
-        lines.append(f"| {labels[cell]} | " + " | ".join(row) + " |")
+            runs = at[t]
+            row.append(text(runs) if runs else "not run" if failed and t > min(failed) else "")
+        lines.append(f"| {cell_text(labels[cell])} | " + " | ".join(row) + " |")
     return lines
 
 
@@ -132,7 +145,13 @@ def task_lines(
         return f"{km:,.0f}" if km is not None else f"> {budget:,.0f}"
 
     lines = [f"#### {TASK_WORDS.get(task, task)}", "", *order_free_lines(jobs)]
+    overturned = sum(r.overturned for r in results)
     lines += [
+        f"Solved: the eval met the rule (eval acc >= 0.9 on {EVAL_WORDS}) and the final model's fresh eval "
+        f"(2,048 new sequences) confirmed it; the fresh eval overturned {overturned} of "
+        f"{sum(r.solved or r.overturned for r in results)} runs' eval verdicts here (counted unsolved, "
+        "censored where they stopped).",
+        "",
         f"Solved k/n [95% Wilson] (budget {budget:,.0f} training sequences; `not run`: past a length "
         "where every seed failed):", "", *_by_cell_and_length(results, cells, labels, _solved), "",
         "Training sequences to solve (Kaplan-Meier median, unsolved runs censored at the budget):", "",
@@ -142,7 +161,7 @@ def task_lines(
         "nominal 95%: read it as a range):", "", "| cell | horizon | runs solved |", "|---|---|---|",
     ]  # fmt: skip
     for cell, h in zip(cells, found, strict=True):
-        lines.append(f"| {labels[cell]} | {horizon_text(h)} | {solved_of(results, cell)} |")
+        lines.append(f"| {cell_text(labels[cell])} | {horizon_text(h)} | {solved_of(results, cell)} |")
     return [*lines, ""]
 
 
