@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from scipy import stats
 
 from rnn_scratch.models.registry import model_cell, model_names
@@ -61,8 +62,12 @@ ALPHA, POWER = 0.05, 0.8
 def section(page: Page) -> Section:
     """The per-task tables and horizons, and the headline figure ``memory.png`` (after the group tables)."""
     jobs = page.sweep.jobs
-    tasks = list(dict.fromkeys(page.sweep.listed.get("task") or [j.overrides.get("task", "") for j in jobs]))
-    order = page.sweep.listed.get("cell") or page.sweep.listed.get("+cell")
+    # the preset's own lists give the order (each round's multirun lists only what it ran)
+    params = (yaml.safe_load(page.preset.config.read_text()) or {}).get("hydra", {}).get("sweeper", {})
+    listed = {k.lstrip("+"): str(v).split(",") for k, v in (params.get("params") or {}).items()}
+    found = [j.overrides.get("task", "") for j in jobs]
+    tasks = list(dict.fromkeys([t for t in listed.get("task", []) if t in found] + found))
+    order = listed.get("cell")
     lines = ["### Horizons on tasks that need order", ""]
     panels = []
     for task in tasks:
@@ -255,8 +260,9 @@ def plot_panels(
         plt.Line2D([], [], color=f"C{i % 10}", marker=MARKERS[i % len(MARKERS)], lw=1.6, label=labels[c])
         for i, c in enumerate(cells)
     ]
-    fig.legend(handles=handles, loc="lower center", ncol=min(3, len(handles)), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06 + 0.045 * math.ceil(len(handles) / 3), 1, 1))
+    columns = max(1, min(len(handles), len(panels)))  # as many legend columns as panels: it fits their width
+    fig.legend(handles=handles, loc="lower center", ncol=columns, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.02 + 0.05 * math.ceil(len(handles) / columns), 1, 1))
     fig.savefig(path)
     plt.close(fig)
     return True
