@@ -65,8 +65,8 @@ def section(page: Page) -> Section:
     # the preset's own lists give the order (each round's multirun lists only what it ran)
     params = (yaml.safe_load(page.preset.config.read_text()) or {}).get("hydra", {}).get("sweeper", {})
     listed = {k.lstrip("+"): str(v).split(",") for k, v in (params.get("params") or {}).items()}
-    found = [j.overrides.get("task", "") for j in jobs]
-    tasks = list(dict.fromkeys([t for t in listed.get("task", []) if t in found] + found))
+    ran = [j.overrides.get("task", "") for j in jobs]
+    tasks = list(dict.fromkeys([t for t in listed.get("task", []) if t in ran] + ran))
     order = listed.get("cell")
     lines = ["### Horizons on tasks that need order", ""]
     panels = []
