@@ -5,9 +5,12 @@
     python scripts/study.py --profile full --launcher slurm   # 10 seeds, whole grids, on a cluster
     python scripts/study.py --report-only           # rebuild docs/ from outputs/study/, run nothing
     python scripts/study.py --profile smoke         # a 2-minute check; its pages: outputs/study/smoke/pages/
+    python scripts/study.py --profile long          # the memory horizons to T = 1000: its sections of docs/
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
-the published study into docs/ (and the README's headline figure, docs/study/headline.png). Any other
+the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
+profile long runs only the presets that name it (memory), starting from their quick runs, and rewrites
+only their sections of docs/study.md (and their folders, and the headline they draw). Any other
 run (the smoke profile, --only, a key=value override) writes its pages under
 outputs/study/<profile>/pages/ unless --docs names a folder.
 
@@ -29,9 +32,9 @@ from pathlib import Path
 
 import yaml
 
-from rnn_scratch.study import Preset, write_study
+from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
-from rnn_scratch.study.presets import PROFILES, PUBLISHED, merge_overrides, study_presets
+from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "configs" / "experiment"  # a preset with a ``# @study`` block is in the study
@@ -94,13 +97,16 @@ def main() -> int:
             print(f"[study] {name}: no {preset.config.relative_to(ROOT)}; skipped", flush=True)
         elif preset.overrides(args.profile) is None:
             print(f"[study] {name}: not in the {args.profile} profile; skipped", flush=True)
+            if args.profile in OPT_IN:
+                continue  # an opt-in profile pages only its own presets (the others' sections stay)
         elif not args.report_only:
             if args.profile == "long":  # long extends quick: start from its finished runs
                 seed_from(args.outputs / "quick" / name, preset.runs)
             preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)
         presets.append(preset)
     pages = pages_folder(args)
-    written = write_study(presets, pages, args.profile, overrides, root=ROOT)
+    write = update_study if args.profile in OPT_IN else write_study  # opt-in: its sections, in place
+    written = write(presets, pages, args.profile, overrides, root=ROOT)
     for path in written:
         print(f"[study] wrote {path}")
     if pages != ROOT / "docs":

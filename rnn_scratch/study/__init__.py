@@ -14,6 +14,6 @@
 May import: ``training`` (a run's config, record and eval seed) and everything below it.
 """
 
-from rnn_scratch.study.pages import Preset, write_study
+from rnn_scratch.study.pages import Preset, update_study, write_study
 
-__all__ = ["Preset", "write_study"]
+__all__ = ["Preset", "update_study", "write_study"]

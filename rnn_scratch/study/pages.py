@@ -39,7 +39,7 @@ from rnn_scratch.study.report import (
 )  # fmt: skip
 from rnn_scratch.study.runs import find_jobs
 
-__all__ = ["Preset", "Sweeps", "preset_section", "write_study"]
+__all__ = ["Preset", "Sweeps", "preset_section", "update_study", "write_study"]
 
 FIGURES = ("gradients", "solved", "decay_vs_lyapunov", "losses")
 PREAMBLE = """\
@@ -266,3 +266,36 @@ def write_study(
     (docs / "study.md").write_text("\n".join(page).rstrip() + "\n")
     written.append(docs / "study.md")
     return written
+
+
+def update_study(
+    presets: list[Preset], docs: Path, profile: str, overrides: list[str], root: Path
+) -> list[Path]:
+    """Rewrite only these presets' sections of the published ``docs/study.md`` (their folders, and the
+    headline when one of them draws it), keeping every other section as it is: how an opt-in profile
+    (``long``) publishes its presets without re-running the rest. Sections go in page order; without a
+    page yet, the whole page is written."""
+    path = docs / "study.md"
+    if not path.is_file():
+        return write_study(presets, docs, profile, overrides, root)
+    head, *chunks = path.read_text().split("\n## ")
+    sections = {chunk.split("\n", 1)[0].strip(): "## " + chunk.rstrip() + "\n" for chunk in chunks}
+    command = " ".join(["python scripts/study.py", f"--profile {profile}", *overrides])
+    written, sweeps = [], Sweeps()
+    for preset in presets:
+        lines, sweep = preset_section(preset, docs, root, sweeps)
+        said = f"This section: profile **{profile}**, rebuilt by `{command}` (its compute is its own, not in "
+        lines[2:2] = [said + "the total above).", ""]
+        sections[preset.name] = "\n".join(lines).rstrip() + "\n"
+        if sweep is not None and headline(preset, sweep, docs / "study" / "headline.png"):
+            written.append(docs / "study" / "headline.png")
+    pages = {p.name: p.study.page or 0 for p in presets}
+    experiments = root / "configs" / "experiment"
+    for name in sections:
+        if name not in pages and (experiments / f"{name}.yaml").is_file():
+            pages[name] = Preset(name, experiments / f"{name}.yaml", docs).study.page or 0
+    order = sorted(sections, key=lambda name: pages.get(name, 0))
+    contents = [f"- [{name}](#{name})" for name in order]
+    kept = "\n".join(line for line in head.rstrip().split("\n") if not line.startswith("- [")).rstrip()
+    path.write_text(kept + "\n\n" + "\n".join(contents) + "\n\n" + "\n".join(sections[n] for n in order))
+    return [*written, path]
