@@ -14,6 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+if sys.argv[1:] in (["--help"], ["-h"]):  # answered before torch and Hydra load (seconds otherwise)
+    from rnn_scratch.training.cli.usage import help_page
+
+    print(help_page(Path(__file__).resolve().parents[1] / "configs"))
+    sys.exit(0)
+
 import hydra
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore

@@ -23,6 +23,9 @@ TRAIN_SCRIPT = ROOT / "scripts" / "train.py"
 
 register(ConfigStore.instance())
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # pytest -n auto: one worker per core, one thread per worker
+    torch.set_num_threads(1)
+
 # A budget that trains in a second or two: the smoke settings every script test starts from.
 TINY = ["steps=6", "eval_every=3", "log_every=2", "eval_size=32", "batch_size=8", "hidden_size=8"]
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CONFIGS, TINY
+from conftest import CONFIGS, TINY, run_script
 
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.training.checkpoint import load_trained
@@ -481,3 +483,24 @@ def test_a_sweeps_runs_are_its_jobs_and_each_carries_its_experiment(compose_cfg,
     assert experiment.hparam_infos[0].name == "seq_len" and experiment.hparam_infos[0].differs
     assert not any(info.differs for info in experiment.hparam_infos[1:])
     assert {m.name.tag for m in experiment.metric_infos} >= {"eval/acc", "eval/loss"}
+
+
+# --- a bare --help answers before torch and Hydra load ------------------------------------------------
+
+
+def test_a_bare_help_is_hydras_help_page_word_for_word(tmp_path: Path) -> None:
+    """``--help`` alone takes the fast path (``usage.help_page``); with an override beside it Hydra composes
+    and prints its help from the same template: the two pages are the same."""
+    fast = run_script(["--help"], cwd=tmp_path)
+    hydra = run_script(["--help", "seq_len=50"], cwd=tmp_path)
+    assert fast.returncode == hydra.returncode == 0
+    assert fast.stdout == hydra.stdout and "== Choices" in fast.stdout and "copy" in fast.stdout
+
+
+def test_importing_the_package_does_not_import_torch() -> None:
+    code = "\n".join([
+        "import sys, rnn_scratch", "assert 'torch' not in sys.modules", "rnn_scratch.LSTM",
+        "assert 'torch' in sys.modules",
+    ])  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -14,6 +14,16 @@ PLUGIN_LAUNCHERS = ["joblib", "submitit_local", "submitit_slurm"]
 NOT_SENTENCE_ENDS = ("al.", "e.g.", "i.e.", "vs.", "cf.")
 
 
+def help_page(configs: Path) -> str:
+    """The whole ``--help`` page: the template of ``configs/hydra/help/rnn_scratch.yaml`` with its
+    ``${rnn_help:...}`` parts filled, as Hydra prints it, made without importing torch or Hydra (a bare
+    ``--help`` is answered before ``scripts/train.py`` loads them)."""
+    template = yaml.safe_load((configs / "hydra" / "help" / "rnn_scratch.yaml").read_text())["template"]
+    for part in ("groups", "keys"):
+        template = template.replace(f"${{rnn_help:{part}}}", help_text(configs, part))
+    return str(template)
+
+
 def help_text(configs: Path, part: str) -> str:
     """``--help``'s group choices (``part="groups"``) or top-level keys (``part="keys"``)."""
     return key_rows(configs) if part == "keys" else group_rows(configs)
