@@ -28,6 +28,7 @@ from pathlib import Path
 from statistics import median
 
 import torch
+from tqdm import tqdm
 
 from rnn_scratch.benchmark import report
 from rnn_scratch.benchmark import timing as bm
@@ -161,17 +162,18 @@ def time_training_runs(repeats: int, families: list[str], overrides: list[str]) 
 
 def main() -> None:
     args = parse_args()
+    started = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     # Whole runs first: a bad --run-args fails in seconds, not after the grid.
     runs = time_training_runs(args.runs, args.families, args.run_args) if args.runs else None
     rows, compile_info = [], []
-    for hidden in args.hidden:
-        for steps in args.seq_len:
-            cases, info = cases_for(args, hidden, steps)
-            compile_info.append(info)
-            bm.run_interleaved(cases, args.repeats, args.warmup, args.device, args.clock)
-            rows += bm.summarise(cases, args.batch, steps, args.vocab, hidden)
+    shapes = [(hidden, steps) for hidden in args.hidden for steps in args.seq_len]
+    for hidden, steps in tqdm(shapes, desc="benchmark: shapes (H, T)", unit="shape"):
+        cases, info = cases_for(args, hidden, steps)
+        compile_info.append(info)
+        bm.run_interleaved(cases, args.repeats, args.warmup, args.device, args.clock)
+        rows += bm.summarise(cases, args.batch, steps, args.vocab, hidden)
     mem = memory_rows(args)
 
     print(f"\n{args.device}, {args.threads} threads, float32, B={args.batch}, I={args.vocab}, times in ms,")
@@ -187,9 +189,10 @@ def main() -> None:
     env["machine"] = torch.cuda.get_device_name() if args.device == "cuda" else cpu_name()
     config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     meta = {"config": config, "env": env, "compile": compile_info, "date": f"{dt.date.today()}",
-            "command": shlex.join(["python", "scripts/benchmark.py", *sys.argv[1:]])}  # fmt: skip
+            "command": shlex.join(["python", "scripts/benchmark.py", *sys.argv[1:]]),
+            "elapsed_s": time.perf_counter() - started}  # fmt: skip
     report.write_results(out, rows, mem, meta, runs)
-    print(f"\nwrote {out}")
+    print(f"\nwrote {out} ({meta['elapsed_s']:.0f} s in all)")
 
 
 if __name__ == "__main__":

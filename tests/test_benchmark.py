@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,11 @@ def test_held_bytes_linear_in_t_and_bounded_by_chunks() -> None:
     # Streamed in chunks of 2 steps it does not grow with T: one chunk's output, plus the previous
     # chunk's, which the carried state (a view of it) keeps alive.
     assert chunked == [2 * (2 * 4 * 8 * 4)] * 2
+
+
+def test_benchmark_shows_progress_and_states_its_duration(tmp_path: Path) -> None:
+    proc = run_benchmark(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "benchmark: shapes (H, T)" in proc.stderr  # tqdm's bar
+    assert re.search(r"wrote .* \(\d+ s in all\)", proc.stdout)
+    assert re.search(r"The whole benchmark took \d+ s of wall clock", (tmp_path / "results.md").read_text())
