@@ -6,11 +6,14 @@
     python scripts/study.py --report-only           # rebuild docs/ from outputs/study/, run nothing
     python scripts/study.py --profile smoke         # a 2-minute check; its pages: outputs/study/smoke/pages/
     python scripts/study.py --profile long          # the memory horizons to T = 1000: its sections of docs/
+    python scripts/study.py --verify 20             # re-run 20 published jobs, compare their metrics exactly
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
 the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
 profile long runs only the presets that name it (memory), starting from their quick runs, and rewrites
-only their sections of docs/study.md (and their folders, and the headline they draw). Any other
+only their sections of docs/study.md (and their folders, and the headline they draw). Each run records
+its code version; a page whose runs mix versions is not published (--allow-mixed publishes it, saying so),
+and a finished job of other code is re-run, not skipped (its old files kept under superseded/). Any other
 run (the smoke profile, --only, a key=value override) writes its pages under
 outputs/study/<profile>/pages/ unless --docs names a folder.
 
@@ -35,6 +38,8 @@ import yaml
 from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
+from rnn_scratch.study.runs import find_jobs, load_job
+from rnn_scratch.study.verify import published_jobs, round_robin, verify, versions, versions_text
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "configs" / "experiment"  # a preset with a ``# @study`` block is in the study
@@ -72,6 +77,16 @@ def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int,
     return proc.returncode, time.perf_counter() - started
 
 
+def mixed_pages(presets: list[Preset]) -> str:
+    """``"memory (a1b2c3 (40 runs), unrecorded (9 runs))"`` for each preset whose runs mix code versions."""
+    found = []
+    for preset in presets:
+        counts = versions(load_job(f) for f in find_jobs(preset.runs)) if preset.runs.is_dir() else {}
+        if len(counts) > 1:
+            found.append(f"{preset.name} ({versions_text(counts)})")  # type: ignore[arg-type]
+    return "; ".join(found)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="quick")
@@ -86,10 +101,26 @@ def main() -> int:
         "else <outputs>/<profile>/pages)",
     )  # fmt: skip
     parser.add_argument("--report-only", action="store_true", help="do not run; report what is there")
+    parser.add_argument(
+        "--verify", default=None, metavar="N",
+        help="run nothing else: re-run N published jobs of docs/ (all: every one), spread over the presets, "
+        "and compare their metrics exactly; exit 1 if any differs",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allow-mixed", action="store_true",
+        help="publish pages whose runs come from more than one code version (the page says which)",
+    )  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()
+    started = time.perf_counter()
     names = args.only.split(",") if args.only else study_presets(EXPERIMENTS)
     overrides = [*([f"hydra/launcher={args.launcher}"] if args.launcher else []), *args.overrides]
+    if args.verify is not None:
+        every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
+        jobs = published_jobs(ROOT / "docs", every, args.profile)
+        picked = round_robin(jobs, None if args.verify == "all" else int(args.verify))
+        print(f"[verify] {len(picked)} of the {len(jobs)} published jobs", flush=True)
+        return 1 if verify(picked, ROOT / "scripts" / "train.py", ROOT) else 0
     presets = []
     for name in names:
         preset = Preset(name, EXPERIMENTS / f"{name}.yaml", args.outputs / args.profile / name)
@@ -105,12 +136,17 @@ def main() -> int:
             preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)
         presets.append(preset)
     pages = pages_folder(args)
+    if pages == ROOT / "docs" and not args.allow_mixed and (mixed := mixed_pages(presets)):
+        print(f"error: {mixed}: runs of more than one code version; re-run them with this code, or "
+              "publish with --allow-mixed (the page says which)", file=sys.stderr)  # fmt: skip
+        return 2
     write = update_study if args.profile in OPT_IN else write_study  # opt-in: its sections, in place
     written = write(presets, pages, args.profile, overrides, root=ROOT)
     for path in written:
         print(f"[study] wrote {path}")
     if pages != ROOT / "docs":
         print(f"[study] pages: {pages / 'study.md'} (the published study in docs/ is left as it was)")
+    print(f"[study] took {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 from statistics import mean
 
@@ -38,6 +39,7 @@ from rnn_scratch.study.report import (
     write_sweep,
 )  # fmt: skip
 from rnn_scratch.study.runs import find_jobs
+from rnn_scratch.study.verify import UNRECORDED, versions, versions_text
 
 __all__ = ["Preset", "Sweeps", "preset_section", "update_study", "write_study"]
 
@@ -146,6 +148,8 @@ def preset_section(
         *([f"Settings by group: {'; '.join(per_group)}."] if per_group else []),
         f"Jobs: {done} finished of {len(sweep.jobs)}; compute {sweep.compute_s:.0f} core-s "
         f"(about {sweep.compute_s / 120:.1f} min on 2 cores). Runs: `{shown(preset.runs, root)}`.",
+        f"Code: {code_words(versions(sweep.jobs))} (`rnn_scratch.training.version`; "
+        "`python scripts/study.py --verify N` re-runs published jobs and compares).",
         "",
         *tables(sweep),
         "",
@@ -168,6 +172,13 @@ def preset_section(
         lines += [f"The multirun exited with code {preset.exit_code}: some jobs failed (listed above).", ""]
     lines += [f"All tables: [study/{preset.name}/summary.md]({_rel(out / 'summary.md', docs)}).", ""]
     return lines, sweep
+
+
+def code_words(found: Counter[str]) -> str:
+    """The code version(s) a page's runs were made with, as the page says it."""
+    if len(found) <= 1:
+        return f"every run made by code version {next(iter(found), UNRECORDED)}"
+    return f"**runs of {len(found)} code versions**: {versions_text(found)}"
 
 
 def own_section(preset: Preset, sweep: Sweep, out: Path, docs: Path, root: Path, sweeps: Sweeps) -> Section:

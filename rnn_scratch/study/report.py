@@ -89,6 +89,8 @@ def rows(jobs: list[Job], keys: list[str]) -> list[dict[str, Any]]:
         row.update({k: job.overrides.get(k, "") for k in keys})
         row.update({c: job.metrics.get(c) for c in COLUMNS})
         row["status"] = job.status
+        code = job.metrics.get("code")
+        row["code"] = code.get("hash") if isinstance(code, dict) else None  # the sources the run came from
         out.append(row)
     return out
 

@@ -59,6 +59,7 @@ from rnn_scratch.training.results import hparam_values, write_json
 from rnn_scratch.training.resume import finished_metrics
 from rnn_scratch.training.setup import EVAL_SEED_OFFSET, Run, resolve_device, setup
 from rnn_scratch.training.signals import hand_on, stop_signals
+from rnn_scratch.training.version import code_version
 
 __all__ = ["EVAL_SEED_OFFSET", "Diverged", "finished_metrics", "resolve_device", "train"]
 EVAL_CHUNK = 512
@@ -207,6 +208,7 @@ def finish(run: Run, status: Status, step: int, extra: dict[str, Any]) -> dict[s
             "seq_per_s": (step - run.start_step) * cfg.batch_size / elapsed,
             "device": str(run.device),
             "grad_profile": "available" if run.model.core.state_grad_norms else "unavailable",
+            "code": code_version(),  # the sources this run was made with (rnn_scratch.training.version)
             **evidence,
             **extra,
         },

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from rnn_scratch.training.checkpoint import CHECKPOINT, load_checkpoint
 from rnn_scratch.training.config import ConfigError, TrainConfig
 from rnn_scratch.training.record import RunRecord
+from rnn_scratch.training.version import code_version
 
 
 def resume_from(cfg: TrainConfig, out_dir: Path) -> Path | None:
@@ -79,7 +81,36 @@ def finished_metrics(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
         return None
     saved, now = record.config, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
     same = all(saved.get(k) == v for k, v in now.items() if k not in FREE_KEYS)
-    return metrics if same else None  # the file as written
+    return metrics if same and same_code(metrics) else None  # the file as written
+
+
+def recorded_hash(metrics: dict[str, Any]) -> str | None:
+    """The code hash a run's ``metrics.json`` recorded; None for a run made before versions were kept."""
+    code = metrics.get("code")
+    return code.get("hash") if isinstance(code, dict) else None
+
+
+def same_code(metrics: dict[str, Any]) -> bool:
+    """Whether a finished run was made by the code running now (a run with no recorded version was not)."""
+    return recorded_hash(metrics) == code_version()["hash"]
+
+
+def supersede(cfg: TrainConfig, out_dir: Path) -> Path | None:
+    """``skip_completed``: a finished run of the same config made by other code is not kept as this job's
+    result; its files move to ``<out_dir>/superseded/<its hash>/`` (nothing is deleted) and the job runs
+    again. Returns where they went, None when there was nothing to move."""
+    record, metrics = RunRecord.load(out_dir)
+    if not (cfg.skip_completed and record.status.finished) or same_code(metrics):
+        return None
+    saved, now = record.config, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    if not all(saved.get(k) == v for k, v in now.items() if k not in FREE_KEYS):
+        return None  # another config: check_folder_free refuses it, as before
+    target = out_dir / "superseded" / (recorded_hash(metrics) or "unrecorded")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("metrics.json", CHECKPOINT, "grad_norms.npz", "tb"):
+        if (out_dir / name).exists():
+            shutil.move(str(out_dir / name), str(target / name))
+    return target
 
 
 def check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
@@ -98,6 +129,8 @@ def check_folder(cfg: TrainConfig, out_dir: Path) -> None:
     calls it before its framework writes its own files into the folder)."""
     if cfg.skip_completed and finished_metrics(cfg, out_dir) is not None:
         return
+    if (moved := supersede(cfg, out_dir)) is not None:
+        print(f"skip_completed: {out_dir} held a finished run of other code; kept in {moved}, running again")
     source = resume_from(cfg, out_dir)
     if source is None:
         check_folder_free(cfg, out_dir)
