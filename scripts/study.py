@@ -38,8 +38,7 @@ import yaml
 from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
-from rnn_scratch.study.runs import find_jobs, load_job
-from rnn_scratch.study.verify import published_jobs, round_robin, verify, versions, versions_text
+from rnn_scratch.study.verify import mixed_pages, published_jobs, round_robin, verify
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "configs" / "experiment"  # a preset with a ``# @study`` block is in the study
@@ -77,16 +76,6 @@ def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int,
     return proc.returncode, time.perf_counter() - started
 
 
-def mixed_pages(presets: list[Preset]) -> str:
-    """``"memory (a1b2c3 (40 runs), unrecorded (9 runs))"`` for each preset whose runs mix code versions."""
-    found = []
-    for preset in presets:
-        counts = versions(load_job(f) for f in find_jobs(preset.runs)) if preset.runs.is_dir() else {}
-        if len(counts) > 1:
-            found.append(f"{preset.name} ({versions_text(counts)})")  # type: ignore[arg-type]
-    return "; ".join(found)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="quick")
@@ -117,7 +106,7 @@ def main() -> int:
     overrides = [*([f"hydra/launcher={args.launcher}"] if args.launcher else []), *args.overrides]
     if args.verify is not None:
         every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
-        jobs = published_jobs(ROOT / "docs", every, args.profile)
+        jobs = published_jobs(args.docs or ROOT / "docs", every, args.profile)
         picked = round_robin(jobs, None if args.verify == "all" else int(args.verify))
         print(f"[verify] {len(picked)} of the {len(jobs)} published jobs", flush=True)
         return 1 if verify(picked, ROOT / "scripts" / "train.py", ROOT) else 0

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.report import COLUMNS
-from rnn_scratch.study.runs import Job, load_job
+from rnn_scratch.study.runs import Job, find_jobs, load_job
 
 UNRECORDED = "unrecorded"
 NOT_COMPARED = frozenset({"job", "wall_time_s", "code"})  # timings differ run to run; the version is new
@@ -44,6 +44,17 @@ def versions(jobs: Iterable[Job]) -> Counter[str]:
 def versions_text(found: Counter[str]) -> str:
     """``fe46199fc36e (40 runs)``, or the versions of a mixed page with their counts."""
     return ", ".join(f"{v} ({n} runs)" for v, n in found.most_common())
+
+
+def mixed_pages(presets: list[Preset]) -> str:
+    """``"memory (a1b2c3d4e5f6 (40 runs), unrecorded (9 runs))"`` for each preset whose runs mix code
+    versions, joined by ``; ``; empty when none does."""
+    found = []
+    for preset in presets:
+        counts = versions(load_job(f) for f in find_jobs(preset.runs)) if preset.runs.is_dir() else Counter()
+        if len(counts) > 1:
+            found.append(f"{preset.name} ({versions_text(counts)})")
+    return "; ".join(found)
 
 
 @dataclass

@@ -1,0 +1,128 @@
+"""A published study is what the code makes: each run's code version, resuming that does not mix
+versions, pages that say (and refuse to mix) their versions, and ``scripts/study.py --verify``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, TINY, run_script
+
+from rnn_scratch.study.presets import Preset
+from rnn_scratch.study.runs import Job
+from rnn_scratch.study.verify import UNRECORDED, job_overrides, mixed_pages, round_robin, versions
+from rnn_scratch.training.version import code_version, source_files, source_hash
+
+STUDY = ROOT / "scripts" / "study.py"
+
+
+def make_tree(root: Path) -> None:
+    files = [("rnn_scratch/models/cell.py", "x = 1\n"), ("rnn_scratch/study/page.py", "y = 1\n"),
+             ("scripts/train.py", "print()\n"), ("configs/train.yaml", "seq_len: 10\n")]  # fmt: skip
+    for name, text in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_the_hash_follows_the_sources_that_shape_a_run(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    names = [p.relative_to(tmp_path).as_posix() for p in source_files(tmp_path)]
+    assert names == ["configs/train.yaml", "rnn_scratch/models/cell.py", "scripts/train.py"]
+    before = source_hash(tmp_path)
+    (tmp_path / "rnn_scratch/study/page.py").write_text("y = 2\n")  # the study reads runs: no new version
+    assert source_hash(tmp_path) == before
+    (tmp_path / "configs/train.yaml").write_text("seq_len: 20\n")
+    assert source_hash(tmp_path) != before and len(source_hash(tmp_path)) == 12
+
+
+def test_a_run_records_its_code_version(tmp_path: Path) -> None:
+    proc = run_script([*TINY, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    code = json.loads((tmp_path / "run" / "metrics.json").read_text())["code"]
+    assert code["hash"] == code_version()["hash"] == source_hash()
+    assert set(code) == {"hash", "git", "dirty"}
+
+
+def test_skip_completed_reruns_a_finished_job_of_other_code(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = [*TINY, "skip_completed=true", f"hydra.run.dir={run}"]
+    assert run_script(args, cwd=tmp_path).returncode == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["code"]["hash"] = "000000000000"  # as if an older checkout had made it
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    proc = run_script(args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "held a finished run of other code" in proc.stdout + proc.stderr
+    kept = run / "superseded" / "000000000000" / "metrics.json"
+    assert json.loads(kept.read_text())["code"]["hash"] == "000000000000"  # nothing lost
+    now = json.loads((run / "metrics.json").read_text())
+    assert now["code"]["hash"] == code_version()["hash"]
+    again = run_script(args, cwd=tmp_path)  # same code now: skipped, the file untouched
+    assert again.returncode == 0 and json.loads((run / "metrics.json").read_text()) == now
+
+
+def fake_job(folder: Path, hash_: str | None) -> None:
+    (folder / ".hydra").mkdir(parents=True)
+    (folder / ".hydra" / "overrides.yaml").write_text("- seed=0\n")
+    metrics = {"status": "completed", "steps": 1, "config": {"seed": 0}}
+    if hash_:
+        metrics["code"] = {"hash": hash_, "git": None, "dirty": None}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_a_page_mixing_code_versions_is_named(tmp_path: Path) -> None:
+    runs = tmp_path / "vanishing"
+    fake_job(runs / "seed=0", "aaaaaaaaaaaa")
+    fake_job(runs / "seed=1", "aaaaaaaaaaaa")
+    preset = Preset("vanishing", ROOT / "configs" / "experiment" / "vanishing.yaml", runs)
+    assert mixed_pages([preset]) == ""
+    fake_job(runs / "seed=2", None)
+    assert mixed_pages([preset]) == f"vanishing (aaaaaaaaaaaa (2 runs), {UNRECORDED} (1 runs))"
+
+
+def test_versions_count_finished_runs_only() -> None:
+    done = Job(Path("a"), {}, "completed", {"code": {"hash": "h"}})
+    assert versions([done, Job(Path("b"), {}, "missing", {})]) == {"h": 1}
+
+
+def test_a_published_row_gives_back_its_overrides() -> None:
+    row = {"job": "+cell=irnn,seed=0", "task": "adding", "seq_len": "200", "cell": "irnn", "seed": "0"}
+    assert job_overrides(row, ["task", "seq_len", "cell", "seed"]) == [
+        "+cell=irnn", "seed=0", "task=adding", "seq_len=200",
+    ]  # fmt: skip
+
+
+def test_round_robin_spreads_the_sample_over_presets() -> None:
+    from rnn_scratch.study.verify import Published
+
+    jobs = [Published(p, {"job": str(i)}, []) for p in ("a", "b") for i in range(3)]
+    assert [(j.preset, j.row["job"]) for j in round_robin(jobs, 3)] == [("a", "0"), ("b", "0"), ("a", "1")]
+    assert round_robin(jobs, None) == jobs
+
+
+@pytest.mark.slow
+def test_verify_reruns_a_published_study_and_catches_an_edited_value(tmp_path: Path) -> None:
+    """A smoke study published into a folder of its own, verified: every job the same; then one value of
+    its summary.csv edited by hand: verify names the job and the column, and exits 1."""
+    docs, outputs = tmp_path / "docs", tmp_path / "outputs"
+    smoke = ["--profile", "smoke", "--only", "vanishing", "--outputs", str(outputs), "--docs", str(docs)]
+    made = run_script(smoke, cwd=ROOT, script=STUDY, timeout=600)
+    assert made.returncode == 0, made.stderr[-2000:]
+    check = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs), "--verify", "all"]
+    same = run_script(check, cwd=ROOT, script=STUDY, timeout=600)
+    assert same.returncode == 0, same.stdout[-2000:] + same.stderr[-2000:]
+    assert "[verify] 4 of 4 published jobs re-run to the same metrics" in same.stdout
+    table = docs / "study" / "vanishing" / "summary.csv"
+    rows = list(csv.DictReader(table.open()))
+    rows[0]["train_loss"] = "0.5"
+    with table.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    caught = run_script(check, cwd=ROOT, script=STUDY, timeout=600)
+    assert caught.returncode == 1
+    assert f"vanishing/{rows[0]['job']}: DIFFERS: train_loss 0.5 published" in caught.stdout + caught.stderr
+    shutil.rmtree(outputs, ignore_errors=True)
