@@ -7,6 +7,7 @@
     python scripts/study.py --profile smoke         # a 2-minute check; its pages: outputs/study/smoke/pages/
     python scripts/study.py --profile long          # the memory horizons to T = 1000: its sections of docs/
     python scripts/study.py --verify 20             # re-run 20 published jobs, compare their metrics exactly
+    python scripts/study.py --only horizon --publish  # one preset again, its section of docs/ rewritten
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
 the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
@@ -49,7 +50,7 @@ def pages_folder(args: argparse.Namespace) -> Path:
     preset, no override but hydra.*); else <outputs>/<profile>/pages, so no ad-hoc run touches docs/."""
     if args.docs is not None:
         return Path(args.docs)
-    published = args.profile in PUBLISHED and not args.only
+    published = args.profile in PUBLISHED and (not args.only or args.publish)
     if published and all(o.startswith(("hydra.", "hydra/")) for o in args.overrides):
         return ROOT / "docs"
     return Path(args.outputs) / args.profile / "pages"
@@ -96,6 +97,10 @@ def main() -> int:
         "and compare their metrics exactly; exit 1 if any differs",
     )  # fmt: skip
     parser.add_argument(
+        "--publish", action="store_true",
+        help="with --only on a published profile: rewrite those presets' sections of docs/study.md in place",
+    )  # fmt: skip
+    parser.add_argument(
         "--allow-mixed", action="store_true",
         help="publish pages whose runs come from more than one code version (the page says which)",
     )  # fmt: skip
@@ -129,7 +134,8 @@ def main() -> int:
         print(f"error: {mixed}: runs of more than one code version; re-run them with this code, or "
               "publish with --allow-mixed (the page says which)", file=sys.stderr)  # fmt: skip
         return 2
-    write = update_study if args.profile in OPT_IN else write_study  # opt-in: its sections, in place
+    in_place = args.profile in OPT_IN or (args.only and args.publish)  # some sections, the rest kept
+    write = update_study if in_place else write_study
     written = write(presets, pages, args.profile, overrides, root=ROOT)
     for path in written:
         print(f"[study] wrote {path}")
