@@ -9,8 +9,11 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 from conftest import CONFIGS, TRAIN_SCRIPT, run_script
 
+from rnn_scratch.study.adaptive import task_grid
+from rnn_scratch.study.presets import Study
 from rnn_scratch.tasks.names import Names
 
 SMALL = ["eval_size=32", "batch_size=8", "hidden_size=8"]
@@ -122,5 +125,17 @@ def test_a_sweep_of_a_hundred_values_checks_them_all_in_about_a_second(train_scr
 
 
 def test_every_preset_passes_the_check(train_script: ModuleType) -> None:
+    """Every preset's sweep is valid; an adaptive one (its lengths chosen per task in rounds) on each
+    task's own grid, as the planner runs it (copy starts at its minimum length, 21)."""
     for preset in sorted((CONFIGS / "experiment").glob("*.yaml")):
-        assert check(train_script, "-m", f"+experiment={preset.stem}") is None, preset.stem
+        if Study.parse(preset.read_text(), str(preset)).grid != "adaptive":
+            assert check(train_script, "-m", f"+experiment={preset.stem}") is None, preset.stem
+            continue
+        params = yaml.safe_load(preset.read_text())["hydra"]["sweeper"]["params"]
+        for task in params["task"].split(","):
+            lengths = ",".join(str(t) for t in task_grid(map(int, str(params["seq_len"]).split(",")), task))
+            args = ("-m", f"+experiment={preset.stem}", f"task={task}", f"seq_len={lengths}")
+            assert check(train_script, *args) is None, (preset.stem, task)
+    # as a plain Cartesian sweep, the adaptive preset names the length copy cannot take, before any job
+    said = check(train_script, "-m", "+experiment=memory")
+    assert said is not None and said.startswith("error: seq_len: copy needs seq_len >= 21")

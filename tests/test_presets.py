@@ -32,13 +32,15 @@ def test_every_study_preset_declares_its_part_in_its_yaml() -> None:
         "dynamics",
         "series",
         "horizon",
+        "memory",
         "literature",
     ]  # fmt: skip  (the page order: each block's `page`)
     studies = {n: Preset(n, EXPERIMENTS / f"{n}.yaml", Path("runs")).study for n in names}
-    assert [n for n, s in studies.items() if s.headline] == ["horizon"]
+    assert [n for n, s in studies.items() if s.headline] == ["memory"]
+    assert [n for n, s in studies.items() if s.grid == "adaptive"] == ["memory"]
     assert {n: s.section for n, s in studies.items() if s.section} == {
         "contest": "rnn_scratch.study.contest", "stability": "rnn_scratch.study.stability",
-        "literature": "rnn_scratch.study.literature",
+        "literature": "rnn_scratch.study.literature", "memory": "rnn_scratch.study.memory",
     }  # fmt: skip
     assert studies["literature"].reads == ("horizon",)
     literature = Preset("literature", EXPERIMENTS / "literature.yaml", Path("runs"))
