@@ -4,7 +4,7 @@
     python scripts/study.py --only cells,stability  # some presets; pages: outputs/study/quick/pages/
     python scripts/study.py --profile full --launcher slurm   # 10 seeds, whole grids, on a cluster
     python scripts/study.py --report-only           # rebuild docs/ from outputs/study/, run nothing
-    python scripts/study.py --profile smoke         # a 2-minute check; its pages: outputs/study/smoke/pages/
+    python scripts/study.py --profile smoke         # a pipeline check (12 min beside 3 jobs); pages: outputs/
     python scripts/study.py --profile long          # the memory horizons to T = 1000: its sections of docs/
     python scripts/study.py --verify 20             # re-run 20 published jobs, compare their metrics exactly
     python scripts/study.py --only horizon --publish  # one preset again, its section of docs/ rewritten
