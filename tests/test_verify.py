@@ -126,3 +126,17 @@ def test_verify_reruns_a_published_study_and_catches_an_edited_value(tmp_path: P
     assert caught.returncode == 1
     assert f"vanishing/{rows[0]['job']}: DIFFERS: train_loss 0.5 published" in caught.stdout + caught.stderr
     shutil.rmtree(outputs, ignore_errors=True)
+
+
+def test_a_run_saved_before_an_option_existed_is_still_the_same_config(tmp_path: Path) -> None:
+    """``task.distractors`` is newer than many finished runs: one without it ran as its default does, so
+    ``skip_completed`` keeps it (same code) instead of re-running it or refusing its folder."""
+    run = tmp_path / "run"
+    args = [*TINY, "skip_completed=true", f"hydra.run.dir={run}"]
+    assert run_script(args, cwd=tmp_path).returncode == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    del metrics["config"]["task"]["distractors"]
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    again = run_script(args, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((run / "metrics.json").read_text()) == metrics  # kept as written: skipped

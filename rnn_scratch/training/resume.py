@@ -52,7 +52,10 @@ def check_folder_free(cfg: TrainConfig, out_dir: Path) -> None:
     record = RunRecord.read(out_dir)
     if not record.status.finished:
         return
-    saved, now = record.config, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    saved, now = (
+        with_defaults(record.config, cfg),
+        json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
+    )
     differ = [f"{k}={saved.get(k)!r}" for k, v in now.items() if k not in FREE_KEYS and saved.get(k) != v]
     what = f"of another config ({', '.join(differ[:4])})" if differ else "of this config"
     raise ConfigError(
@@ -79,7 +82,10 @@ def finished_metrics(cfg: TrainConfig, out_dir: Path) -> dict[str, Any] | None:
     record, metrics = RunRecord.load(out_dir)
     if not record.status.finished:
         return None
-    saved, now = record.config, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    saved, now = (
+        with_defaults(record.config, cfg),
+        json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
+    )
     same = all(saved.get(k) == v for k, v in now.items() if k not in FREE_KEYS)
     return metrics if same and same_code(metrics) else None  # the file as written
 
@@ -102,7 +108,10 @@ def supersede(cfg: TrainConfig, out_dir: Path) -> Path | None:
     record, metrics = RunRecord.load(out_dir)
     if not (cfg.skip_completed and record.status.finished) or same_code(metrics):
         return None
-    saved, now = record.config, json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
+    saved, now = (
+        with_defaults(record.config, cfg),
+        json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
+    )
     if not all(saved.get(k) == v for k, v in now.items() if k not in FREE_KEYS):
         return None  # another config: check_folder_free refuses it, as before
     target = out_dir / "superseded" / (recorded_hash(metrics) or "unrecorded")
@@ -118,9 +127,23 @@ def check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
     (``steps`` may grow: that is what resuming with a larger budget means)."""
     free = FREE_KEYS | {"steps"}
     now = dataclasses.asdict(cfg)
-    for key, value in saved.items():
+    for key, value in with_defaults(saved, cfg).items():
         if key not in free and now.get(key) != value:
             raise ConfigError(key, f"differs from the checkpoint's ({value!r}); cannot resume")
+
+
+def with_defaults(saved: dict[str, Any], cfg: Any) -> dict[str, Any]:
+    """``saved`` (a run's config as written) with every option added to ``cfg``'s schema since then, at
+    its default: a run written before an option existed ran as its default does (``task.distractors``
+    was added with ``separate``, the behaviour before it), so it is still the same config."""
+    filled = dict(saved)
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value) and isinstance(filled.get(f.name), dict):
+            filled[f.name] = with_defaults(filled[f.name], value)
+        elif f.name not in filled and f.default is not dataclasses.MISSING:
+            filled[f.name] = json.loads(json.dumps(f.default, default=str))
+    return filled
 
 
 def check_folder(cfg: TrainConfig, out_dir: Path) -> None:
