@@ -27,7 +27,6 @@ from rnn_scratch.study.adaptive import (
 )  # fmt: skip
 from rnn_scratch.study.horizon import (
     Outcome,
-    confirmed,
     horizon,
     horizon_words,
     logistic_curve,
@@ -151,8 +150,16 @@ def job(solved: bool, fresh_acc: float | None) -> Job:
 
 
 def test_solved_counts_only_where_the_fresh_eval_confirms_it() -> None:
-    assert confirmed(job(True, 0.95)) and not confirmed(job(True, 0.897)) and not confirmed(job(False, 0.99))
-    assert confirmed(job(True, None))  # no fresh eval measured: the eval's verdict stands
+    """One meaning of solved (``Job.solved``): the eval passed and the fresh eval confirms it."""
+    assert job(True, 0.95).solved and not job(True, 0.897).solved and not job(False, 0.99).solved
+    assert job(True, 0.897).overturned and not job(True, 0.95).overturned
+    assert job(True, None).solved  # no fresh eval measured: the eval's verdict stands
+    # interval-censored: solved after the eval before step 64 on its schedule (32, geometric) and by 64
+    geometric = job(True, 0.95)
+    geometric.metrics["config"].update(eval_every=100, eval_schedule="geometric")
+    assert geometric.solve_bounds == (32, 64)
+    geometric.metrics["solve_after"] = 50  # recorded by the loop: an unconfirmed pass at 50
+    assert geometric.solve_bounds == (50, 64)
 
 
 def test_fisher_power_and_the_seeds_a_contrast_needs() -> None:

@@ -12,6 +12,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from rnn_scratch.analysis.gradients import decay_rate
+from rnn_scratch.analysis.lyapunov import burn_in_steps
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.models.classifier import build_model
 from rnn_scratch.tasks import make_task
@@ -29,6 +30,9 @@ def test_decay_rate_is_the_slope_against_the_distance_from_the_loss() -> None:
     norms[:10] = [0.0, np.nan, np.inf, 1e-320, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  # underflow: left out
     assert decay_rate(norms) == pytest.approx(-0.45, abs=1e-12)
     assert decay_rate([1.0, 0.0, np.nan]) is None
+    # a profile that is not one exponential: the fit window (t > burn_in) decides which slope is read
+    kinked = np.concatenate([np.exp(-1.0 * np.arange(14, 9, -1.0)), np.exp(-0.1 * np.arange(9, -1, -1.0))])
+    assert decay_rate(kinked, burn_in=5) == pytest.approx(-0.1) and decay_rate(kinked) < -0.1
     assert decay_rate(np.exp(0.2 * np.arange(9, -1, -1.0))) == pytest.approx(0.2)  # exploding
 
 
@@ -83,8 +87,10 @@ def test_a_run_records_the_evidence(tmp_path) -> None:  # noqa: ANN001
         [] if m["steps"] in (1, 2, 4, 8, 16, 32) else [m["steps"]]
     )
     assert rows.shape == (len(steps), 4) and rows.dtype == np.float64
-    assert m["grad_decay_init"] == pytest.approx(decay_rate(rows[0]))
-    assert m["grad_decay_final"] == pytest.approx(decay_rate(rows[-1]))
+    # both views on the same window: the first T // 4 steps are burn-in (T = 4: one step left out)
+    assert m["grad_decay_init"] == pytest.approx(decay_rate(rows[0], burn_in_steps(4)))
+    assert m["grad_decay_final"] == pytest.approx(decay_rate(rows[-1], burn_in_steps(4)))
+    assert burn_in_steps(4) == 1 and m["grad_decay_final"] != pytest.approx(decay_rate(rows[-1]))
     for key in ("lyapunov_max", "log_spectral_radius", "saturation"):
         assert math.isfinite(m[f"{key}_init"]) and math.isfinite(m[f"{key}_final"]), key
     assert m["log_spectral_radius_init"] != m["log_spectral_radius_final"]  # W_hh moved

@@ -24,14 +24,16 @@ def distances(length: int) -> np.ndarray:
     return np.arange(length - 1, -1, -1, dtype=np.float64)
 
 
-def decay_rate(norms: np.ndarray | list[float]) -> float | None:
-    """Slope of ln ||dL/dh_t|| against T - t from ``norms`` (T,), indexed t = 1..T; None with fewer
-    than ``MIN_POINTS`` finite positive values."""
+def decay_rate(norms: np.ndarray | list[float], burn_in: int = 0) -> float | None:
+    """Slope of ln ||dL/dh_t|| against T - t from ``norms`` (T,), indexed t = 1..T, fitted on the
+    window t = ``burn_in``+1..T (the steps the Lyapunov exponent averages over); None with fewer than
+    ``MIN_POINTS`` finite positive values there. Norms below float64's smallest normal number (an
+    underflowed profile) are left out: the slope is then that of the part still measurable."""
     y = np.asarray(norms, dtype=np.float64)
     if y.ndim != 1:
         raise ValueError(f"norms must be (T,), got shape {y.shape}")
     d = distances(y.size)
-    keep = np.isfinite(y) & (y > np.finfo(np.float64).tiny)
+    keep = np.isfinite(y) & (y > np.finfo(np.float64).tiny) & (np.arange(y.size) >= burn_in)
     if keep.sum() < MIN_POINTS:
         return None
     slope = np.polyfit(d[keep], np.log(y[keep]), 1)[0]

@@ -11,9 +11,13 @@ Vogt et al. 2022): start from k orthonormal directions ``Q_0`` (n, k) and for t 
     Q_t R_t = J_t Q_{t-1}        (thin QR, diag(R_t) made positive)
     λ_i     = (1/T) Σ_t ln R_t[i, i]
 
-per time step, natural log, descending. λ_1 < 0: nearby trajectories converge (the state forgets
-its past, and gradients vanish at a rate e^{λ_1} per step); λ_1 > 0: chaos, they diverge (gradients
-explode); λ_1 ≈ 0: the edge of chaos, where information and gradients persist longest.
+per time step, natural log, descending. With ``burn_in`` b the first b steps only align Q with the
+most expanding directions (the state leaves h_0 = 0, Q_0 forgets its random start) and the average runs
+over t = b+1..T: ``burn_in_steps(T)`` = ⌊T/4⌋ is the window the study uses for both views (the
+gradient decay is fitted on the same steps: ``rnn_scratch.analysis.gradients.decay_rate``).
+λ_1 < 0: nearby trajectories converge (the state forgets its past, and gradients vanish at a rate
+e^{λ_1} per step); λ_1 > 0: chaos, they diverge (gradients explode); λ_1 ≈ 0: the edge of chaos, where
+information and gradients persist longest.
 """
 
 from __future__ import annotations
@@ -25,10 +29,17 @@ from rnn_scratch.analysis.stepping import as_cell, jacobian_times, jacobians, pr
 from rnn_scratch.models.cells import RecurrentCell
 
 
-def lyapunov_spectrum(cell: RecurrentCell, u: Tensor, states: Tensor, k: int, seed: int = 0) -> Tensor:
+def burn_in_steps(length: int) -> int:
+    """The steps both views leave out at the start of a sequence of ``length``: ⌊T/4⌋."""
+    return length // 4
+
+
+def lyapunov_spectrum(
+    cell: RecurrentCell, u: Tensor, states: Tensor, k: int, seed: int = 0, burn_in: int = 0
+) -> Tensor:
     """Top-k exponents along the trajectories ``states`` (T + 1, B, n) driven by u (T, B, G*H),
-    averaged over the B trajectories -> (k,). Only the products ``J_t Q`` are formed (k
-    forward-mode passes a step), never J_t itself.
+    averaged over the B trajectories and over steps ``burn_in``+1..T -> (k,). Only the products
+    ``J_t Q`` are formed (k forward-mode passes a step), never J_t itself.
 
     ``Q_0`` is drawn from its own generator (``seed``), so the global RNG, and a training run that
     calls this, are left untouched.
@@ -36,14 +47,17 @@ def lyapunov_spectrum(cell: RecurrentCell, u: Tensor, states: Tensor, k: int, se
     steps, batch, n = u.shape[0], states.shape[1], states.shape[-1]
     if not 1 <= k <= n:
         raise ValueError(f"k must be in [1, {n}], got {k}")
+    if not 0 <= burn_in < steps:
+        raise ValueError(f"burn_in must be in [0, {steps}), got {burn_in}")
     gen = torch.Generator().manual_seed(seed)
     q0 = torch.linalg.qr(torch.randn(n, k, generator=gen, dtype=torch.float64))[0]
     q = q0.to(states.device, torch.float64).expand(batch, n, k)
     log_r = states.new_zeros(batch, k, dtype=torch.float64)
     for t in range(steps):
         q, r = torch.linalg.qr(jacobian_times(cell, u[t], states[t], q).double())
-        log_r = log_r + r.diagonal(dim1=-2, dim2=-1).abs().clamp_min(1e-300).log()
-    exponents = (log_r / steps).mean(dim=0)
+        if t >= burn_in:
+            log_r = log_r + r.diagonal(dim1=-2, dim2=-1).abs().clamp_min(1e-300).log()
+    exponents = (log_r / (steps - burn_in)).mean(dim=0)
     return exponents.sort(descending=True).values
 
 

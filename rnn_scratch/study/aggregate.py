@@ -2,14 +2,15 @@
 
 Per group (every other swept key fixed), with ``rnn_scratch.study.stats``:
 
-* n finished runs and the primary metric: its mean with a 95% bootstrap percentile interval, or, when
-  the group's runs both solved and failed (a mean would describe none of them), the median and every
-  seed's value. A run's metric is ``fresh_eval_<metric>`` when recorded (the final model on a fresh,
-  larger eval set), else its last eval's;
-* the success count k/n with its 95% Wilson interval (a run is solved when it met its task's solved
-  rule at some eval: ``metrics.json``'s ``steps_to_solve`` is not null);
-* time to solve in training sequences (steps x batch size), runs that never solved right-censored at
-  their budget: the Kaplan-Meier median (None when fewer than half are estimated solved);
+* n finished runs and the primary metric: its median with an order-statistic interval (a range below
+  n = 6), or, when the group's runs both solved and failed, the median and every seed's value. A
+  run's metric is ``fresh_eval_<metric>`` when recorded (the final model on a fresh, larger eval set),
+  else its last eval's;
+* the success count k/n with its 95% exact interval (solved: ``Job.solved``, the rule met at an eval
+  and confirmed by the fresh eval);
+* time to solve in training sequences (steps x batch size), interval-censored between the last failing
+  eval and the first passing one, runs that never solved right-censored at their budget: the
+  Kaplan-Meier medians at both ends (None when fewer than half are estimated solved);
 * the diverged count, the gradient evidence (median over seeds of each run's largest global gradient
   norm before clipping, mean fraction of steps clipped), and the forward and backward views at
   initialisation and at the end: fitted gradient decay, lambda_1, ln rho(W_hh), medians over seeds.
@@ -28,12 +29,14 @@ from typing import Any
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import (
     KaplanMeier,
+    SolveTimes,
     Summary,
     kaplan_meier,
     median,
+    proportion_ci,
+    solve_times,
     success_text,
     summarize,
-    wilson,
 )  # fmt: skip
 from rnn_scratch.training.record import Status
 
@@ -92,6 +95,14 @@ def time_to_solve(job: Job) -> tuple[float, bool] | None:
     return None if budget is None else (float(budget), False)
 
 
+def solve_after_sequences(job: Job, at: float) -> float:
+    """The training sequences at the last eval before the one that counted the run solved (its time
+    to solve is in (this, ``at``]); ``at`` itself for a run that never solved."""
+    bounds = job.solve_bounds
+    batch = (job.metrics.get("config") or {}).get("batch_size")
+    return at if bounds is None or not batch else float(bounds[0] * batch)
+
+
 def k_n(jobs: list[Job]) -> tuple[int, int]:
     """(k solved, n finished) of ``jobs``: a diverged run counts in n, as unsolved."""
     done = [j for j in jobs if j.finished]
@@ -119,7 +130,7 @@ class Group:
         return [j for j in self.jobs if j.finished]
 
     def summary(self, metric: str) -> Summary:
-        """Bootstrap mean interval; the median and every seed when outcomes split."""
+        """The median and its order-statistic interval; every seed when outcomes split."""
         return summarize((metric_value(j, metric) for j in self.finished), split=self.split)
 
     @property
@@ -133,6 +144,15 @@ class Group:
         if not self.has_rule or not times:
             return None
         return kaplan_meier([t for t, _ in times], [s for _, s in times])
+
+    def solve_times(self) -> SolveTimes | None:
+        """The interval-censored times to solve as their two bounding Kaplan-Meier curves (the last
+        failing eval, the first passing one); None without a rule or times."""
+        found = [(j, t) for j in self.finished if (t := time_to_solve(j)) is not None]
+        if not self.has_rule or not found:
+            return None
+        after = [solve_after_sequences(j, t) for j, (t, _) in found]
+        return solve_times(after, [t for _, (t, _) in found], [s for _, (_, s) in found])
 
     def view(self, name: str) -> float | None:
         """Median over seeds of a per-run number of metrics.json (e.g. ``grad_decay_init``)."""
@@ -162,7 +182,7 @@ class Group:
         )
 
     def success(self) -> str:
-        """``3/3 [0.44, 1.00]`` (k solved of n finished, 95% Wilson), ``-`` when the task has no rule."""
+        """``3/3 [0.29, 1.00]`` (k solved of n finished, 95% exact), ``-`` when the task has no rule."""
         return success_text(self.solved, len(self.finished)) if self.has_rule else "-"
 
     def cell(self, metric: str) -> str:
@@ -172,8 +192,12 @@ class Group:
 
     def row(self, metric: str) -> dict[str, Any]:
         """A grouped-CSV row."""
-        s, km = self.summary(metric), self.km()
-        lo_hi = wilson(self.solved, len(self.finished)) if self.has_rule and self.finished else (None, None)
+        s, km, times = self.summary(metric), self.km(), self.solve_times()
+        lo_hi = (
+            proportion_ci(self.solved, len(self.finished))
+            if self.has_rule and self.finished
+            else (None, None)
+        )
         return {
             **self.values,
             "n": len(self.finished),
@@ -184,6 +208,7 @@ class Group:
             "success_rate": self.solved / len(self.finished) if self.has_rule and self.finished else None,
             "success_ci_low": lo_hi[0], "success_ci_high": lo_hi[1],
             "km_median_sequences_to_solve": None if km is None else km.median,
+            "km_median_sequences_to_solve_early": None if times is None else times.early.median,
             "median_steps_to_solve": self.median_steps,
             **{f"{v}_{when}_median": self.view(f"{v}_{when}") for v in VIEWS for when in ("init", "final")},
             "diverged": self.diverged,
@@ -222,20 +247,22 @@ def _pair(a: float | None, b: float | None, digits: int = 2) -> str:
 
 
 def grouped_markdown(groups: list[Group], metric: str) -> list[str]:
-    """The grouped table: a row per group: the metric's interval, k/n [Wilson], the Kaplan-Meier median
+    """The grouped table: a row per group: the metric's interval, k/n [exact], the Kaplan-Meier median
     sequences to solve, the forward and backward views (init → end), the gradient evidence."""
     keys = list(groups[0].values) if groups else []
     shown = metric_label([j for g in groups for j in g.finished], metric)
-    header = [*keys, "n", f"{shown} (95% CI or median, seeds)", "solved k/n [95% Wilson]",
-              "median sequences to solve (KM)", "diverged", "grad decay/step", "λ_1/step", "ln ρ(W_hh)",
+    header = [*keys, "n", f"{shown} (median [95% CI] or range, or seeds)", "solved k/n [95% exact]",
+              "median sequences to solve (KM, interval-censored)", "diverged", "grad decay/step", "λ_1/step",
+              "ln ρ(W_hh)",
               "max grad norm (median)", "clipped steps (fraction)", "wall s (mean)"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for g in groups:
         row = g.row(metric)
-        km = g.km()
+        km, times = g.km(), g.solve_times()
         km_text = (
-            "-" if km is None else f">{km.horizon:g} (not reached)" if km.median is None else f"{km.median:g}"
-        )
+            "-" if km is None or times is None
+            else f">{km.horizon:g} (not reached)" if km.median is None else times.median_text()
+        )  # fmt: skip
         views = [_pair(g.view(f"{v}_init"), g.view(f"{v}_final")) for v in VIEWS]
         cells = [*(g.values[k] for k in keys), str(row["n"]), g.summary(metric).text(), g.success(), km_text,
                  str(g.diverged), *views, _fmt(row["grad_norm_max_median"]),

@@ -3,8 +3,8 @@
 A horizon sweep runs every cell (``cell=rnn,rnn_orthogonal,irnn,lstm,gru``) at every length of a
 log-spaced grid and several seeds, each run with the same budget in training sequences, stopping when
 solved. Per cell and length the outcome is k of n seeds solved, written ``k/n [lo, hi]`` with the 95%
-Wilson interval (``rnn_scratch.study.stats``), and the training sequences to solve as the Kaplan-Meier
-median (runs that never solved censored at the budget).
+exact (Clopper-Pearson) interval (``rnn_scratch.study.stats``), and the training sequences to solve as
+the Kaplan-Meier median (runs that never solved censored at the budget).
 
 **The horizon** of a cell is the T at which it succeeds half the time. Method: logistic regression of
 each run's outcome y_i in {0, 1} on x_i = ln T_i,
@@ -37,8 +37,7 @@ import numpy as np
 from rnn_scratch.models.registry import cell_names
 from rnn_scratch.study.baselines import order_free_lines
 from rnn_scratch.study.runs import Job
-from rnn_scratch.study.stats import kaplan_meier, success_text, wilson
-from rnn_scratch.tasks.registry import make_task
+from rnn_scratch.study.stats import kaplan_meier, proportion_ci, success_text
 
 RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
 BOOTSTRAP = 2000
@@ -59,24 +58,10 @@ class Outcome:
     overturned: bool = False  # solved at an eval, but the fresh eval did not confirm it
 
 
-def confirmed(job: Job) -> bool:
-    """Solved, and the fresh eval (``final_eval_size`` new sequences) meets the task's rule too; a run
-    that measured no fresh eval keeps its eval's verdict."""
-    if not job.solved:
-        return False
-    fresh = {k[len("fresh_eval_") :]: v for k, v in job.metrics.items() if k.startswith("fresh_eval_")}
-    if not any(v is not None for v in fresh.values()):
-        return True
-    task_cfg = dict(job.config.get("task") or {})
-    task = make_task(task_cfg.pop("name"), int(job.config.get("seq_len", 0)), **task_cfg)
-    return bool(task.solved({k: v for k, v in fresh.items() if v is not None}))
-
-
-def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY, confirm: bool = False) -> list[Outcome]:
+def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
     """The finished runs as outcomes (a diverged run counts as not solved; missing ones are left out).
     A job without ``cell_key`` in its overrides is named by its model (``model=lstm`` -> ``lstm``).
-    ``confirm``: a run counts as solved only if its fresh eval meets the rule too (``confirmed``); one it
-    overturns is censored where the run stopped."""
+    Solved is ``Job.solved``: a run the fresh eval overturns is censored where it stopped."""
     out = []
     for job in jobs:
         if not job.finished:
@@ -88,8 +73,7 @@ def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY, confirm: bool = Fals
         budget = float(config.get("steps") or 0) * batch
         used = budget if steps is None else float(steps) * batch
         T, seed = int(config.get("seq_len", 0)), str(config.get("seed"))
-        solved = confirmed(job) if confirm else job.solved
-        out.append(Outcome(cell, T, seed, solved, used, budget, job.record.diverged, job.solved != solved))
+        out.append(Outcome(cell, T, seed, job.solved, used, budget, job.record.diverged, job.overturned))
     return out
 
 
@@ -208,7 +192,7 @@ def _cell_by_length(
 
 
 def success_table(results: list[Outcome], cells: list[str]) -> list[str]:
-    """Markdown: a row per cell, a column per T, ``k/n [lo, hi]`` (Wilson 95%)."""
+    """Markdown: a row per cell, a column per T, ``k/n [lo, hi]`` (exact 95%)."""
 
     def solved(runs: list[Outcome]) -> str:
         text, diverged = success_text(sum(r.solved for r in runs), len(runs)), sum(r.diverged for r in runs)
@@ -229,13 +213,13 @@ def sequences_table(results: list[Outcome], cells: list[str]) -> list[str]:
 
 
 def rates(results: list[Outcome], cell: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(T, rate, Wilson low, Wilson high), each (m,), over the lengths ``cell`` ran at."""
+    """(T, rate, exact low, exact high), each (m,), over the lengths ``cell`` ran at."""
     lengths = sorted({r.T for r in results if r.cell == cell})
     rows = []
     for t in lengths:
         runs = [r for r in results if r.cell == cell and t == r.T]
         k, n = sum(r.solved for r in runs), len(runs)
-        rows.append((t, k / n, *wilson(k, n)))
+        rows.append((t, k / n, *proportion_ci(k, n)))
     arr = np.array(rows, dtype=np.float64).reshape(-1, 4)
     return arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3]
 
@@ -258,7 +242,7 @@ def logistic_curve(results: list[Outcome], cell: str) -> tuple[np.ndarray, np.nd
 
 
 def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, title: str) -> bool:
-    """Success rate against T (log x): per cell its points with Wilson bars and its fitted logistic curve,
+    """Success rate against T (log x): per cell its points with exact 95% bars and its fitted logistic curve,
     each fitted horizon marked (not where the outcomes are separated: there the bracket is the answer)."""
     if not results:
         return False
@@ -285,7 +269,7 @@ def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, t
     ax.minorticks_off()
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("sequence length T (log scale)")
-    ax.set_ylabel("fraction of seeds solved (95% Wilson interval)")
+    ax.set_ylabel("fraction of seeds solved (95% exact interval)")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
@@ -313,7 +297,7 @@ def horizon_section(
     figure = out / "horizon.png"
     plotted = plot_horizons(results, found, figure, title)
     lines = [
-        "Success against T (k of n seeds solved [95% Wilson interval]; a diverged run counts as unsolved); "
+        "Success against T (k of n seeds solved [95% exact interval]; a diverged run counts as unsolved); "
         "budget " + ", ".join(f"{b:,.0f}" for b in budgets) + " training sequences per run:",
         "",
         *success_table(results, cells),

@@ -5,7 +5,7 @@ Per task (temporal order, recall among key distractors, copy), from the adaptive
 
 * **Order-free baselines** at every length run: the fixed integrator and the symbol counts, each with a
   trained softmax read-out (``rnn_scratch.tasks.order_free``), against the task's solved rule.
-* **Success against T**: k/n [Wilson 95%] per cell and length; ``not run`` past a length where every seed
+* **Success against T**: k/n [exact 95%] per cell and length; ``not run`` past a length where every seed
   failed (the planner never ran it; it is not counted as a failure).
 * **Training sequences to solve**: Kaplan-Meier medians, unsolved runs censored at the budget.
 * **Horizons**: where a cell's outcomes are *separated* on the grid (every seed solved at every length up to
@@ -15,7 +15,7 @@ Per task (temporal order, recall among key distractors, copy), from the adaptive
   widened to the grid.
 * **Seeds a contrast needs**: exact power of Fisher's test of two cells' success at one length.
 * **The figure** (the README's headline): success against T, a panel per task, a colour and marker per
-  cell, the points with their Wilson intervals and each cell's fitted logistic curve.
+  cell, the points with their exact 95% intervals and each cell's fitted logistic curve.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def section(page: Page) -> Section:
     panels = []
     for task in tasks:
         mine = [j for j in jobs if j.overrides.get("task") == task]
-        results = outcomes(mine, confirm=True)
+        results = outcomes(mine)
         if not results:
             continue
         cells = cells_in_order(results, order)
@@ -157,7 +157,7 @@ def task_lines(
         f"{sum(r.solved or r.overturned for r in results)} runs' eval verdicts here (counted unsolved, "
         "censored where they stopped).",
         "",
-        f"Solved k/n [95% Wilson] (budget {budget:,.0f} training sequences; `not run`: past a length "
+        f"Solved k/n [95% exact] (budget {budget:,.0f} training sequences; `not run`: past a length "
         "where every seed failed):", "", *_by_cell_and_length(results, cells, labels, _solved), "",
         "Training sequences to solve (Kaplan-Meier median, unsolved runs censored at the budget):", "",
         *_by_cell_and_length(results, cells, labels, median), "",
@@ -227,7 +227,7 @@ def cost_lines(jobs: list[Job]) -> list[str]:
 def plot_panels(
     panels: list[tuple[str, list[Outcome], list[str], dict[str, str], dict[int, Any]]], path: Path
 ) -> bool:
-    """Success against T, a panel per task: per cell its points (Wilson bars) and fitted logistic curve."""
+    """Success against T, a panel per task: per cell its points (exact 95% bars) and fitted logistic curve."""
     from rnn_scratch.study.plots import plt  # the Agg backend, set up once there
 
     cells = list(dict.fromkeys(c for _, _, cs, _, _ in panels for c in cs))
@@ -255,7 +255,7 @@ def plot_panels(
         ax.set_ylim(-0.04, 1.04)
         ax.axhline(0.5, color="grey", lw=0.7, ls="--")
         ax.set_xlabel("sequence length T (log scale)")
-    axes[0][0].set_ylabel("fraction of seeds solved (95% Wilson)")
+    axes[0][0].set_ylabel("fraction of seeds solved (95% exact)")
     handles = [
         plt.Line2D([], [], color=f"C{i % 10}", marker=MARKERS[i % len(MARKERS)], lw=1.6, label=labels[c])
         for i, c in enumerate(cells)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from rnn_scratch.tasks.registry import make_task
 from rnn_scratch.training.record import RunRecord, Status
 
 NOT_SWEPT = ("experiment", "name")  # override keys that never describe a job (hydra.* neither)
@@ -48,9 +49,42 @@ class Job:
         return self.status.finished
 
     @property
-    def solved(self) -> bool:
-        """The task's rule held at some eval (``RunRecord.solved``)."""
+    def passed_eval(self) -> bool:
+        """The task's rule held at some eval (``RunRecord.solved``; since issue 27 the training loop
+        also confirms that pass on a second set before it counts it)."""
         return self.record.solved
+
+    @cached_property
+    def solved(self) -> bool:
+        """Solved, the one meaning the study has: the rule held at an eval and, where the run measured
+        one, on the fresh eval at the end (``final_eval_size`` new sequences) too."""
+        if not self.passed_eval:
+            return False
+        fresh = {k[len("fresh_eval_") :]: v for k, v in self.metrics.items() if k.startswith("fresh_eval_")}
+        fresh = {k: v for k, v in fresh.items() if v is not None and k != "size"}
+        if not fresh:
+            return True
+        task_cfg = dict(self.config.get("task") or {})
+        task = make_task(task_cfg.pop("name"), int(self.config.get("seq_len", 0)), **task_cfg)
+        return bool(task.solved(fresh))
+
+    @property
+    def overturned(self) -> bool:
+        """Passed an eval, but the fresh eval did not confirm it: counted unsolved."""
+        return self.passed_eval and not self.solved
+
+    @property
+    def solve_bounds(self) -> tuple[int, int] | None:
+        """(after, at) in steps: solved after the last eval that did not count it and by ``at``, the
+        first that did (``steps_to_solve``); None unless solved. Runs recorded before ``solve_after``
+        was written take the eval before ``at`` on their schedule."""
+        at = self.record.steps_to_solve
+        if not self.solved or at is None:
+            return None
+        after = self.metrics.get("solve_after")
+        if after is None:
+            after = previous_eval(self.config, int(at))
+        return int(after), int(at)
 
     @cached_property
     def config(self) -> dict[str, Any]:
@@ -99,3 +133,13 @@ def load_job(folder: Path) -> Job:
     except (OSError, ValueError):
         pass  # no curves for this job; its row stands
     return job
+
+
+def previous_eval(config: dict[str, Any], step: int) -> int:
+    """The eval step before ``step`` on a run's schedule (``rnn_scratch.training.probes.is_eval_step``:
+    every ``eval_every``; ``geometric`` also 1, 2, 4, ... below it); 0 before the first."""
+    every = int(config.get("eval_every") or 1)
+    steps = [s for s in range(every, step, every)]
+    if config.get("eval_schedule") == "geometric":
+        steps += [1 << i for i in range(every.bit_length()) if (1 << i) < min(every, step)]
+    return max(steps, default=0)

@@ -46,6 +46,7 @@ from rnn_scratch.tasks import Batch
 from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.instruments import log_dynamics
 from rnn_scratch.training.probes import (
+    confirm_set,
     fresh_eval_set,
     is_eval_step,
     is_full_eval,
@@ -164,9 +165,12 @@ def evaluate(run: Run, step: int) -> bool:
     evaluated = task.metrics(eval_out, run.eval_data.y, run.eval_data.mask)
     run.last.update({f"eval_{k}": v for k, v in evaluated.items()})
     stop = False
-    if run.last.get("steps_to_solve") is None and task.solved(evaluated):
-        run.last["steps_to_solve"] = step  # the first evaluated step that met the rule
-        stop = cfg.stop_when_solved and step < cfg.steps
+    if run.last.get("steps_to_solve") is None:
+        if task.solved(evaluated) and confirmed(run):
+            run.last["steps_to_solve"] = step  # the first evaluated step that met the rule, confirmed
+            stop = cfg.stop_when_solved and step < cfg.steps
+        else:  # the time to solve is censored from the left here: solved after this step, if ever
+            run.last["solve_after"] = step
     final = step == cfg.steps or stop
     if not (final or is_full_eval(cfg, step)):  # an early eval of the geometric schedule: metrics only
         run.monitor.scalars(step, {f"eval/{k}": v for k, v in evaluated.items()})
@@ -224,6 +228,22 @@ def finish(run: Run, status: Status, step: int, extra: dict[str, Any]) -> dict[s
     if status == Status.DIVERGED and cfg.on_diverge == "raise":
         raise Diverged(f"diverged at step {step + 1}: loss {extra['loss_at_divergence']}")
     return metrics
+
+
+def confirmed(run: Run) -> bool:
+    """Does the confirmation set (``final_eval_size`` fresh sequences: ``probes.confirm_set``) agree that
+    the run meets the solved rule? An eval of 512 sequences passes a 0.9 rule by chance near it; a run
+    counts as solved only where this second, larger, independent set also passes (no
+    ``final_eval_size``: the eval alone decides). A pass it overturns is counted in
+    ``unconfirmed_passes``."""
+    if not run.cfg.final_eval_size:
+        return True
+    data = confirm_set(run.cfg, run.task, run.device)
+    measured = run.task.metrics(predict(run.model, data, run.task.per_step), data.y, data.mask)
+    if run.task.solved(measured):
+        return True
+    run.last["unconfirmed_passes"] = run.last.get("unconfirmed_passes", 0) + 1
+    return False
 
 
 def fresh_eval(run: Run) -> dict[str, Any]:

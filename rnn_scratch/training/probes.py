@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from rnn_scratch.analysis.gradients import decay_rate
-from rnn_scratch.analysis.lyapunov import lyapunov_spectrum
+from rnn_scratch.analysis.lyapunov import burn_in_steps, lyapunov_spectrum
 from rnn_scratch.analysis.stepping import recurrent_block
 from rnn_scratch.models.classifier import CharClassifier
 from rnn_scratch.tasks import Batch, Task
@@ -38,6 +38,7 @@ from rnn_scratch.training.monitor import SATURATION_THRESHOLD, recurrent_dynamic
 
 PROBE_SEED_OFFSET = 2_000_029  # the probe batch's stream: disjoint from training's and the eval set's
 FRESH_SEED_OFFSET = 3_000_017  # the fresh final eval set's stream
+CONFIRM_SEED_OFFSET = 4_000_037  # the confirmation set's stream: a passing eval is checked on it
 LYAPUNOV_SEQUENCES = 16
 
 
@@ -94,8 +95,10 @@ def gradient_probe(model: CharClassifier, task: Task, batch: Batch) -> dict[str,
 @torch.no_grad()
 def views(model: CharClassifier, data: Batch) -> dict[str, float | None]:
     """``lyapunov_max`` (per step, natural log), ``log_spectral_radius`` (ln rho) and ``saturation``
-    of the model now, along the first eval sequences; lambda_1 and saturation None for variable-length
-    data (their steps do not line up) and for a blown-up model."""
+    of the model now, along the first sequences of ``data`` (the run passes the gradient probe's batch:
+    both views on the same sequences), lambda_1 averaged after a burn-in of ⌊T/4⌋ steps
+    (``burn_in_steps``, the window the gradient decay is fitted on); lambda_1 and saturation None for
+    variable-length data (their steps do not line up) and for a blown-up model."""
     weight = model.core.weight_hh.detach()
     if not torch.isfinite(weight).all():  # a blown-up model: nothing to measure
         return {"log_spectral_radius": None, "lyapunov_max": None, "saturation": None}
@@ -111,7 +114,8 @@ def views(model: CharClassifier, data: Batch) -> dict[str, float | None]:
     n = min(LYAPUNOV_SEQUENCES, states.shape[1])
     if not torch.isfinite(states).all():
         return out
-    lyap = lyapunov_spectrum(cell, u[:, :n], states[:, :n], 1)[0].item()
+    burn = burn_in_steps(u.shape[0])
+    lyap = lyapunov_spectrum(cell, u[:, :n], states[:, :n], 1, burn_in=burn)[0].item()
     hidden = states[1:, :, : cell.hidden_size]
     out["lyapunov_max"] = lyap if math.isfinite(lyap) else None
     out["saturation"] = (hidden.abs() > SATURATION_THRESHOLD).double().mean().item()
@@ -121,6 +125,13 @@ def views(model: CharClassifier, data: Batch) -> dict[str, float | None]:
 def fresh_eval_set(cfg: TrainConfig, task: Task, device: torch.device) -> Batch:
     """``final_eval_size`` sequences from a stream disjoint from the eval set's and training's."""
     gen = torch.Generator(device).manual_seed(cfg.seed + FRESH_SEED_OFFSET)
+    return task.eval_set(cfg.final_eval_size or cfg.eval_size, gen)
+
+
+def confirm_set(cfg: TrainConfig, task: Task, device: torch.device) -> Batch:
+    """``final_eval_size`` sequences that confirm a passing eval before the run counts as solved: a
+    stream disjoint from training's, the eval set's and the fresh final eval's."""
+    gen = torch.Generator(device).manual_seed(cfg.seed + CONFIRM_SEED_OFFSET)
     return task.eval_set(cfg.final_eval_size or cfg.eval_size, gen)
 
 
@@ -135,7 +146,7 @@ def record_start(run: Any) -> None:
     """At initialisation, before any update: the probe at step 0 and the forward view, kept in
     ``run.last`` (so a checkpoint keeps them) as ``*_init``."""
     probe(run, 0)
-    found = views(run.model, run.eval_data)
+    found = views(run.model, probe_batch(run.cfg, run.task, run.device))
     run.last.update({f"{k}_init": v for k, v in found.items()})
 
 
@@ -143,13 +154,15 @@ def record_end(run: Any, step: int) -> dict[str, Any]:
     """At the end: the probe at the last completed step, the forward view (``*_final``), and the fitted
     gradient decays ``grad_decay_init`` / ``grad_decay_final`` (from the first and last probe rows)."""
     probe(run, step)
-    found = {f"{k}_final": v for k, v in views(run.model, run.eval_data).items()}
+    batch = probe_batch(run.cfg, run.task, run.device)  # the same sequences for both views
+    found = {f"{k}_final": v for k, v in views(run.model, batch).items()}
     profile = run.monitor.profile
     rows = profile.probe("h")
     decay: dict[str, Any] = {"grad_decay_init": None, "grad_decay_final": None, "grad_decay_step_final": None}
     if rows.size:
         first = profile.probe_steps.index(0) if 0 in profile.probe_steps else None
-        decay["grad_decay_init"] = None if first is None else decay_rate(rows[first])
-        decay["grad_decay_final"] = decay_rate(rows[-1])
+        burn = burn_in_steps(rows.shape[-1])
+        decay["grad_decay_init"] = None if first is None else decay_rate(rows[first], burn)
+        decay["grad_decay_final"] = decay_rate(rows[-1], burn)
         decay["grad_decay_step_final"] = profile.probe_steps[-1]
     return {**found, **decay}
