@@ -17,7 +17,7 @@ import yaml
 from rnn_scratch.study.aggregate import time_to_solve
 from rnn_scratch.study.pages import Preset, preset_section
 from rnn_scratch.study.report import analyse
-from rnn_scratch.study.stats import fisher, kaplan_meier, p_text, success_text
+from rnn_scratch.study.stats import holm, kaplan_meier, mcnemar, p_text, success_text
 
 BATCH, STEPS = 64, 1000
 SOLVED_AT = {  # (optim, clip) -> steps to solve per seed (None: never)
@@ -48,7 +48,7 @@ def write_job(sweep: Path, optim: str, clip: str, seed: int, solved_at: int | No
         "grad_decay_init": lam + gap, "lyapunov_max_init": lam, "grad_decay_final": lam + gap,
         "lyapunov_max_final": lam, "saturation_final": 0.4 if gap else 0.0, "wall_time_s": 1.0,
         "config": {"seq_len": 50, "hidden_size": 128, "clip": None if clip == "null" else float(clip),
-                   "steps": STEPS, "batch_size": BATCH, "seed": seed, "eval_size": 512,
+                   "steps": STEPS, "batch_size": BATCH, "seed": seed, "eval_size": 512, "eval_every": 100,
                    "task": {"name": "recall"}, "model": {"name": "rnn", "init": "orthogonal"},
                    "optim": {"name": optim, "lr": lr, "momentum": momentum}},
     }  # fmt: skip
@@ -74,22 +74,30 @@ def page(tmp_path: Path) -> tuple[str, Path]:
     return "\n".join(lines), sweep
 
 
-def test_success_counts_intervals_and_fisher_p_values_come_from_the_runs(page: tuple[str, Path]) -> None:
+def test_success_counts_intervals_and_paired_p_values_come_from_the_runs(page: tuple[str, Path]) -> None:
+    """Both clip settings ran seeds 0-4: a paired design, so McNemar's exact test, Holm over the two."""
     text, _ = page
     k = {key: sum(t is not None for t in times) for key, times in SOLVED_AT.items()}
-    for optim in ("adam", "sgd"):  # clip null against 1.0 at each optimiser
-        p = fisher(k[(optim, "null")], 5, k[(optim, "1.0")], 5)
+    solved = {key: [t is not None for t in times] for key, times in SOLVED_AT.items()}
+    ps = [mcnemar(solved[(o, "null")], solved[(o, "1.0")]) for o in ("adam", "sgd")]
+    assert ps == [1.0, pytest.approx(0.0625)]  # adam: one discordant seed; sgd: five, all one way
+    for optim, p, q in zip(("adam", "sgd"), ps, holm(ps), strict=True):  # clip null against 1.0
         row = (f"| optim={optim} | clip=null: {success_text(k[(optim, 'null')], 5)} | "
-               f"clip=1.0: {success_text(k[(optim, '1.0')], 5)} | {p_text(p)} |")  # fmt: skip
+               f"clip=1.0: {success_text(k[(optim, '1.0')], 5)} | McNemar (paired) | {p_text(p)} | "
+               f"{p_text(q)} |")  # fmt: skip
         assert row in text
-    assert "| optim=sgd | clip=null: 0/5 [0.00, 0.43] | clip=1.0: 5/5 [0.57, 1.00] | p = 0.008 |" in text
-    assert "1 of 2 contrasts in clip are significant at 0.05; the smallest p-value, p = 0.008" in text
+    assert "| optim=sgd | clip=null: 0/5 [0.00, 0.52] | clip=1.0: 5/5 [0.48, 1.00] | McNemar" in text
+    assert "0 of 2 contrasts in clip have p < 0.05, 0 after Holm's correction over the 2" in text
+    assert "the smallest p-value, p = 0.06 (Holm p = 0.12, McNemar (paired))" in text
+    assert "with 5 seeds even 5 of 5 against 0 of 5 gives p = 0.062 (McNemar (paired))" in text
 
 
 def test_intervals_stay_in_range_and_split_groups_show_seeds(page: tuple[str, Path]) -> None:
     text, _ = page
-    bounds = [(float(a), float(b)) for a, b in re.findall(r"\[(-?\d\.\d{3}), (-?\d\.\d{3})\]", text)]
+    # n = 5: no order-statistic pair covers the median with 95%, so the cells say "range", not 95%
+    bounds = [(float(a), float(b)) for a, b in re.findall(r"\(range (-?\d\.\d{3})-(-?\d\.\d{3})\)", text)]
     assert bounds and all(0.0 <= a <= b <= 1.0 for a, b in bounds)
+    assert "0.970 (range 0.950-0.990)" in text  # sgd with clipping: fresh accs 0.95 to 0.99
     # adam clip=null solved 3 of 5: a split, so the median and every seed's fresh metric
     accs = [0.95, 0.96, 0.97, 0.16, 0.17]
     assert "median 0.950 (seeds " + ", ".join(f"{a:.3f}" for a in accs) + ")" in text
@@ -105,7 +113,9 @@ def test_kaplan_meier_median_in_training_sequences(page: tuple[str, Path]) -> No
     assert sgd.km() is not None and sgd.km().median == km.median == 12800
     # adam with clipping: 2 of 5 solved, the rest censored at 64000: the median is not reached
     assert groups["optim=adam, clip=1.0"].km().median is None  # type: ignore[union-attr]
-    assert "| 12800 |" in text and ">64000 (not reached)" in text
+    # interval-censored: each solved between the eval before (every 100 steps) and the one that passed
+    assert sgd.solve_times().early.median == 6400 and sgd.solve_times().late.median == 12800  # type: ignore[union-attr]
+    assert "| between 6,400 and 12,800 |" in text and ">64000 (not reached)" in text
 
 
 def test_settings_per_group_and_no_absolute_paths(page: tuple[str, Path], tmp_path: Path) -> None:
@@ -125,7 +135,11 @@ def test_the_forward_backward_sentence_is_computed(page: tuple[str, Path]) -> No
         in sentence
     )
     assert "in 3 of 4 groups" in sentence  # sgd without clipping sits 0.5 above lambda_1
-    assert "they part in optim=sgd, clip=null: -0.020 against -0.520, 40% of units saturated" in sentence
+    assert (
+        "they part in optim=sgd, clip=null: -0.020 against -0.520 (gap per seed +0.500 to +0.500), 40% of "
+        "units saturated" in sentence
+    )
+    assert "the same sequences (the gradient probe's fixed batch)" in sentence
     for name in ("accuracy", "gradients", "solved", "decay_vs_lyapunov"):
         if name != "gradients":  # synthetic runs have no grad_norms.npz: no gradient figure
             assert f"](study/stability/{name}.png)" in text

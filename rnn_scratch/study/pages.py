@@ -53,21 +53,32 @@ contrast rests on it (contest, stability, horizon), 3 elsewhere, sized for a lap
 running). Re-running resumes: finished jobs are not re-run, interrupted ones continue from their
 checkpoint, jobs still missing are listed under their preset.
 
-- **Seeds**: runs that differ only in `seed` form a group. A metric reads `mean [lo, hi]`: the mean
-  over the group's n finished runs and its 95% bootstrap percentile interval (`scipy.stats.bootstrap`,
-  9999 resamples), which stays inside the range of the runs' values and so inside the metric's bounds.
-  Where some seeds solved and others did not, a mean describes none of them: the cell reads
-  `median m (seeds a, b, c)` instead. A run's metric is its final model's on a fresh eval set
-  (`final_eval_size` sequences from a seed of its own) where the preset measured one, else its last eval.
+- **Seeds**: runs that differ only in `seed` form a group. A metric reads `median [lo, hi]`: the median
+  over the group's n finished runs and a distribution-free 95% interval from the order statistics (the
+  pair (x_(j), x_(n+1-j)) that covers the median with probability >= 95%, whatever the distribution).
+  Below n = 6 no pair does: the cell then reads `median (range lo-hi)`, and the range covers the median
+  with probability 1 - 2^(1-n) (75% at n = 3, 94% at n = 5), not 95%. Where some seeds solved and
+  others did not, the cell reads `median m (seeds a, b, c)`. A run's metric is its final model's on a
+  fresh eval set (`final_eval_size` sequences from a seed of its own) where the preset measured one,
+  else its last eval. `tests/test_stats.py` checks each interval's coverage at these n.
 - **Solved**: recall and temporal order: eval accuracy >= 0.9; the adding problem: eval MSE <= 0.1 x 1/6
-  (1/6 is the MSE of always answering 1); names and text: no rule (the metric only). Success counts read
-  `k/n [lo, hi]` with the 95% Wilson score interval. Contrasts between groups carry the two-sided p-value
-  of Fisher's exact test on the success counts. All of it is `rnn_scratch/study/stats.py` (scipy.stats).
-- **Time to solve** is counted in training sequences (steps x batch size), to the first eval that met
-  the rule; presets evaluate at steps 1, 2, 4, ..., 64 and then every 100 (`eval_schedule: geometric`)
-  and stop a run once solved. A run that never solved is censored at its budget: the fraction solved
-  against sequences is a Kaplan-Meier curve (`solved.png`), and its median is where that curve crosses
-  one half ("not reached" when it never does).
+  (1/6 is the MSE of always answering 1); names and text: no rule (the metric only). A pass counts only
+  when a second, larger set (`final_eval_size` new sequences) confirms it during training, and the run
+  counts as solved only if its fresh eval at the end meets the rule too (runs made before the
+  confirmation existed: the fresh eval alone decides). Success counts read `k/n [lo, hi]` with the 95%
+  exact (Clopper-Pearson) interval, whose coverage is >= 95% at every n and p.
+- **Tests**: a contrast between groups run on the same seeds (each seed both ways: a paired design) gets
+  McNemar's exact test on the seeds that differ; groups on different seeds get Fisher's exact test on
+  the counts; both two-sided. A preset's contrasts are one family: each p is shown beside its Holm-
+  adjusted value, and only the adjusted one is read as significant. With 5 seeds a paired contrast
+  cannot reach p < 0.05 (5 of 5 one way: p = 0.0625). All of it is `rnn_scratch/study/stats.py`
+  (scipy.stats, statsmodels).
+- **Time to solve** is counted in training sequences (steps x batch size). It is interval-censored:
+  the run solved after its last failing eval and by the first that counted it (presets evaluate at
+  steps 1, 2, 4, ... and then every `eval_every`: `eval_schedule: geometric`). A run that never solved
+  is censored at its budget. The fraction solved against sequences is a Kaplan-Meier curve at the first
+  passing evals (`solved.png`); medians read `between a and b`: the Kaplan-Meier medians with every
+  solved run at its last failing eval and at its first passing one; the true median lies between.
 - **Diverged** runs (non-finite loss or loss above `diverge_above`) count in n as unsolved; their metric
   is the last eval before diverging. **max grad norm**: the median over seeds of each run's largest
   global gradient norm before clipping; **clipped steps (fraction)**: the mean over seeds of the
@@ -197,7 +208,11 @@ def horizon_lines(preset: Preset, sweep: Sweep, out: Path, docs: Path) -> list[s
     (``rnn_scratch.study.horizon``): success against T per cell, each cell's horizon, its figure."""
     if CELL_KEY not in sweep.keys or sweep.x != "seq_len" or "task" in sweep.keys:
         return []  # several tasks: their horizons are not pooled (a preset over tasks has its own section)
-    task = (sweep.config or {}).get("task", {}).get("name", "")
+    tasks = {str((j.config.get("task") or {}).get("name")) for j in sweep.jobs if j.config}
+    lengths = {j.config.get("seq_len") for j in sweep.jobs if j.config}
+    if len(tasks) != 1 or len(lengths) < 2:
+        return []  # runs of several tasks (folders of their own) are not pooled; one T fits no horizon
+    task = next(iter(tasks))
     title = f"{task}: fraction of {len(sweep.seeds)} seeds solved against T, a curve per cell"
     order = sweep.listed.get(CELL_KEY) or sweep.listed.get(f"+{CELL_KEY}")
     lines, figure = horizon_section(sweep.jobs, out, title, order)

@@ -6,7 +6,7 @@
 * ``summary.csv``: a row per job (the swept keys, status, final metrics, steps to solve, gradient
   evidence: largest and final global norm, fraction of steps clipped, wall time);
 * ``grouped.csv``: a row per group of jobs that differ only in ``seed`` (``rnn_scratch.study.aggregate``):
-  n, the primary metric's mean, median and 95% bootstrap interval, solved k/n with its Wilson interval,
+  n, the primary metric's median and its order-statistic interval, solved k/n with its exact interval,
   the Kaplan-Meier median sequences to solve, the views at initialisation and at the end;
 * ``summary.md``: the settings every job shared, the task's solved rule, the metric by x and group as
   ``mean [lo, hi]; solved k/n [lo, hi]``, the per-group and per-job tables, the jobs missing or diverged;
@@ -213,8 +213,8 @@ def tables(sweep: Sweep) -> list[str]:
     """The grouped Markdown tables: the pivot (x by the other keys) and a row per group."""
     lines: list[str] = []
     others = [k for k in (sweep.groups[0].values if sweep.groups else {}) if k != sweep.x]
-    cell = "mean [95% bootstrap CI], or median (seeds) where outcomes split"
-    cell += "; solved k/n [95% Wilson]" if any(g.has_rule for g in sweep.groups) else ""
+    cell = "median [95% CI] (range where n < 6), or median (seeds) where outcomes split"
+    cell += "; solved k/n [95% exact]" if any(g.has_rule for g in sweep.groups) else ""
     if sweep.x is not None and sweep.groups:
         cols = f" and {', '.join(others)} (columns)" if others else ""
         label = metric_label(sweep.jobs, sweep.metric)  # the fresh eval's, where measured
