@@ -2,10 +2,12 @@
 
     python scripts/write_tuned.py outputs/tune/recall_lstm_seq50 [more sweep folders...]
 
-Each sweep folder is one ``python scripts/train.py -m +experiment=tune model=<cell> seq_len=<T>``; its
+Each sweep folder is one ``python scripts/train.py -m +experiment=tune model=<cell> task=<task>``; its
 best trial (Optuna's ``optimization_results.yaml``) becomes ``configs/tuned/<task>_<cell>_seq<T>.yaml``,
-used as ``+tuned=<task>_<cell>_seq<T>`` (the contest preset does). The file's header gives the command
-that made the sweep, every override included. Prints the trials, the best one and the tuning compute.
+used as ``+tuned=<task>_<cell>_seq<T>`` (the contest preset does), and every trial (its settings,
+objective, seeds solved, steps to solve) the table beside it, ``<task>_<cell>_seq<T>.trials.csv``. The
+file's header gives the command that made the sweep, every override included. Prints the trials, the
+best one and the tuning compute.
 
 It refuses (one line, exit 2, nothing written) to overwrite a file that exists (a committed config:
 the contest and ``+cell=rnn_tuned`` read it), and to write settings from a tuning in which no seed
@@ -19,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from rnn_scratch.study.tuning import Tuning, read_tuning, tuned_yaml
+from rnn_scratch.study.tuning import Tuning, read_tuning, trials_csv, tuned_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,6 +66,7 @@ def main() -> int:
         path = args.out / f"{tuning.name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(tuned_yaml(tuning, source))
+        path.with_suffix(".trials.csv").write_text(trials_csv(tuning))  # every trial, beside it
         for t in tuning.trials:
             mark = " <- best" if t is tuning.best else ""
             objective = "failed" if t.objective is None else f"{t.objective:.3f}"

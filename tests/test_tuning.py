@@ -80,36 +80,53 @@ def test_bad_clipping_and_tuning_keys(changes: dict, key: str) -> None:
 # --- the search space and the objective -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_search_space_per_cell(cell: str) -> None:
-    """What each cell may get: identity comes with relu (the IRNN) and only for the rnn; gated cells get
-    a gate init, constant 1 or 3 or chrono; every trial sets lr and both clipping keys."""
+@pytest.mark.parametrize("model", ["rnn", "irnn", "lstm", "gru"])
+def test_search_space_per_cell(model: str) -> None:
+    """What each cell may get: every trial an lr in [1e-5, 1e-1] and both clipping keys; the tanh RNN
+    and the gated cells an init, default or orthogonal (never identity); the IRNN (model=irnn) keeps its
+    identity init and ReLU, searched over lr and clipping only: a cell of its own; gated cells a gate
+    init, constant 1 or 3 or chrono."""
+    base = {
+        "rnn": {"name": "rnn", "init": "default", "nonlinearity": "tanh"},
+        "irnn": {"name": "rnn", "init": "identity", "nonlinearity": "relu"},
+        "lstm": {"name": "lstm", "init": "default"},
+        "gru": {"name": "gru", "init": "default"},
+    }[model]
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
     seen: set[tuple[str, ...]] = set()
-    for _ in range(40):
+    lrs = []
+    for _ in range(60):
         trial = study.ask()
-        search_space(OmegaConf.create({"model": {"name": cell}}), trial)
+        search_space(OmegaConf.create({"model": base}), trial)
         p = trial.params
-        assert 1e-4 <= p["optim.lr"] <= 3e-2 and {"clip", "clip_relative"} <= set(p)
-        assert (p["model.init"] == "identity") == (p.get("model.nonlinearity") == "relu")
-        if cell == "rnn":
+        lrs.append(p["optim.lr"])
+        assert 1e-5 <= p["optim.lr"] <= 1e-1 and {"clip", "clip_relative"} <= set(p)
+        assert "model.nonlinearity" not in p and p.get("model.init") != "identity"
+        if model == "irnn":
+            assert "model.init" not in p
+        if model in ("rnn", "irnn"):
             assert "model.gate_init" not in p
         else:
-            assert p["model.init"] != "identity"
             assert (p["model.gate_init"] == "constant") == ("model.forget_bias" in p)
             assert p.get("model.forget_bias", 1.0) in (1.0, 3.0)
-        seen.add((p["model.init"], str(p.get("model.gate_init")), str(p.get("model.forget_bias"))))
+        seen.add((str(p.get("model.init")), str(p.get("model.gate_init")), str(p.get("model.forget_bias"))))
         study.tell(trial, 0.0)
-    expected = 3 if cell == "rnn" else 6  # every branch of the space is reachable
+    expected = {"rnn": 2, "irnn": 1, "lstm": 6, "gru": 6}[model]  # every branch of the space is reachable
     assert len(seen) == expected, seen
+    assert min(lrs) < 1e-4 and max(lrs) > 1e-2  # the range reaches past the old one's edges
 
 
-def test_score_ranks_solved_above_unsolved_and_faster_above_slower() -> None:
-    fast = {"solved": True, "steps_to_solve": 100, "eval_acc": 0.91, "config": {"steps": 600}}
-    slow = {**fast, "steps_to_solve": 500}
-    unsolved = {"solved": False, "steps_to_solve": None, "eval_acc": 0.89, "config": {"steps": 600}}
-    assert score(fast) == pytest.approx(1 + 5 / 6) and score(slow) == pytest.approx(1 + 1 / 6)
-    assert score(fast) > score(slow) > 1.0 > score(unsolved) == 0.89
+def test_score_cannot_saturate_at_the_first_eval() -> None:
+    """The budget left when solved, censored at the budget, + 0.01 x the fresh eval accuracy."""
+    fast = {"solved": True, "steps_to_solve": 25, "fresh_eval_acc": 0.95, "config": {"steps": 600}}
+    faster = {**fast, "steps_to_solve": 16}
+    slow = {**fast, "steps_to_solve": 500, "fresh_eval_acc": 0.99}
+    unsolved = {"solved": False, "steps_to_solve": None, "fresh_eval_acc": 0.89, "config": {"steps": 600}}
+    assert score(fast) == pytest.approx(1 - 25 / 600 + 0.0095)
+    assert score(faster) > score(fast) > score(slow) > score(unsolved) == pytest.approx(0.0089)
+    tie = {**fast, "fresh_eval_acc": 0.99}  # solved at the same eval: the fresh eval breaks the tie
+    assert score(tie) > score(fast)
+    assert score({**unsolved, "fresh_eval_acc": float("nan")}) == 0.0  # diverged: nothing to add
 
 
 # --- the Optuna sweep, end to end -----------------------------------------------------------------

@@ -208,14 +208,18 @@ class RecurrentCell(nn.Module):
             raise ConfigError("model.gate_init", f"{cfg.gate_init} applies to gated cells, not model={model}")
 
     @classmethod
-    def suggest(cls, trial: Any) -> None:
-        """This cell's part of the tuning search space (Optuna's define-by-run ``trial``): the init."""
-        trial.suggest_categorical("model.init", [i for i in cls.inits if i != "identity"])
+    def suggest(cls, trial: Any, model: Mapping[str, Any]) -> None:
+        """This cell's part of the tuning search space (Optuna's define-by-run ``trial``; ``model``: the
+        sweep's model config): the init, default or orthogonal. An identity init defines its model (the
+        IRNN, ``model=irnn``) and is kept: that model is tuned as a cell of its own."""
+        if model.get("init") != "identity":
+            trial.suggest_categorical("model.init", [i for i in cls.inits if i != "identity"])
 
     @classmethod
-    def settings(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        """The model keys a tuning trial set (``params``: key -> value), every searched key spelled out."""
-        return {"init": params.get("model.init", "default")}
+    def settings(cls, params: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+        """The model keys of a tuning trial (``params``: key -> value chosen; ``model``: the sweep's
+        model config, for the keys it kept), every searched key spelled out."""
+        return {"init": params.get("model.init", model.get("init", "default"))}
 
     @classmethod
     def describe(cls, model: Mapping[str, Any]) -> tuple[str, list[str], bool]:

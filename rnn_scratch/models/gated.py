@@ -112,15 +112,15 @@ class GatedCell(RecurrentCell):
             raise ConfigError("model.chrono_tmax", f"null means seq_len, which must be > 2: {seq_len}")
 
     @classmethod
-    def suggest(cls, trial: Any) -> None:
+    def suggest(cls, trial: Any, model: Mapping[str, Any]) -> None:
         """The init, then the keep gate's bias: constant (1 or 3) or chrono."""
-        super().suggest(trial)
+        super().suggest(trial, model)
         if trial.suggest_categorical("model.gate_init", ["constant", "chrono"]) == "constant":
             trial.suggest_categorical("model.forget_bias", [1.0, 3.0])
 
     @classmethod
-    def settings(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        settings = super().settings(params)
+    def settings(cls, params: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+        settings = super().settings(params, model)
         settings["gate_init"] = params.get("model.gate_init", "constant")
         if settings["gate_init"] == "constant":
             settings["forget_bias"] = params.get("model.forget_bias")

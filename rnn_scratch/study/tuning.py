@@ -13,6 +13,7 @@ settings as a config of the ``tuned`` group (``configs/tuned/<task>_<cell>_seq<T
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import textwrap
@@ -40,13 +41,15 @@ class Trial:
     objective: float | None  # None: the trial left no objective.json (failed or killed)
     wall_time_s: float
     solved: int  # tuning seeds solved
+    steps_to_solve: list[int | None] = dataclasses.field(default_factory=list)  # per tuning seed
 
 
 @dataclass
 class Tuning:
     folder: Path
     task: str
-    cell: str
+    cell: str  # the model config the sweep tuned (``model=irnn``: "irnn"), its group choice
+    model: dict[str, Any]  # that model config as the sweep composed it (the keys it kept)
     seq_len: int
     seeds: list[int]
     budget_sequences: int  # per run: steps x batch_size
@@ -111,6 +114,7 @@ def read_tuning(folder: Path | str) -> Tuning:
                 int(job.name), chosen, None if objective is None else float(objective["objective"]),
                 0.0 if objective is None else float(objective["wall_time_s"]),
                 0 if objective is None else sum(bool(s["solved"]) for s in objective["seeds"].values()),
+                [] if objective is None else [s.get("steps_to_solve") for s in objective["seeds"].values()],
             )
         )  # fmt: skip
     done = [t for t in trials if t.objective is not None]
@@ -120,14 +124,16 @@ def read_tuning(folder: Path | str) -> Tuning:
         same = (t for t in done if t.objective == results["best_value"] and _same(t.params, best_params))
         best = next(same, best)
     config = yaml.safe_load((jobs[0] / ".hydra" / "config.yaml").read_text())
+    hydra = yaml.safe_load((jobs[0] / ".hydra" / "hydra.yaml").read_text())["hydra"]
+    choice = (hydra.get("runtime", {}).get("choices") or {}).get("model") or config["model"]["name"]
     budget = int(config["steps"]) * int(config["batch_size"])
     seeds = [int(s) for s in config["tune_seeds"]]
-    task, cell = config["task"]["name"], config["model"]["name"]
+    task = config["task"]["name"]
     end = results_file.stat().st_mtime if results is not None else max(p.stat().st_mtime for p in jobs)
     elapsed = end - (jobs[0] / ".hydra" / "config.yaml").stat().st_mtime
     return Tuning(
-        folder, task, cell, int(config["seq_len"]), seeds, budget, trials, best, elapsed,
-        sweep_overrides(jobs[0]), results is not None,
+        folder, task, str(choice), dict(config["model"]), int(config["seq_len"]), seeds, budget, trials,
+        best, elapsed, sweep_overrides(jobs[0]), results is not None,
     )  # fmt: skip
 
 
@@ -152,8 +158,9 @@ def tuning_lines(tuning: Tuning) -> list[str]:
         f"run{'' if tuning.finished else ' (unfinished: no optimization_results.yaml)'}. Made by: "
         f"`{tuning.command}`.",
         "",
-        "Objective of a trial: the mean over its seeds of 1 + (1 - steps_to_solve / steps) for a run that "
-        "solved, else its final eval accuracy (`rnn_scratch/training/tuning.py`).",
+        "Objective of a trial: the mean over its seeds of the budget a run left unused when it solved "
+        "(confirmed on a second eval set; an unsolved run is censored at the budget: 0), plus 0.01 x its "
+        "fresh eval accuracy as a tie-break (`rnn_scratch/training/tuning.py`).",
         "",
     ]
     if best is not None:
@@ -173,6 +180,25 @@ def tuning_lines(tuning: Tuning) -> list[str]:
     return lines
 
 
+TRIAL_COLUMNS = ("trial", "objective", "seeds_solved", "steps_to_solve", "wall_time_s")
+
+
+def trials_csv(tuning: Tuning) -> str:
+    """Every trial of a tuning as CSV, committed beside its tuned config (``<name>.trials.csv``): the
+    trial, each searched key (blank where the trial did not set it), the objective, the tuning seeds
+    solved, each seed's steps to solve (``-`` unsolved; ``;`` between seeds) and the wall time."""
+    keys = sorted({k for t in tuning.trials for k in t.params})
+    rows = [",".join([TRIAL_COLUMNS[0], *keys, *TRIAL_COLUMNS[1:]])]
+    for t in tuning.trials:
+        steps = ";".join("-" if s is None else str(s) for s in t.steps_to_solve) if t.steps_to_solve else ""
+        objective = "" if t.objective is None else f"{t.objective:.6f}"
+        params = [str(t.params.get(k, "")) for k in keys]
+        rows.append(
+            ",".join([str(t.number), *params, objective, str(t.solved), steps, f"{t.wall_time_s:.1f}"])
+        )
+    return "\n".join(rows) + "\n"
+
+
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a.keys() == b.keys() and all(str(a[k]) == str(b[k]) for k in a)
 
@@ -188,7 +214,7 @@ def tuned_settings(tuning: Tuning) -> dict[str, Any]:
     assert tuning.best is not None, "tuned_settings needs a finished trial"
     p = {k: _value(v) for k, v in tuning.best.params.items()}
     return {
-        "model": model_cell(tuning.cell).settings(p),
+        "model": model_cell(tuning.model["name"]).settings(p, tuning.model),
         "optim": {"lr": float(p["optim.lr"])},
         "clip": p.get("clip"),
         "clip_relative": p.get("clip_relative"),

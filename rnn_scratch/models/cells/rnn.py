@@ -85,14 +85,9 @@ class RNNCell(RecurrentCell):
         return slope[:, :, None] * (self.weight_hh @ q.to(s_prev.dtype))
 
     @classmethod
-    def suggest(cls, trial: Any) -> None:
-        """The init, the identity bringing ReLU with it (the IRNN: W_hh = I, zero biases)."""
-        if trial.suggest_categorical("model.init", ["default", "orthogonal", "identity"]) == "identity":
-            trial.suggest_categorical("model.nonlinearity", ["relu"])
-
-    @classmethod
-    def settings(cls, params: Mapping[str, Any]) -> dict[str, Any]:
-        return {**super().settings(params), "nonlinearity": params.get("model.nonlinearity", "tanh")}
+    def settings(cls, params: Mapping[str, Any], model: Mapping[str, Any]) -> dict[str, Any]:
+        """The init and the nonlinearity, which the sweep's model fixes (tanh, or the IRNN's ReLU)."""
+        return {**super().settings(params, model), "nonlinearity": model.get("nonlinearity", "tanh")}
 
     @classmethod
     def describe(cls, model: Mapping[str, Any]) -> tuple[str, list[str], bool]:
