@@ -57,19 +57,30 @@ def pages_folder(args: argparse.Namespace) -> Path:
 
 
 def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int, float]:
-    """One Hydra multirun into the preset's stable folder (an adaptive preset: its rounds of multiruns,
-    ``rnn_scratch.study.adaptive``); (exit code, seconds)."""
+    """The preset's Hydra multiruns into its stable folder, one per sweep of the profile (``Preset.
+    sweeps``: a subfolder each; an adaptive preset: its rounds of multiruns,
+    ``rnn_scratch.study.adaptive``); (the first non-zero exit code or 0, seconds)."""
     launcher = [] if any(o.startswith("hydra/launcher=") for o in overrides) else ["hydra/launcher=local"]
-    extra = merge_overrides(["skip_completed=true"], launcher, preset.overrides(profile) or [], overrides)
+    codes, seconds = [], 0.0
+    for name, own in (preset.sweeps(profile) or {}).items():
+        extra = merge_overrides(["skip_completed=true"], launcher, own, overrides)
+        code, took = run_sweep(preset, preset.runs / name if name else preset.runs, extra)
+        codes.append(code)
+        seconds += took
+    return next((c for c in codes if c), 0), seconds
+
+
+def run_sweep(preset: Preset, runs: Path, extra: list[str]) -> tuple[int, float]:
+    """One multirun of ``preset`` into ``runs``; (exit code, seconds)."""
     if preset.study.grid == "adaptive":
         started = time.perf_counter()
         params = (yaml.safe_load(preset.config.read_text()) or {}).get("hydra", {}).get("sweeper", {})
         sweep, fixed = adaptive_sweep(params.get("params", {}), extra)
-        code = run_rounds(preset.name, preset.runs, sweep, fixed, ROOT / "scripts" / "train.py", ROOT)
+        code = run_rounds(preset.name, runs, sweep, fixed, ROOT / "scripts" / "train.py", ROOT)
         return code, time.perf_counter() - started
     command = [
         sys.executable, str(ROOT / "scripts" / "train.py"), "-m", f"+experiment={preset.name}",
-        f"hydra.sweep.dir={preset.runs}", *extra,
+        f"hydra.sweep.dir={runs}", *extra,
     ]  # fmt: skip
     print(f"[study] {preset.name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()

@@ -44,7 +44,11 @@ def test_every_study_preset_declares_its_part_in_its_yaml() -> None:
     }  # fmt: skip
     assert studies["literature"].reads == ("horizon",)
     literature = Preset("literature", EXPERIMENTS / "literature.yaml", Path("runs"))
-    assert literature.overrides("quick") is None  # full profile only
+    # quick: the cited rows alone, three multiruns into literature/<name>; full: the whole grid, one
+    assert literature.overrides("quick") == [] and literature.sweeps("full") == {"": ["seed=range(10)"]}
+    quick = literature.sweeps("quick")
+    assert quick is not None and list(quick) == ["temporal_order_T100", "adding_T100", "adding_T200"]
+    assert quick["adding_T200"] == ["task=adding", "seq_len=200", "+cell=rnn,irnn,lstm", "seed=0,1,2"]
     assert literature.overrides("smoke") == [*SMOKE, "+cell=lstm", "seq_len=10"]
     assert Preset("tune", EXPERIMENTS / "tune.yaml", Path("runs")).study.page is None  # not in the study
     # the block stays out of the claim the page quotes
@@ -124,9 +128,9 @@ def test_a_preset_gets_its_section_from_its_yaml_and_each_sweep_is_read_once(
     assert sorted(loaded) == sorted({*loaded}) and len(loaded) == 8 + 2  # every job folder read once
     page = (docs / "study.md").read_text()
     # the literature's own section, from its YAML: its runs (2/2) and the horizon's lstm at T = 100 (2/2)
-    row = next(line for line in page.splitlines() if line.startswith("| temporal_order | 100 | lstm |"))
+    row = next(line for line in page.splitlines() if line.startswith("| 100 | lstm | solved (T = 100-110)"))
     # 4 runs, not its own 2 (1,280 sequences each): the horizon's two solved at 20 x 32 = 640 joined them
-    assert "| 4/4 [0.51, 1.00] | 640 |" in row
+    assert "| 4/4 [0.40, 1.00] |" in row and "640 |" in row
     assert "| cell | T = 10 | T = 100 |" in page  # the horizon part: any sweep over cells against T
     assert docs / "study" / "headline.png" in written  # the headline named by h.yaml's block
     assert (docs / "study" / "headline.png").read_bytes() == (

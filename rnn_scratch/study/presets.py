@@ -10,6 +10,8 @@ A preset joins the study with a ``# @study`` block at the end of its file, YAML 
     #   full:
     #     - seed=range(10)
     #   quick: skip                    # not run in this profile; its page reports what runs it finds
+    #   long:                          # several multiruns, each into <runs>/<name>: name -> overrides
+    #     adding_T200: [task=adding, seq_len=200]
     # grid: adaptive                   # seq_len chosen in rounds (rnn_scratch.study.adaptive)
 
 Keys: ``page`` (required), ``contrast`` (a swept key; ``own``: the preset's section tests the contrasts
@@ -76,7 +78,8 @@ class Study:
     headline: str | None = None  # <figure>.png | an x key
     section: str | None = None  # dotted module name
     reads: tuple[str, ...] = ()
-    profiles: dict[str, tuple[str, ...] | None] = field(default_factory=dict)  # None: skip
+    # per profile: its overrides; None: skip; a mapping: several multiruns, subfolder -> overrides
+    profiles: dict[str, tuple[str, ...] | dict[str, tuple[str, ...]] | None] = field(default_factory=dict)
     grid: str | None = None  # None: the YAML's Cartesian sweep; adaptive: lengths chosen in rounds
 
     @classmethod
@@ -106,16 +109,25 @@ class Study:
             raise bad("needs a mapping with an integer `page`")
         if unknown := sorted(set(data) - KEYS):
             raise bad(f"unknown key(s) {unknown}; known: {sorted(KEYS)}")
-        profiles: dict[str, tuple[str, ...] | None] = {}
+
+        def is_list(overrides: Any) -> bool:
+            return isinstance(overrides, list) and all(isinstance(o, str) and "=" in o for o in overrides)
+
+        profiles: dict[str, tuple[str, ...] | dict[str, tuple[str, ...]] | None] = {}
         for profile, overrides in (data.get("profiles") or {}).items():
             if profile not in PROFILES:
                 raise bad(f"profile {profile!r} is not one of {PROFILES}")
             if overrides == SKIP:
                 profiles[profile] = None
-            elif isinstance(overrides, list) and all(isinstance(o, str) and "=" in o for o in overrides):
+            elif is_list(overrides):
                 profiles[profile] = tuple(overrides)
+            elif isinstance(overrides, dict) and overrides and all(map(is_list, overrides.values())):
+                profiles[profile] = {str(k): tuple(v) for k, v in overrides.items()}
             else:
-                raise bad(f"profiles.{profile}: a list of key=value overrides, or {SKIP!r}")
+                raise bad(
+                    f"profiles.{profile}: a list of key=value overrides, a mapping of subfolder -> such a "
+                    f"list, or {SKIP!r}"
+                )
         strings = {k: data.get(k) for k in ("contrast", "headline", "section")}
         if any(v is not None and not isinstance(v, str) for v in strings.values()):
             raise bad("contrast, headline and section are strings")
@@ -180,7 +192,19 @@ class Preset:
         if profile in OPT_IN and profile not in self.study.profiles:
             return None
         own = self.study.profiles.get(profile, ())
+        if isinstance(own, dict):  # several multiruns: what they share is the profile's own
+            return list(PROFILE_OVERRIDES.get(profile, []))
         return None if own is None else [*PROFILE_OVERRIDES.get(profile, []), *own]
+
+    def sweeps(self, profile: str) -> dict[str, list[str]] | None:
+        """The multiruns this preset runs in ``profile``: subfolder of ``runs`` ("": ``runs`` itself) ->
+        overrides (the profile's, then the preset's); None when it skips the profile."""
+        if self.overrides(profile) is None:
+            return None
+        own = self.study.profiles.get(profile, ())
+        if isinstance(own, dict):
+            return {name: [*PROFILE_OVERRIDES.get(profile, []), *o] for name, o in own.items()}
+        return {"": self.overrides(profile) or []}
 
 
 def study_presets(folder: Path) -> list[str]:
