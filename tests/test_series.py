@@ -194,3 +194,23 @@ def test_the_preset_and_the_task_config_compose(compose_cfg) -> None:
     assert (cfg.hidden_size, cfg.steps, cfg.name) == (32, 600, "series")
     with pytest.raises(ConfigError, match="^task.horizon: "):
         validate(compose_cfg("task=series", "task.horizon=0"))
+
+
+def test_the_page_says_where_each_baseline_stands() -> None:
+    """A page with baselines says, whichever way it comes out, how many settings each one beats."""
+    from rnn_scratch.study.aggregate import Group
+    from rnn_scratch.study.pages import baseline_sentences
+    from rnn_scratch.study.runs import Job
+
+    def job(mse: float, seq_len: int) -> Job:
+        metrics = {"status": "completed", "steps": 10, "eval_mse": mse, "config": {"seq_len": seq_len}}
+        return Job(Path("."), {}, "completed", metrics)
+
+    groups = [
+        Group("model=rnn", {"model": "rnn"}, [job(0.5, 24), job(0.7, 24)]),
+        Group("model=lstm", {"model": "lstm"}, [job(0.1, 24), job(0.2, 24)]),
+    ]
+    by_len = {"24": {"ar": [0.3, 0.3], "persistence": [0.9]}}
+    text = " ".join(baseline_sentences(groups, by_len, ["ar", "persistence"]))
+    assert "ar has a lower eval MSE than the median run of 1 of the 2 settings (model=rnn)." in text
+    assert "persistence has a lower eval MSE than the median run of 0 of the 2 settings (none)." in text

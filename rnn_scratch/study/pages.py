@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from statistics import mean
 
-from rnn_scratch.study.aggregate import Group
+from rnn_scratch.study.aggregate import Group, metric_value
 from rnn_scratch.study.evidence import (
     agreement_sentences,
     contrast_markdown,
@@ -39,6 +39,7 @@ from rnn_scratch.study.report import (
     write_sweep,
 )  # fmt: skip
 from rnn_scratch.study.runs import find_jobs
+from rnn_scratch.study.stats import median
 from rnn_scratch.study.verify import UNRECORDED, versions, versions_text
 
 __all__ = ["Preset", "Sweeps", "preset_section", "update_study", "write_study"]
@@ -239,7 +240,34 @@ def baseline_table(sweep: Sweep) -> list[str]:
     for seq_len in sorted(by_len, key=lambda s: int(s) if s.isdigit() else 0):
         cells = [f"{mean(by_len[seq_len][n]):.3f}" if n in by_len[seq_len] else "-" for n in names]
         lines.append(f"| {seq_len} | " + " | ".join(cells) + " |")
-    return [*lines, ""]
+    return [*lines, "", *baseline_sentences(sweep.groups, by_len, names)]
+
+
+def baseline_sentences(
+    groups: list[Group], by_len: dict[str, dict[str, list[float]]], names: list[str]
+) -> list[str]:
+    """Where each baseline stands against the settings: per baseline, how many groups' median eval
+    MSE it beats at the group's seq_len, said whichever way it comes out."""
+    said = []
+    for name in names:
+        beaten, compared = [], 0
+        for g in groups:
+            seq_len = g.finished[0].config.get("seq_len") if g.finished else None
+            base = by_len.get(str(seq_len), {}).get(name)
+            model = median(metric_value(j, "eval_mse") for j in g.finished)
+            if not base or model is None:
+                continue
+            compared += 1
+            if mean(base) < model:
+                beaten.append(g.label)
+        if compared:
+            which = "every one" if len(beaten) == compared else ", ".join(beaten[:4]) or "none"
+            more = "" if len(beaten) <= 4 or len(beaten) == compared else ", ..."
+            said.append(
+                f"{name} has a lower eval MSE than the median run of {len(beaten)} of the {compared} "
+                f"settings ({which}{more})."
+            )
+    return [" ".join(said), ""] if said else []
 
 
 def headline(preset: Preset, sweep: Sweep, path: Path) -> bool:
