@@ -82,7 +82,7 @@ def test_bad_clipping_and_tuning_keys(changes: dict, key: str) -> None:
 
 @pytest.mark.parametrize("model", ["rnn", "irnn", "lstm", "gru"])
 def test_search_space_per_cell(model: str) -> None:
-    """What each cell may get: every trial an lr in [1e-5, 1e-1] and both clipping keys; the tanh RNN
+    """What each cell may get: every trial an lr in [1e-5, 1] and both clipping keys; the tanh RNN
     and the gated cells an init, default or orthogonal (never identity); the IRNN (model=irnn) keeps its
     identity init and ReLU, searched over lr and clipping only: a cell of its own; gated cells a gate
     init, constant 1 or 3 or chrono."""
@@ -100,7 +100,7 @@ def test_search_space_per_cell(model: str) -> None:
         search_space(OmegaConf.create({"model": base}), trial)
         p = trial.params
         lrs.append(p["optim.lr"])
-        assert 1e-5 <= p["optim.lr"] <= 1e-1 and {"clip", "clip_relative"} <= set(p)
+        assert 1e-5 <= p["optim.lr"] <= 1.0 and {"clip", "clip_relative"} <= set(p)
         assert "model.nonlinearity" not in p and p.get("model.init") != "identity"
         if model == "irnn":
             assert "model.init" not in p

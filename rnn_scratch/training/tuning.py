@@ -7,7 +7,7 @@ it two things, neither of which imports Hydra or Optuna:
   give each cell: the keys every cell shares, then the cell's own (``cfg.model.name``'s class declares
   them, ``RecurrentCell.suggest``):
 
-  - ``optim.lr``: log-uniform in [1e-5, 1e-1] (Adam): four decades, so a winner on an edge is a
+  - ``optim.lr``: log-uniform in [1e-5, 1] (Adam): five decades, so a winner on an edge is a
     finding, not a wall;
   - the cell's: ``model.init`` ``default`` or ``orthogonal`` (a model whose init defines it, the IRNN
     of ``model=irnn``: W_hh = I with ReLU, keeps it and is tuned as a cell of its own); LSTM and GRU:
@@ -44,7 +44,7 @@ from rnn_scratch.models.registry import model_cell
 from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.loop import train
 
-LR_RANGE = (1e-5, 1e-1)
+LR_RANGE = (1e-5, 1.0)
 TIE_BREAK = 0.01  # the fresh eval accuracy's weight: it orders runs that solved at the same eval
 
 
