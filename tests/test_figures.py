@@ -5,9 +5,10 @@ Three sweeps written into tmp_path the way a run writes them (``metrics.json``, 
 
 * ``horizon``: 4 cells x 3 lengths x 2 seeds (12 groups, more than a legend holds), one run's lambda_1 at
   -600 (the outlier that flattened the stability figure), one run's loss reaching 1e13 (a divergence);
-* ``literature``: one length, T = 100, 3 seeds (one x value; its seed dots once sat at 97 and 103);
-* ``series``: 2 models x 2 lengths, eval MSE about 0.2 (under one decade on a log axis), with the task's
-  persistence and AR(p) baselines measured on the eval set.
+* ``literature``: temporal order at T = 100 and adding at T = 200, 3 seeds each: the accuracy figure has
+  one x value (its seed dots once sat at 97 and 103 on a numeric axis);
+* ``series``: 2 models x T = 12, 132 (a log x), eval MSE about 0.2 (under one decade on a log y), with
+  the task's persistence and AR(p) baselines measured on the eval set.
 
 The horizon and memory pages' success-against-T figures are drawn from outcomes of the same runs.
 """
@@ -91,7 +92,7 @@ def literature_sweep(root: Path) -> Path:
 def series_sweep(root: Path) -> Path:
     sweep = root / "series"
     for model in ("rnn", "gru"):
-        for T in (12, 48):
+        for T in (12, 132):
             for seed in range(3):
                 mse = 0.2 + 0.01 * seed + (0.02 if model == "rnn" else 0.0)
                 metrics = {"status": "completed", "eval_mse": mse, "steps": 200,
@@ -206,11 +207,14 @@ def test_losses_on_log_axes_with_labels(figures: dict[str, matplotlib.figure.Fig
 def test_a_single_value_of_x_is_not_spread(figures: dict[str, matplotlib.figure.Figure]) -> None:
     ax = _axes(figures["literature/accuracy"])[0]
     assert _visible_labels(ax, "x") == ["100"]
+    assert np.isclose(sum(ax.get_xlim()) / 2, 100)
     for name in ("literature/horizon", "memory/memory"):
         ax = _axes(figures[name])[-1]
         assert _visible_labels(ax, "x") == ["100"], name
-        lo, hi = ax.get_xlim()
-        assert hi / lo >= 3, f"{name}: one length spread over {lo:.0f}..{hi:.0f}"
+        lo, hi = ax.get_xlim()  # centred on its one length, a factor of 2 either side
+        assert np.isclose(np.sqrt(lo * hi), 100) and hi / lo <= 4.01, (
+            f"{name}: one length over {lo:.0f}..{hi:.0f}"
+        )
 
 
 def test_series_baselines_are_drawn(figures: dict[str, matplotlib.figure.Figure]) -> None:
@@ -218,6 +222,6 @@ def test_series_baselines_are_drawn(figures: dict[str, matplotlib.figure.Figure]
     labels = {line.get_label() for line in ax.lines}
     assert {"baseline: persistence", "baseline: AR(p)"} <= labels
     ar = next(line for line in ax.lines if line.get_label() == "baseline: AR(p)")
-    assert np.allclose(sorted(ar.get_ydata()), [0.26 - 48 / 1000, 0.26 - 12 / 1000])
+    assert np.allclose(sorted(ar.get_ydata()), [0.26 - 132 / 1000, 0.26 - 12 / 1000])
     lo, hi = ax.get_ylim()
     assert lo < 0.2 and hi > 0.31  # the runs and the baselines both in view

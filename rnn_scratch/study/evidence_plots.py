@@ -196,11 +196,14 @@ def plot_decay_vs_lyapunov(groups: list[Group], path: Path, heading: str) -> boo
         ax.axvline(0, color="grey", linewidth=0.5)
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
-        ax.set_xlabel("top Lyapunov exponent λ_1 (per step, natural log)", fontsize=8)
-        ax.set_ylabel("gradient decay: slope of ln ||dL/dh_t|| on T - t", fontsize=8)
+        ax.set_xlabel("top Lyapunov exponent λ_1 per step", fontsize=8)
+        ax.set_ylabel("gradient decay per step", fontsize=8)
         ax.set_title(name, fontsize=9)
         ax.grid(alpha=0.3)
         legend_outside(ax)
-    note = "open: at initialisation; filled: at the end of training; one point per run"
+    note = (
+        "open: at initialisation; filled: at the end of training; one point per run; gradient decay: the "
+        "slope of ln ||dL/dh_t|| against T - t; both in natural log per step"
+    )
     note = "; ".join(filter(None, [note, outlier_note(beyond)]))
     return _save(fig, path, bottom=footnote(fig, note))

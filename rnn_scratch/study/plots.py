@@ -51,9 +51,9 @@ def footnote(fig: plt.Figure, text: str) -> float:
 
 
 def _panels(n: int, heading: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
-    cols = min(n, 4)
+    cols = min(n, 3)  # each panel's legend sits to its right (``figure_rules.make_room`` adds its width)
     rows = math.ceil(n / cols)
-    size = (6.4, 4.6) if n == 1 else (4.2 * cols, 3.3 * rows + 0.4)
+    size = (6.4, 4.6) if n == 1 else (3.9 * cols, 3.4 * rows + 0.4)
     fig, axes = plt.subplots(rows, cols, figsize=size, dpi=90, squeeze=False, sharey=sharey)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
