@@ -43,7 +43,7 @@ def make_room(fig: Figure) -> None:
     legends = [ax.get_legend() for ax in fig.axes if ax.get_visible() and ax.get_legend() is not None]
     if not legends:
         return
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg's canvas has one
     widest: dict[float, float] = {}
     for ax in fig.axes:
         legend = ax.get_legend()

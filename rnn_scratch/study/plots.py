@@ -167,9 +167,10 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
         if ax.get_legend_handles_labels()[0]:
             legend_outside(ax)
     # the panels share y: its scale and ticks are set once everything is drawn
-    logged = any(ax.get_yscale() == "log" for ax in axes) or wide(
-        y for ax in axes for line in ax.lines for y in line.get_ydata()
-    )
+    drawn = [
+        float(y) for ax in axes for line in ax.lines for y in np.ravel(np.asarray(line.get_ydata(), float))
+    ]
+    logged = any(ax.get_yscale() == "log" for ax in axes) or wide(drawn)
     for ax in axes:
         if logged:
             log_y(ax)
