@@ -21,6 +21,14 @@ import numpy as np
 
 from rnn_scratch.analysis.gradients import distances
 from rnn_scratch.study.aggregate import Group
+from rnn_scratch.study.figure_rules import (
+    OUTLIER_MARKER,
+    clip_to,
+    legend_outside,
+    log_y,
+    outlier_note,
+    robust_limits,
+)
 from rnn_scratch.study.plots import TAB10, _label, _panels, _save, footnote, plt, title
 
 PANEL_ABOVE = 10  # more groups than this get a panel per value of the first swept key
@@ -67,9 +75,7 @@ def plot_survival(groups: list[Group], path: Path, heading: str) -> bool:
         ax.grid(alpha=0.3)
         if split:
             ax.set_title(name, fontsize=9)
-            ax.legend(fontsize=6, loc="lower right")
-        else:
-            ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        legend_outside(ax)
     note = (
         "per curve: solved k/n and the KM median in training sequences; "
         "|: a run never solved, censored at its budget"
@@ -112,13 +118,14 @@ def plot_gradients(groups: list[Group], x: str | None, path: Path, heading: str)
             ("at initialisation (step 0, before any update)", "at the end of training")
         ):
             ax = axes[r][col]
-            ax.set_yscale("log")
+            if ax.lines:
+                log_y(ax)
             ax.set_title(f"{row}: {when}" if others else when, fontsize=9)
             ax.set_xlabel("steps before the loss, T - t")
             ax.set_ylabel("||dL/dh_t|| (log scale)")
             ax.grid(alpha=0.3)
-            if ax.lines:
-                ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                legend_outside(ax)
     title(fig, heading)
     note = "thin: one seed each; bold: the median over seeds where every seed has a value (float64 probe)"
     return _save(fig, path, bottom=footnote(fig, note))
@@ -137,7 +144,10 @@ def _seed_lines(ax: Any, curves: list[np.ndarray], colour: str, label: str) -> N
 
 
 def plot_decay_vs_lyapunov(groups: list[Group], path: Path, heading: str) -> bool:
-    """Gradient decay (y) against lambda_1 (x) per run, init open and end filled, and y = x."""
+    """Gradient decay (y) against lambda_1 (x) per run, init open and end filled, and y = x. More than
+    ``PANEL_ABOVE`` groups: a panel per value of the first swept key, a colour per rest. Both axes span
+    the quartiles' far-out fences (``figure_rules.robust_limits``): a point beyond sits on the edge as a
+    diamond, and the footnote counts them."""
     points = []
     for k, g in enumerate(groups):
         for j in g.finished:
@@ -147,36 +157,53 @@ def plot_decay_vs_lyapunov(groups: list[Group], path: Path, heading: str) -> boo
                     points.append((lam, d, k, filled))
     if not points:
         return False
-    fig, ax = plt.subplots(figsize=(6.8, 5.6), dpi=90)
+    keys = list(groups[0].values)
+    split = len(groups) > PANEL_ABOVE and len(keys) > 1
+    panels: dict[str, list[int]] = {}
     for k, g in enumerate(groups):
-        colour = TAB10[k % 10]
-        marker = "os^vD"[(k // 10) % 5]
-        for filled in (False, True):
-            xy = [(lam, d) for lam, d, kk, f in points if kk == k and f == filled]
-            if xy:
+        panels.setdefault(f"{keys[0]}={g.values[keys[0]]}" if split else "", []).append(k)
+    if split:
+        fig, axes = _panels(len(panels), heading)
+    else:
+        fig, one = plt.subplots(figsize=(6.8, 5.6), dpi=90)
+        axes = [one]
+        title(fig, heading)
+    xlim = robust_limits(p[0] for p in points) or (-1.0, 1.0)
+    ylim = robust_limits(p[1] for p in points) or (-1.0, 1.0)
+    beyond = 0
+    for ax, (name, members) in zip(axes, panels.items(), strict=True):
+        for i, k in enumerate(members):
+            colour = TAB10[i % 10]
+            label = _label(groups[k].values, keys[1:]) if split else groups[k].label
+            for filled in (False, True):
+                xy = [(lam, d) for lam, d, kk, f in points if kk == k and f == filled]
+                if not xy:
+                    continue
+                xs, out_x = clip_to([p[0] for p in xy], xlim)
+                ys, out_y = clip_to([p[1] for p in xy], ylim)
+                out = out_x | out_y
+                beyond += int(out.sum())
                 face = colour if filled else "none"
-                label = g.label if filled else None
-                ax.scatter(
-                    [p[0] for p in xy],
-                    [p[1] for p in xy],
-                    s=30,
-                    marker=marker,
-                    edgecolors=colour,
-                    facecolors=face,
-                    label=label,
-                )
-    lo = min(min(p[0], p[1]) for p in points)
-    hi = max(max(p[0], p[1]) for p in points)
-    pad = 0.05 * (hi - lo or 1.0)
-    ax.plot(
-        [lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", linestyle="--", linewidth=1, label="y = x"
+                ax.scatter(xs[~out], ys[~out], s=30, marker="o", edgecolors=colour, facecolors=face,
+                           label=label if filled else None)  # fmt: skip
+                if out.any():
+                    ax.scatter(xs[out], ys[out], s=42, marker=OUTLIER_MARKER, edgecolors=colour,
+                               facecolors=face, clip_on=False)  # fmt: skip
+        lo, hi = max(xlim[0], ylim[0]), min(xlim[1], ylim[1])
+        if lo < hi:
+            ax.plot([lo, hi], [lo, hi], color="grey", linestyle="--", linewidth=1, label="y = x")
+        ax.axhline(0, color="grey", linewidth=0.5)
+        ax.axvline(0, color="grey", linewidth=0.5)
+        ax.set_xlim(*xlim)
+        ax.set_ylim(*ylim)
+        ax.set_xlabel("top Lyapunov exponent λ_1 per step", fontsize=8)
+        ax.set_ylabel("gradient decay per step", fontsize=8)
+        ax.set_title(name, fontsize=9)
+        ax.grid(alpha=0.3)
+        legend_outside(ax)
+    note = (
+        "open: at initialisation; filled: at the end of training; one point per run; gradient decay: the "
+        "slope of ln ||dL/dh_t|| against T - t; both in natural log per step"
     )
-    ax.axhline(0, color="grey", linewidth=0.5)
-    ax.axvline(0, color="grey", linewidth=0.5)
-    ax.set_xlabel("top Lyapunov exponent λ_1 (per step, natural log)")
-    ax.set_ylabel("fitted gradient decay: slope of ln ||dL/dh_t|| against T - t")
-    title(fig, heading)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    note = "open: at initialisation; filled: at the end of training; one point per run"
+    note = "; ".join(filter(None, [note, outlier_note(beyond)]))
     return _save(fig, path, bottom=footnote(fig, note))

@@ -246,9 +246,10 @@ def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, t
     each fitted horizon marked (not where the outcomes are separated: there the bracket is the answer)."""
     if not results:
         return False
+    from rnn_scratch.study.figure_rules import frame_single_x, legend_outside, make_room
     from rnn_scratch.study.plots import plt  # the Agg backend, set up once there
 
-    fig, ax = plt.subplots(figsize=(9.6, 4.6), dpi=90)
+    fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=90)
     for i, h in enumerate(horizons):
         T, rate, lo, hi = rates(results, h.cell)
         colour = f"C{i}"
@@ -267,11 +268,13 @@ def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, t
     ax.set_xscale("log")
     ax.set_xticks(lengths, [str(t) for t in lengths])
     ax.minorticks_off()
+    frame_single_x(ax, lengths)  # one length: centred, not spread by the bars' shifts
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("sequence length T (log scale)")
     ax.set_ylabel("fraction of seeds solved (95% exact interval)")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    legend_outside(ax, fontsize=8)
+    make_room(fig)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -228,6 +228,7 @@ def plot_panels(
     panels: list[tuple[str, list[Outcome], list[str], dict[str, str], dict[int, Any]]], path: Path
 ) -> bool:
     """Success against T, a panel per task: per cell its points (exact 95% bars) and fitted logistic curve."""
+    from rnn_scratch.study.figure_rules import frame_single_x
     from rnn_scratch.study.plots import plt  # the Agg backend, set up once there
 
     cells = list(dict.fromkeys(c for _, _, cs, _, _ in panels for c in cs))
@@ -252,6 +253,7 @@ def plot_panels(
         ax.set_xscale("log")
         ax.set_xticks(lengths, [str(t) for t in lengths], fontsize=7, rotation=60)
         ax.minorticks_off()
+        frame_single_x(ax, lengths)  # one length: centred, not spread by the points' shifts
         ax.set_ylim(-0.04, 1.04)
         ax.axhline(0.5, color="grey", lw=0.7, ls="--")
         ax.set_xlabel("sequence length T (log scale)")

@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from rnn_scratch.study.aggregate import Group, metric_value, number, sort_key  # noqa: E402
+from rnn_scratch.study.figure_rules import frame_single_x, legend_outside, log_y, make_room, wide  # noqa: E402
 from rnn_scratch.training.record import Status  # noqa: E402
 
 MAX_LINES = 4  # more series than this on one axis: split them into panels
@@ -50,9 +51,9 @@ def footnote(fig: plt.Figure, text: str) -> float:
 
 
 def _panels(n: int, heading: str, sharey: bool = True) -> tuple[plt.Figure, list[plt.Axes]]:
-    cols = min(n, 4)
+    cols = min(n, 3)  # each panel's legend sits to its right (``figure_rules.make_room`` adds its width)
     rows = math.ceil(n / cols)
-    size = (6.4, 4.6) if n == 1 else (4.2 * cols, 3.3 * rows + 0.4)
+    size = (6.4, 4.6) if n == 1 else (3.9 * cols, 3.4 * rows + 0.4)
     fig, axes = plt.subplots(rows, cols, figsize=size, dpi=90, squeeze=False, sharey=sharey)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
@@ -68,6 +69,7 @@ def _save(fig: plt.Figure, path: Path, bottom: float = 0.0) -> bool:
     """Lay out below the (wrapped) title and above ``bottom`` (room for a footnote), write, close."""
     heading = fig.get_suptitle()
     top = 1.0 - ((heading.count("\n") + 1) * 0.2 + 0.1) / fig.get_figheight() if heading else 1.0
+    make_room(fig)  # legends sit outside the panels: the figure grows by their width
     fig.tight_layout(rect=(0, bottom, 1, top))
     fig.savefig(path)
     plt.close(fig)
@@ -104,7 +106,8 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
     fig, axes = _panels(len(panels), title or f"{metric} over seeds: mean, 95% bootstrap CI, each seed a dot")
     jobs = [j for g in groups for j in g.finished]
     labels = sorted({g.values[x] for g in groups}, key=sort_key)
-    numeric = all(number(v) is not None for v in labels)
+    # one value of x is a category, never spread over a numeric axis (seed dots would sit at 97 and 103)
+    numeric = len(labels) > 1 and all(number(v) is not None for v in labels)
     position: dict[str, float] = {
         v: (number(v) or 0.0) if numeric else float(i) for i, v in enumerate(labels)
     }
@@ -150,17 +153,28 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
                             markersize=6,
                         )
         _reference_lines(ax, jobs, metric)
+        _baseline_lines(ax, members, x, position, metric, numeric)
         if numeric:
             _log_x(ax, [position[g.values[x]] for g in members])
+            # a panel with data at one x only (one length of this task): centred, one tick, not spread
+            frame_single_x(ax, [position[g.values[x]] for g in members if g.summary(metric).n])
         else:
             ax.set_xticks(list(position.values()), labels)
             ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.set_title(panel if panel_keys else "", fontsize=9)
         ax.set_xlabel(x + (" (log scale)" if ax.get_xscale() == "log" else ""))
-        ax.set_ylabel(metric.replace("_", " ") + (" (log scale)" if ax.get_yscale() == "log" else ""))
         ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            legend_outside(ax)
+    # the panels share y: its scale and ticks are set once everything is drawn
+    drawn = [
+        float(y) for ax in axes for line in ax.lines for y in np.ravel(np.asarray(line.get_ydata(), float))
+    ]
+    logged = any(ax.get_yscale() == "log" for ax in axes) or wide(drawn)
+    for ax in axes:
+        if logged:
+            log_y(ax)
+        ax.set_ylabel(metric.replace("_", " ") + (" (log scale)" if logged else ""))
     note = (
         f"{'line' if numeric else 'dot'}: mean over seeds, {'band' if numeric else 'bar'}: its 95% bootstrap "
         "percentile interval; where seeds split between solved and unsolved: the median, no interval; "
@@ -187,6 +201,37 @@ def _reference_lines(ax: plt.Axes, jobs: list[Any], metric: str) -> None:
         ax.annotate(
             name, (0.01, value), xycoords=("axes fraction", "data"), va="bottom", color="grey", fontsize=7
         )
+
+
+BASELINE_WORDS = {"persistence": "persistence", "seasonal": "seasonal naive", "ar": "AR(p)"}
+
+
+def _baseline_lines(
+    ax: plt.Axes, groups: list[Group], x: str, position: dict[str, float], metric: str, joined: bool
+) -> None:
+    """The task's own baselines measured on each run's eval set (``eval_baseline_<name>_mse``, the series
+    task), a grey line each with its name in the legend: flat where it is one value, else through its
+    median at each x (an AR(p) of p = T changes with T), joined where x is numeric."""
+    prefix = "eval_baseline_"
+    suffix = f"_{metric.removeprefix('eval_')}"
+    found: dict[str, dict[float, list[float]]] = {}
+    for g in groups:
+        for j in g.finished:
+            for key, value in j.metrics.items():
+                if key.startswith(prefix) and key.endswith(suffix) and isinstance(value, (int, float)):
+                    name = key[len(prefix) : -len(suffix)]
+                    found.setdefault(name, {}).setdefault(position[g.values[x]], []).append(float(value))
+    for k, (name, by_x) in enumerate(sorted(found.items())):
+        xs = sorted(by_x)
+        ys = [float(np.median(by_x[v])) for v in xs]
+        label = f"baseline: {BASELINE_WORDS.get(name, name)}"
+        style = dict(color=("0.35", "0.55", "0.15")[k % 3], linestyle=(0, (4, 2 + k)), linewidth=1.2)
+        if len(set(ys)) == 1:
+            ax.axhline(ys[0], label=label, **style)  # type: ignore[arg-type]
+        else:
+            if not joined:
+                style["linestyle"] = "none"
+            ax.plot(xs, ys, marker="_", markersize=16, label=label, **style)  # type: ignore[arg-type]
 
 
 def _gradient_curve(job: Any) -> np.ndarray | None:
@@ -251,12 +296,14 @@ def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, headi
             name = f"{x}={g.values.get(x)}" if x else g.label
             ax.plot(t, mid, color=colour, label=f"{name} ({len(curves)} seeds)")
             ax.fill_between(t, lo, hi, color=colour, alpha=0.2, linewidth=0)
-        if kind == "grad_norms":
-            ax.set_yscale("log")
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("time step t" if kind == "grad_norms" else "step")
-        ax.set_ylabel("||dL/dh_t||" if kind == "grad_norms" else "loss (moving average)")
+        ax.set_ylabel(
+            "||dL/dh_t|| (log scale)" if kind == "grad_norms" else "loss (moving average, log scale)"
+        )
         ax.grid(alpha=0.3)
         if ax.lines:
-            ax.legend(fontsize=7)
+            legend_outside(ax)
+    for ax in axes:  # norms and losses are positive and span decades (a diverged run reaches 1e13)
+        log_y(ax)  # after every panel is drawn: they share y
     return _save(fig, path)
