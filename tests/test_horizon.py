@@ -129,7 +129,8 @@ def test_the_study_writes_the_horizon_section_and_headline_and_the_literature_by
                       cwd=tmp_path, script=STUDY, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     page = (docs / "study.md").read_text()
-    assert "## horizon" in page and "| cell | T = 10 | T = 20 |" in page and "| cell | T50 [95% CI] |" in page
+    assert "## horizon" in page and "| cell | T = 10 | T = 20 |" in page
+    assert "| cell | T50 [bootstrap range] |" in page
     assert "](study/horizon/horizon.png)" in page
     figure = docs / "study" / "horizon" / "horizon.png"
     assert figure.is_file() and not (docs / "study" / "headline.png").exists()  # the memory preset draws it

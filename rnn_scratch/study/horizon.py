@@ -313,10 +313,12 @@ def horizon_section(
         "Horizon T50 (the T at which a cell solves half the time): where a cell's outcomes are separated "
         "(every seed solved up to T_a, none from the next length T_b) the bracket `between T_a and T_b`, "
         "which only a finer grid can narrow; else the logistic fit of the per-seed outcomes in "
-        f"ln T, ridge {RIDGE} on the slope; [95% percentile bootstrap over seeds, {BOOTSTRAP} resamples]; "
+        f"ln T, ridge {RIDGE} on the slope, with [the 2.5-97.5% percentiles of a bootstrap over seeds, "
+        f"{BOOTSTRAP} resamples: at 5 seeds its coverage is unchecked and below nominal, so read it as a "
+        "range, not a 95% interval]; "
         "`> T`: beyond the longest length run, `< T`: below the shortest; never extrapolated):",
         "",
-        "| cell | T50 [95% CI] | runs solved |",
+        "| cell | T50 [bootstrap range] | runs solved |",
         "|---|---|---|",
         *(f"| {h.cell} | {horizon_words(results, h)} | {solved_of(results, h.cell)} |" for h in found),
         "",

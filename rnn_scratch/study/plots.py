@@ -1,6 +1,6 @@
-"""The report's figures, over seeds: a mean with its 95% bootstrap interval band (or the median where
-a group's outcomes split) and every seed as a dot; curves as the median over seeds with a band from the
-lowest to the highest seed.
+"""The report's figures, over seeds: the median with its order-statistic band (95% from n = 6, the
+range below; no band where a group's outcomes split) and every seed as a dot; curves as the median over
+seeds with a band from the lowest to the highest seed.
 
 * ``plot_metric``: the primary metric (eval accuracy, or the adding problem's eval MSE on a log scale)
   against x, a line per series (the swept keys other than x and seed); with many series, a panel per
@@ -103,7 +103,7 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
         return False
     panel_keys, line_keys = split(groups, x)
     panels = list(dict.fromkeys(_label(g.values, panel_keys) for g in groups))
-    fig, axes = _panels(len(panels), title or f"{metric} over seeds: mean, 95% bootstrap CI, each seed a dot")
+    fig, axes = _panels(len(panels), title or f"{metric} over seeds: median, its interval, each seed a dot")
     jobs = [j for g in groups for j in g.finished]
     labels = sorted({g.values[x] for g in groups}, key=sort_key)
     # one value of x is a category, never spread over a numeric axis (seed dots would sit at 97 and 103)
@@ -176,9 +176,9 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             log_y(ax)
         ax.set_ylabel(metric.replace("_", " ") + (" (log scale)" if logged else ""))
     note = (
-        f"{'line' if numeric else 'dot'}: mean over seeds, {'band' if numeric else 'bar'}: its 95% bootstrap "
-        "percentile interval; where seeds split between solved and unsolved: the median, no interval; "
-        "small dots: seeds (x: diverged)"
+        f"{'line' if numeric else 'dot'}: median over seeds, {'band' if numeric else 'bar'}: its "
+        "order-statistic interval (95% from 6 seeds, the range below); where seeds split between solved "
+        "and unsolved: no interval; small dots: seeds (x: diverged)"
     )
     return _save(fig, path, bottom=footnote(fig, note))
 
