@@ -229,7 +229,7 @@ def test_help_keeps_each_preset_description_whole(tmp_path: Path) -> None:
     assert len(rows) == len(list((ROOT / "configs" / "experiment").glob("*.yaml")))
     for row in rows:
         assert not re.search(r"\bal\.?( \.\.\.)?$", row), row  # not cut at "et al."
-    assert any("Pascanu, Mikolov & Bengio (2013)" in row for row in rows)  # a citation kept whole
+    assert any("(Hochreiter & Schmidhuber 1997; Le et al. 2015)" in row for row in rows)  # kept whole
 
 
 def _group(init: str, accs: list[float]) -> Group:

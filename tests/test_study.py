@@ -72,9 +72,10 @@ def test_seeds_are_grouped_with_ci_success_rate_and_median_steps(seeds_sweep: Pa
     assert len(short.jobs) == 2 and short.seeds == ["0", "1"]
     accs = [runs[("4", s)]["eval_acc"] for s in ("0", "1")]
     summary = short.summary("eval_acc")
-    assert summary.mean == pytest.approx(np.mean(accs))
-    assert min(accs) <= summary.low <= summary.mean <= summary.high <= max(accs)
-    assert (short.success(), long.success()) == ("2/2 [0.34, 1.00]", "0/2 [0.00, 0.66]")
+    assert summary.mean == pytest.approx(np.mean(accs)) and summary.median == pytest.approx(np.median(accs))
+    assert (summary.low, summary.high) == (min(accs), max(accs))  # n = 2: the range, said as a range
+    assert summary.level == pytest.approx(0.5)  # P(the range of 2 covers the median) = 1 - 2 x 2^-2
+    assert (short.success(), long.success()) == ("2/2 [0.16, 1.00]", "0/2 [0.00, 0.84]")
     assert short.median_steps == np.median([runs[("4", s)]["steps_to_solve"] for s in ("0", "1")])
     assert long.median_steps is None and long.row("eval_acc")["success_rate"] == 0.0
 
@@ -92,7 +93,7 @@ def test_the_report_aggregates_seeds(seeds_sweep: Path, tmp_path: Path) -> None:
     with (out / "summary.csv").open() as f:
         assert len(list(csv.DictReader(f))) == 4  # summary.csv keeps a row per job
     md = (out / "summary.md").read_text()
-    assert "solved k/n [95% Wilson]" in md and "solved 2/2 [0.34, 1.00]" in md and "0/2 [0.00, 0.66]" in md
+    assert "solved k/n [95% exact]" in md and "solved 2/2 [0.16, 1.00]" in md and "0/2 [0.00, 0.84]" in md
     assert "Solved: eval_acc >= 0.9" in md and str(seeds_sweep) in md  # no root given: the path as given
     for name in ("accuracy.png", "gradients.png", "solved.png", "decay_vs_lyapunov.png", "losses.png"):
         assert (out / name).read_bytes().startswith(PNG), name
@@ -149,7 +150,7 @@ def test_the_study_script_rebuilds_docs_and_resumes(tmp_path: Path) -> None:
         str(tmp_path) not in page
         and str(tmp_path) not in (docs / "study" / "cells" / "summary.md").read_text()
     )
-    assert "solved k/n [95% Wilson]" in page and "](study/cells/gradients.png)" in page
+    assert "solved k/n [95% exact]" in page and "](study/cells/gradients.png)" in page
     # again: finished jobs are not re-run; a job whose results vanished runs again
     stamps = {p: (p / "metrics.json").stat().st_mtime_ns for p in jobs}
     shutil.rmtree(jobs[0] / "tb")
@@ -195,7 +196,7 @@ def test_the_metric_column_is_named_by_what_it_shows(tmp_path: Path) -> None:
     ):
         (group,) = group_by_seed(jobs, ["seed"])
         header = grouped_markdown([group], "eval_acc")[0]
-        assert f"| {label} (95% CI or median, seeds) |" in header
+        assert f"| {label} (median [95% CI] or range, or seeds) |" in header
         assert group.row("eval_acc")["metric_shown"] == label
     (group,) = group_by_seed(fresh, ["seed"])
     assert group.summary("eval_acc").mean == pytest.approx(0.6)  # the fresh values, not the last eval's 0.91
