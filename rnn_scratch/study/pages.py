@@ -120,13 +120,14 @@ def _rel(path: Path, start: Path) -> str:
 def contrast_key(preset: Preset, sweep: Sweep) -> str | None:
     """The key whose pairs of groups get Fisher's test: the preset's ``contrast`` when it sweeps that
     key; none for ``own`` (its section tests its claim's contrasts); ``auto``: the first swept key that
-    is not the figures' x, else x."""
+    is not the figures' x (never ``task``: success on two tasks is not one quantity), else x."""
     keys = [k for k in (sweep.groups[0].values if sweep.groups else {})]
     chosen = preset.study.contrast
     if chosen == "own":
         return None
     if chosen != "auto":
         return chosen if chosen in keys else None
+    keys = [k for k in keys if k != "task"]  # runs of different tasks are not a contrast: other rules
     return next((k for k in keys if k != sweep.x), keys[0] if keys else None)
 
 
