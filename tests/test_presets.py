@@ -61,6 +61,7 @@ def test_every_study_preset_declares_its_part_in_its_yaml() -> None:
         ("# page: 1\n# colour: red", "unknown key"),
         ("# page: 1\n# profiles:\n#   huge: [seed=1]", "profile 'huge'"),
         ("# page: 1\n# profiles:\n#   full: seed", "a list of key=value overrides"),
+        ("# page: 1\n# profiles:\n#   quick:\n#     a: seed", "a mapping of subfolder"),
         ("# contrast: model", "integer `page`"),
         ("# page: 1\n# section: rnn_scratch.study.stats", "no function section(page)"),
         ("# page: 1\n# section: rnn_scratch.study.nowhere", "No module named"),
