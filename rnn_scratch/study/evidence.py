@@ -209,10 +209,10 @@ def agreement_sentences(groups: list[Group]) -> list[str]:
             text += f"; they part in {names}{more}"
             if relu := [a.group.label for a in part if a.relu]:
                 text += (
-                    f". Where they part in ReLU cells ({', '.join(relu[:4])}), they part by construction: "
-                    "a ReLU Jacobian is W_hh masked by [a > 0], so units that stop firing cut the product "
-                    "to 0 forward (λ_1 falls without bound) while the gradient probe, averaged over a batch, "
-                    "keeps the units that still fire"
+                    f". Where they part in ReLU cells ({', '.join(relu[:4])}), the two views are expected "
+                    "to: a ReLU Jacobian is W_hh masked by [a > 0], so units that stop firing cut the "
+                    "product forward (λ_1 falls, without bound once a unit is dead on every sequence) while "
+                    "the gradient probe, a norm over the batch, is carried by the units that still fire"
                 )
         lines.append(text + ".")
     if lines:
