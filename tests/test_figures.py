@@ -225,3 +225,33 @@ def test_series_baselines_are_drawn(figures: dict[str, matplotlib.figure.Figure]
     assert np.allclose(sorted(ar.get_ydata()), [0.26 - 132 / 1000, 0.26 - 12 / 1000])
     lo, hi = ax.get_ylim()
     assert lo < 0.2 and hi > 0.31  # the runs and the baselines both in view
+
+
+def test_every_group_is_drawn_past_ten_colours(tmp_path: Path) -> None:
+    """Twelve settings on a categorical x (the contest's): twelve legend entries, none dropped when the
+    ten colours run out (the colours repeat with other marks)."""
+    from rnn_scratch.study.aggregate import Group
+    from rnn_scratch.study.plots import plot_metric, plt
+    from rnn_scratch.study.runs import Job
+
+    def run(i: int, seed: int) -> Job:
+        metrics = {"status": "completed", "steps": 10, "eval_acc": 0.1 * (i % 10), "config": {"seed": seed}}
+        return Job(tmp_path, {"tuned": f"s{i}", "task": "recall", "seed": str(seed)}, "completed", metrics)
+
+    groups = [
+        Group(f"tuned=s{i}", {"tuned": f"s{i}", "task": "recall"}, [run(i, 0), run(i, 1)]) for i in range(12)
+    ]
+    drawn: list[Any] = []
+    save = matplotlib.figure.Figure.savefig
+
+    def keep(fig: matplotlib.figure.Figure, *args: Any, **kwargs: Any) -> None:
+        drawn.append(fig)
+        save(fig, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matplotlib.figure.Figure, "savefig", keep)
+        assert plot_metric(groups, "task", "eval_acc", tmp_path / "accuracy.png")
+    (ax,) = [a for a in drawn[0].axes if a.get_legend() is not None]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == [f"tuned=s{i}" for i in range(12)]
+    plt.close("all")

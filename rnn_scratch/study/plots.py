@@ -114,7 +114,8 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
     for ax, panel in zip(axes, panels, strict=True):
         members = [g for g in groups if _label(g.values, panel_keys) == panel]
         lines = list(dict.fromkeys(_label(g.values, line_keys) for g in members))
-        for k, (colour, line) in enumerate(zip(TAB10, lines, strict=False)):
+        for k, line in enumerate(lines):  # every line drawn: past 10, the colours repeat with other marks
+            colour, mark = TAB10[k % 10], ("o", "s", "^", "D")[(k // 10) % 4]
             series = sorted(
                 (g for g in members if _label(g.values, line_keys) == line),
                 key=lambda g: position[g.values[x]],
@@ -129,11 +130,12 @@ def plot_metric(groups: list[Group], x: str, metric: str, path: Path, title: str
             hi = np.array([s.high if s.high is not None and not s.split else s.centre for _, s in pts], float)
             if numeric:
                 style = ("-", "--", "-.", ":")[k % 4]  # lines that coincide (all at 1.0) stay visible
-                ax.plot(xs, means, marker="o", linestyle=style, color=colour, label=line, markersize=4)
+                ax.plot(xs, means, marker=mark, linestyle=style, color=colour, label=line, markersize=4)
                 ax.fill_between(xs, lo, hi, color=colour, alpha=0.2, linewidth=0)
             else:  # categories have no order to join: a dot and its interval bar per category, side by side
-                dodged = [x_ + 0.12 * (k - (len(lines) - 1) / 2) for x_ in xs]
-                ax.errorbar(dodged, means, yerr=[means - lo, hi - means], fmt="o", color=colour, label=line,
+                step = min(0.12, 0.8 / len(lines))  # all of a category's dots stay within its slot
+                dodged = [x_ + step * (k - (len(lines) - 1) / 2) for x_ in xs]
+                ax.errorbar(dodged, means, yerr=[means - lo, hi - means], fmt=mark, color=colour, label=line,
                             markersize=5, capsize=3, linestyle="none")  # fmt: skip
             for g in series:
                 for i, j in enumerate(g.finished):
