@@ -200,3 +200,20 @@ def test_the_metric_column_is_named_by_what_it_shows(tmp_path: Path) -> None:
         assert group.row("eval_acc")["metric_shown"] == label
     (group,) = group_by_seed(fresh, ["seed"])
     assert group.summary("eval_acc").mean == pytest.approx(0.6)  # the fresh values, not the last eval's 0.91
+
+
+def test_an_in_place_update_states_todays_rules_and_names_older_sections(tmp_path: Path) -> None:
+    """Publishing some sections keeps the others, but the page's preamble is today's, and the sections
+    an earlier generator wrote (Wilson intervals in their tables) are named as such."""
+    from rnn_scratch.study.pages import PREAMBLE, update_study
+
+    page = tmp_path / "study.md"
+    page.write_text(
+        "# The study\n\nHow to read this page. Old rules: bootstrap means.\n\n- [cells](#cells)\n\n"
+        "## cells\n\n| solved k/n [95% Wilson] |\n\n## stability\n\n| solved k/n [95% exact] |\n"
+    )
+    update_study([], tmp_path, "quick", [], root=ROOT)
+    text = page.read_text()
+    assert PREAMBLE.strip() in text and "Old rules" not in text
+    assert "**Sections from an earlier generator**: [cells](#cells)." in text
+    assert "[stability](#stability)." not in text and "## stability" in text and "## cells" in text

@@ -352,5 +352,24 @@ def update_study(
     order = sorted(sections, key=lambda name: pages.get(name, 0))
     contents = [f"- [{name}](#{name})" for name in order]
     kept = "\n".join(line for line in head.rstrip().split("\n") if not line.startswith("- [")).rstrip()
+    kept = kept.split("How to read this page.")[0] + PREAMBLE.rstrip() + "\n"  # today's rules
+    kept += earlier_sections(sections, order)
     path.write_text(kept + "\n\n" + "\n".join(contents) + "\n\n" + "\n".join(sections[n] for n in order))
     return [*written, path]
+
+
+def earlier_sections(sections: dict[str, str], order: list[str]) -> str:
+    """A sentence naming the sections an earlier generator wrote (their tables say "95% Wilson"), which
+    read by its rules: a mean with a bootstrap interval, Wilson intervals, Fisher's test without a
+    correction, solved at the first passing eval. Empty when every section is this generator's."""
+    old = [name for name in order if "[95% Wilson]" in sections[name]]
+    if not old:
+        return ""
+    names = ", ".join(f"[{name}](#{name})" for name in old)
+    return (
+        f"\n**Sections from an earlier generator**: {names}. Their runs and tables predate the rules above: "
+        "a metric reads `mean [lo, hi]` with a 95% percentile bootstrap, success counts carry Wilson "
+        "intervals, contrasts Fisher's test without a correction, and a run counts as solved at its first "
+        "passing eval. Each says its code version; `python scripts/study.py --only <name> --publish` "
+        "rebuilds it with this code.\n"
+    )
