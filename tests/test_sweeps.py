@@ -183,7 +183,8 @@ def test_every_experiment_preset_composes_and_declares_its_sweep(preset: str) ->
     assert cfg.name == preset  # the sweep folder: <time>_<preset>
     if preset == "tune":  # Optuna's search space is per cell, in code (rnn_scratch/training/tuning.py)
         sweeper = cfg.hydra.sweeper
-        assert sweeper._target_.endswith("OptunaSweeper") and sweeper.n_trials == 12
+        assert sweeper._target_.endswith("OptunaSweeper") and sweeper.n_trials == 24
+        assert sweeper.sampler.n_startup_trials == 8  # at most a third of the trials at random
         assert sweeper.custom_search_space == "rnn_scratch.training.tuning.search_space"
         assert list(cfg.tune_seeds) == [100, 101]
         return
