@@ -209,11 +209,12 @@ def test_an_in_place_update_states_todays_rules_and_names_older_sections(tmp_pat
 
     page = tmp_path / "study.md"
     page.write_text(
-        "# The study\n\nHow to read this page. Old rules: bootstrap means.\n\n- [cells](#cells)\n\n"
+        "# The study\n\nProfile **quick**. Compute of every run on this page: 1 core-s.\n\n"
+        "How to read this page. Old rules: bootstrap means.\n\n- [cells](#cells)\n\n"
         "## cells\n\n| solved k/n [95% Wilson] |\n\n## stability\n\n| solved k/n [95% exact] |\n"
     )
     update_study([], tmp_path, "quick", [], root=ROOT)
     text = page.read_text()
-    assert PREAMBLE.strip() in text and "Old rules" not in text
+    assert PREAMBLE.strip() in text and "Old rules" not in text and "1 core-s" not in text
     assert "**Sections from an earlier generator**: [cells](#cells)." in text
     assert "[stability](#stability)." not in text and "## stability" in text and "## cells" in text

@@ -100,6 +100,12 @@ checkpoint, jobs still missing are listed under their preset.
 """
 
 
+SECTIONS_APART = (
+    "The sections below were rebuilt at different times (`scripts/study.py --only <names> --publish`): "
+    "each states its profile, command, code version and compute; no total is given for the page."
+)
+
+
 class Sweeps:
     """Each runs folder read once per page build: ``get(folder)`` is its ``Sweep``, None without jobs."""
 
@@ -352,7 +358,9 @@ def update_study(
     order = sorted(sections, key=lambda name: pages.get(name, 0))
     contents = [f"- [{name}](#{name})" for name in order]
     kept = "\n".join(line for line in head.rstrip().split("\n") if not line.startswith("- [")).rstrip()
-    kept = kept.split("How to read this page.")[0] + PREAMBLE.rstrip() + "\n"  # today's rules
+    kept = "\n".join(line for line in kept.split("\n") if not line.startswith("Profile **"))  # a total
+    kept = kept.split("How to read this page.")[0].rstrip() + "\n\n" + SECTIONS_APART + "\n\n"
+    kept += PREAMBLE.rstrip() + "\n"  # today's rules
     kept += earlier_sections(sections, order)
     path.write_text(kept + "\n\n" + "\n".join(contents) + "\n\n" + "\n".join(sections[n] for n in order))
     return [*written, path]
