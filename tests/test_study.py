@@ -139,7 +139,7 @@ def test_the_study_script_rebuilds_docs_and_resumes(tmp_path: Path) -> None:
     jobs = sorted(p for p in runs.iterdir() if (p / "metrics.json").exists())
     assert len(jobs) == 4
     docs = tmp_path / "docs"
-    assert "# The study" in page and "## cells" in page and "> Claim: why LSTM and GRU" in page
+    assert "# The study" in page and "## cells" in page and "> Claim tested: do gated cells" in page
     assert "| seq_len | model=gru |" not in page and "| seq_len | eval_acc |" in page
     assert "Not run: no `configs/experiment/no_such_preset.yaml`" in page
     assert "seeds: 0, 1" in page and "core-s" in page

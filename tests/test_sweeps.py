@@ -125,7 +125,7 @@ def test_the_report_summarises_every_job(joblib_sweep: Path, tmp_path: Path) -> 
         "Final eval accuracy (`fresh_eval_acc`) by seq_len" in md
         and "| seq_len | clip=null | clip=1.0 |" in md
     )
-    assert "| fresh_eval_acc (95% CI or median, seeds) |" in md
+    assert "| fresh_eval_acc (median [95% CI] or range, or seeds) |" in md
     assert not (joblib_sweep / "summary.csv").exists()  # --out: the sweep folder is left alone
 
 
