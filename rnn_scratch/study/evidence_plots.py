@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +33,26 @@ from rnn_scratch.study.figure_rules import (
 from rnn_scratch.study.plots import TAB10, _label, _panels, _save, footnote, plt, title
 
 PANEL_ABOVE = 10  # more groups than this get a panel per value of the first swept key
+T = TypeVar("T")
+
+
+def panel_split(
+    items: list[T], values: Callable[[T], dict[str, str]], heading: str, size: tuple[float, float]
+) -> tuple[Any, list[Any], dict[str, list[T]]]:
+    """(figure, axes, panel name -> its items): more than ``PANEL_ABOVE`` items over several swept keys
+    get a panel per value of the first key (named ``key=value``); else one axes of ``size`` inches, its
+    panel named ""."""
+    keys = list(values(items[0])) if items else []
+    split = len(items) > PANEL_ABOVE and len(keys) > 1
+    panels: dict[str, list[T]] = {}
+    for item in items:
+        panels.setdefault(f"{keys[0]}={values(item)[keys[0]]}" if split else "", []).append(item)
+    if split:
+        fig, axes = _panels(len(panels), heading)
+        return fig, axes, panels
+    fig, one = plt.subplots(figsize=size, dpi=90)
+    title(fig, heading)
+    return fig, [one], panels
 
 
 def plot_survival(groups: list[Group], path: Path, heading: str) -> bool:
@@ -41,16 +62,8 @@ def plot_survival(groups: list[Group], path: Path, heading: str) -> bool:
     if not curves:
         return False
     keys = list(curves[0][0].values)
-    split = len(curves) > PANEL_ABOVE and len(keys) > 1
-    panels: dict[str, list[tuple[Group, Any]]] = {}
-    for g, km in curves:
-        panels.setdefault(f"{keys[0]}={g.values[keys[0]]}" if split else "", []).append((g, km))
-    if split:
-        fig, axes = _panels(len(panels), heading)
-    else:
-        fig, one = plt.subplots(figsize=(10.5, 4.8), dpi=90)
-        axes = [one]
-        title(fig, heading)
+    fig, axes, panels = panel_split(curves, lambda c: c[0].values, heading, (10.5, 4.8))
+    split = "" not in panels  # a panel per value of the first key
     end = max(km.horizon for _, km in curves)
     batch = min((t for _, km in curves for t in km.times[1:] if t > 0), default=1.0)
     for ax, (name, members) in zip(axes, panels.items(), strict=True):
@@ -158,16 +171,8 @@ def plot_decay_vs_lyapunov(groups: list[Group], path: Path, heading: str) -> boo
     if not points:
         return False
     keys = list(groups[0].values)
-    split = len(groups) > PANEL_ABOVE and len(keys) > 1
-    panels: dict[str, list[int]] = {}
-    for k, g in enumerate(groups):
-        panels.setdefault(f"{keys[0]}={g.values[keys[0]]}" if split else "", []).append(k)
-    if split:
-        fig, axes = _panels(len(panels), heading)
-    else:
-        fig, one = plt.subplots(figsize=(6.8, 5.6), dpi=90)
-        axes = [one]
-        title(fig, heading)
+    fig, axes, panels = panel_split(list(range(len(groups))), lambda k: groups[k].values, heading, (6.8, 5.6))
+    split = "" not in panels  # a panel per value of the first key
     xlim = robust_limits(p[0] for p in points) or (-1.0, 1.0)
     ylim = robust_limits(p[1] for p in points) or (-1.0, 1.0)
     beyond = 0
