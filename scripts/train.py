@@ -22,6 +22,7 @@ if sys.argv[1:] in (["--help"], ["-h"]):  # answered before torch and Hydra load
 
 import hydra
 from hydra import compose, initialize_config_dir
+from hydra._internal.utils import get_args_parser
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -102,6 +103,7 @@ def check_values(argv: list[str], overrides: list[cli.Override] | None) -> str |
             except Exception:
                 return None  # not a value of a job's config (a Hydra key): Hydra reports it
             several = sum(o.sweep for o in sweep.swept_settings(given)) > 1
+            idle: dict[str, list[str | None]] = {}
             for job in sweep.jobs_to_check(given, composes)[0]:
                 try:
                     cfg = config_of(job, composed)
@@ -111,8 +113,15 @@ def check_values(argv: list[str], overrides: list[cli.Override] | None) -> str |
                     if (problem := sweep.refusal(error, job, task)) is None:
                         return None  # not a value's fault: Hydra reports it with its own message
                     return f"error: {problem}" + (f" (job {sweep.varied(job)})" if several else "")
+                for key, line in sweep.idle_settings(job, cfg).items():
+                    idle.setdefault(key, []).append(line)
     finally:
         GlobalHydra.instance().clear()
+    refused, notes = sweep.idle_verdict(idle)
+    if refused:
+        return f"error: {refused}"
+    if notes:
+        print(*notes, sep="\n", file=sys.stderr)
     return None if multirun else cli.check_run_dir(argv, lambda _: cfg)  # type: ignore[arg-type,return-value]
 
 
@@ -144,6 +153,8 @@ def config_of(job: sweep.Job, composed: dict[tuple[str, ...], DictConfig]) -> Tr
     cfg = composed[groups].copy()
     plain = [sweep.as_given(s) for s in job if not composes(s[0])]
     for o in OverridesParser.create().parse_overrides(plain):
+        if error := sweep.unknown_task_key(o.key_or_group, str(cfg.task.name)):
+            raise error  # a key of another task, named as such (not as a value of the wrong type)
         OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
     return OmegaConf.to_object(cfg)  # type: ignore[return-value]
 
@@ -177,9 +188,25 @@ def main(dict_cfg: DictConfig) -> float | None:
     return run_job(OmegaConf.to_object(dict_cfg), this_job())  # type: ignore[arg-type]
 
 
+def hydra_flags() -> cli.Flags:
+    """Hydra's flags that take a value, from its own argument parser: flag -> (nargs, choices)."""
+    actions = get_args_parser()._actions
+    return {
+        f: (None if a.nargs is None else str(a.nargs), tuple(a.choices) if a.choices else None)
+        for a in actions
+        if a.nargs != 0
+        for f in a.option_strings
+    }
+
+
 if __name__ == "__main__":
     overrides = parse(cli.override_args(sys.argv))
-    if problem := cli.check_overrides(overrides, CONFIGS) or check_values(sys.argv, overrides):
+    problem = (
+        cli.check_words(sys.argv, hydra_flags())
+        or cli.check_overrides(overrides, CONFIGS)
+        or check_values(sys.argv, overrides)
+    )
+    if problem:
         print(problem, file=sys.stderr)
         sys.exit(2)
     sys.argv = cli.name_jobs_by_swept_keys(sys.argv, overrides, CONFIGS)

@@ -34,7 +34,6 @@ from rnn_scratch.training.cli.sample import sample_text
 from rnn_scratch.training.cli.usage import first_sentence, help_text, preset_about
 from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.overrides import wrong_type
-from rnn_scratch.training.parallel import available_cpus
 
 # --- usage: the choices and keys of --help -------------------------------------------------------------
 
@@ -358,7 +357,7 @@ def test_resume_command_continues_the_same_run(tmp_path: Path) -> None:
     given = ["seq_len=5", "name=my run", "resume=false", "hydra.run.dir=elsewhere"]
     command = resume_command(given, tmp_path / "run")
     folder = tmp_path / "run"
-    assert command == f"python scripts/train.py seq_len=5 'name=my run' resume=true hydra.run.dir={folder}"
+    assert command == f'python scripts/train.py seq_len=5 "name=my run" resume=true hydra.run.dir={folder}'
 
 
 def test_discard_refused_removes_only_hydras_files(tmp_path: Path) -> None:
@@ -400,7 +399,9 @@ def test_sweep_jobs_share_the_cores(compose_cfg, tmp_path: Path) -> None:
     cfg = compose_cfg("device=cpu")
     assert share_the_machine(cfg, Job(tmp_path)) == cfg  # a single run: as configured
     joblib = Job(tmp_path, num=1, sweep_dir=tmp_path, launcher="hydra_plugins.x.JoblibLauncher", n_jobs=2)
-    assert share_the_machine(cfg, joblib).threads == max(1, available_cpus() // 2)
+    assert share_the_machine(cfg, joblib).threads is None  # a run's default: one torch thread
+    alone = Job(tmp_path, num=1, sweep_dir=tmp_path, launcher="hydra_plugins.x.JoblibLauncher", n_jobs=1)
+    assert share_the_machine(cfg, alone).threads is None  # not cores // 1: other work may share them
     submitit = Job(tmp_path, num=0, launcher="hydra_plugins.submitit.X", cpus_per_task=3)
     assert share_the_machine(cfg, submitit).threads == 3
     assert share_the_machine(compose_cfg("device=cpu", "threads=5"), joblib).threads == 5

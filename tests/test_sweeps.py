@@ -21,13 +21,10 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from rnn_scratch.study.report import analyse, markdown
 from rnn_scratch.training.parallel import (
-    available_cpus,
     choose_gpu,
-    concurrent_jobs,
     gpus_assigned_by_scheduler,
     job_threads,
     launcher_name,
-    threads_per_job,
 )
 from rnn_scratch.training.record import RunRecord, Status
 from rnn_scratch.training.results import sweep_lines, sweep_summary
@@ -72,8 +69,8 @@ def test_a_preset_sweep_runs_in_parallel_with_limited_threads(joblib_sweep: Path
         parts = set(job.name.split(","))
         assert f"seq_len={cfg['seq_len']}" in parts and "experiment" not in job.name
         assert {"clip=null", "clip=1.0"} & parts
-        # joblib's default n_jobs=-1: one job per core, so each job gets cores // jobs threads
-        assert cfg["threads"] == threads_per_job(-1, available_cpus())
+        # one torch thread per job, as a single run has (null: the run's default, 1)
+        assert cfg["threads"] is None
     assert seen == {(5, None), (5, 1.0), (8, None), (8, 1.0)}
 
 
@@ -207,34 +204,15 @@ def test_launcher_presets() -> None:
     assert slurm.max_num_timeout > 0 and slurm.cpus_per_task and slurm.timeout_min and slurm.mem_gb
 
 
-@pytest.mark.parametrize(
-    ("n_jobs", "cpus", "threads"),
-    [(-1, 2, 1), (2, 2, 1), (1, 2, 2), (-1, 16, 1), (2, 16, 8), (3, 8, 2), (-2, 16, 1), (-8, 16, 1),
-     (8, 2, 1), (-20, 4, 4), (0, 4, 4)],
-)  # fmt: skip
-def test_threads_per_job(n_jobs: int, cpus: int, threads: int) -> None:
-    assert threads_per_job(n_jobs, cpus) == threads
-
-
-def test_jobs_times_threads_never_exceeds_the_cores() -> None:
-    for cpus in range(1, 65):
-        for n_jobs in range(-cpus - 2, cpus + 1):
-            jobs = concurrent_jobs(n_jobs, cpus)
-            assert threads_per_job(n_jobs, cpus) >= 1
-            if jobs <= cpus:
-                assert jobs * threads_per_job(n_jobs, cpus) <= cpus
-
-
 def test_job_threads_by_launcher() -> None:
     plugins = "hydra_plugins.hydra_{0}_launcher.{0}_launcher."
     assert launcher_name(plugins.format("joblib") + "JoblibLauncher") == "joblib"
     assert launcher_name(plugins.format("submitit") + "SlurmLauncher") == "submitit"
     assert launcher_name("hydra._internal.core_plugins.basic_launcher.BasicLauncher") == "basic"
-    assert job_threads("basic", 8) is None  # one job at a time: torch's default
-    assert job_threads("joblib", 8) == 1  # n_jobs unset = joblib's -1
-    assert job_threads("joblib", 8, n_jobs=2) == 4
-    assert job_threads("submitit", 8, cpus_per_task=4) == 4
-    assert job_threads("submitit", 8) is None
+    assert job_threads("basic") is None  # one job at a time: a run's default, one thread
+    assert job_threads("joblib") is None  # one thread each, whatever n_jobs: the cores may be shared
+    assert job_threads("submitit", cpus_per_task=4) == 4  # its own allocation
+    assert job_threads("submitit") is None
 
 
 def test_choose_gpu() -> None:

@@ -33,6 +33,9 @@ from rnn_scratch.models.config import ModelConfig
 INITS = ("default", "orthogonal", "identity")
 NONLINEARITIES = ("tanh", "relu")
 GATE_INITS = ("constant", "chrono")  # a gated cell's keep-gate bias (rnn_scratch.models.gated)
+# The ModelConfig keys that only some cells read (``RecurrentCell.own_keys`` says which); the others
+# (init, bias, bptt, ...) every cell reads.
+CELL_KEYS = ("nonlinearity", "gate_init", "forget_bias", "chrono_tmax")
 
 State = Tensor | tuple[Tensor, ...]
 """A cell's state: ``h`` (B, H), or a tuple of its parts (``(h, c)`` for the LSTM), each (B, H)."""
@@ -59,6 +62,7 @@ class RecurrentCell(nn.Module):
     # baseline (models/baselines.py, the one module that touches torch.nn's recurrences); None: none
     torch_reference: ClassVar[str | None] = None
     inits: ClassVar[tuple[str, ...]] = INITS  # values model.init may take
+    own_keys: ClassVar[tuple[str, ...]] = ()  # the CELL_KEYS this cell reads (RNN: nonlinearity)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
@@ -206,6 +210,18 @@ class RecurrentCell(nn.Module):
             raise ConfigError("model.init", f"model={model} takes {'|'.join(cls.inits)}, not {cfg.init}")
         if cfg.gate_init != "constant":
             raise ConfigError("model.gate_init", f"{cfg.gate_init} applies to gated cells, not model={model}")
+
+    @classmethod
+    def ignores(cls, key: str, cfg: ModelConfig) -> str | None:
+        """Whether ``model.<key>`` at ``cfg``'s value changes nothing for this cell: None if it takes it,
+        else why not ("" when the cell never reads the key), so a setting given for it is refused."""
+        if key in CELL_KEYS and key not in cls.own_keys:
+            return ""
+        if key == "nonlinearity" and cfg.nonlinearity not in cls.nonlinearities:
+            return f"(it is always {'|'.join(cls.nonlinearities)})"
+        if key == "init_gain" and cfg.init == "default":
+            return "with model.init=default (the gain scales the orthogonal and identity inits)"
+        return None
 
     @classmethod
     def suggest(cls, trial: Any, model: Mapping[str, Any]) -> None:

@@ -44,6 +44,7 @@ class GatedCell(RecurrentCell):
       ``b_i = -b_f``. The GRU has no separate write gate: its ``1 - z`` is the write.
     """
 
+    own_keys = ("gate_init", "forget_bias", "chrono_tmax")
     keep_gate: ClassVar[int] = 1  # block of the keep gate in the stacked rows
     write_gate: ClassVar[int | None] = None  # block that chrono sets to -b
     default_forget_bias: ClassVar[float] = 0.0  # model.forget_bias null; 0.0: torch's initialisation
@@ -110,6 +111,15 @@ class GatedCell(RecurrentCell):
         super().check_config(ModelConfig(**{**vars(cfg), "gate_init": "constant"}), seq_len, model)
         if cfg.gate_init == "chrono" and cfg.chrono_tmax is None and seq_len <= 2:
             raise ConfigError("model.chrono_tmax", f"null means seq_len, which must be > 2: {seq_len}")
+
+    @classmethod
+    def ignores(cls, key: str, cfg: ModelConfig) -> str | None:
+        """As the base; the constant bias does nothing under chrono, nor chrono's T_max without it."""
+        if key == "forget_bias" and cfg.gate_init == "chrono":
+            return "with model.gate_init=chrono (it sets the bias from T_max)"
+        if key == "chrono_tmax" and cfg.gate_init != "chrono":
+            return f"with model.gate_init={cfg.gate_init} (T_max is chrono's)"
+        return super().ignores(key, cfg)
 
     @classmethod
     def suggest(cls, trial: Any, model: Mapping[str, Any]) -> None:

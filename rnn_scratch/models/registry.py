@@ -8,6 +8,7 @@ there (plus its config, ``configs/model/<name>.yaml``). What the rest of the cod
     cell_names()           -> ("rnn", "lstm", "gru", ...), by each class's ``order``
     model_names()          -> the cells, then ``torch_<name>`` for each cell with a torch.nn reference
     model_cell("torch_gru") -> GRUCell             the cell a model name stands for (baselines included)
+    idle_setting("rnn", "forget_bias", cfg) -> "model.forget_bias: does nothing for model=rnn (...)"
 
 Nothing outside ``rnn_scratch.models`` names a cell class or branches on a cell's type: it asks the
 class what it declares (``rnn_scratch.models.base.RecurrentCell``).
@@ -18,6 +19,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from rnn_scratch.models.base import RecurrentCell
+from rnn_scratch.models.config import ModelConfig
 
 TORCH_PREFIX = "torch_"
 """``torch_<cell>`` is the cell's ``torch.nn`` reference behind the same interface."""
@@ -75,3 +77,21 @@ def is_baseline(model: str) -> bool:
 def model_cell(model: str) -> type[RecurrentCell]:
     """The cell class a model name stands for: itself, or the cell a ``torch_<cell>`` baseline mirrors."""
     return cell_class(model.removeprefix(TORCH_PREFIX) if is_baseline(model) else model)
+
+
+# What a torch.nn baseline never reads: it is torch's module with torch's init and backward.
+BASELINE_IGNORES = ("init", "init_gain", "gate_init", "forget_bias", "chrono_tmax", "bptt", "truncate")
+
+
+def idle_setting(model: str, key: str, cfg: ModelConfig) -> str | None:
+    """The one line refusing ``model.<key>`` given for ``model`` when, at ``cfg``'s values, it changes
+    nothing (``model=rnn model.forget_bias=3``); None when the model reads it. The cell says what it
+    reads (``RecurrentCell.ignores``); a key some other cell reads names those cells."""
+    if is_baseline(model) and key in BASELINE_IGNORES:
+        return f"model.{key}: does nothing for model={model} (torch.nn's module, its own init and backward)"
+    why = model_cell(model).ignores(key, cfg) if key != "name" else None
+    if why is None:
+        return None
+    takers = [n for n in cell_names() if cell_class(n).ignores(key, ModelConfig()) is None] if not why else []
+    where = f" (it applies to model={', '.join(takers)})" if takers else ""
+    return f"model.{key}: does nothing for model={model}{' ' + why if why else ''}{where}"

@@ -34,8 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from rnn_scratch.errors import ConfigError
 from rnn_scratch.tasks.base import Batch, Task
-from rnn_scratch.tasks.registry import make_task
+from rnn_scratch.tasks.registry import TASKS, make_task
 
 HIDDEN = 64  # the integrator's width, the horizon presets' hidden_size
 RIDGE = 1e-4
@@ -123,14 +124,40 @@ def table(name: str, lengths: list[int], **options: Any) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def _value(text: str) -> Any:
+    """A ``--option`` value as the command line means it: null, true, false, an integer, a number, or text."""
+    words = {"null": None, "true": True, "false": False}
+    if text.lower() in words:
+        return words[text.lower()]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m rnn_scratch.tasks.order_free <task> <T> ...``: any task name ``task=`` takes (the
+    registry's), its options as ``key=value``; a task it cannot score, or a bad option, is one line."""
     parser = argparse.ArgumentParser(description="Order-free baselines of a task at some lengths.")
-    parser.add_argument("task")
+    parser.add_argument("task", choices=sorted(TASKS), metavar="task", help=", ".join(sorted(TASKS)))
     parser.add_argument("lengths", type=int, nargs="+")
     parser.add_argument("--distractors", default=None, help="recall: separate or keys")
-    args = parser.parse_args()
-    options = {} if args.distractors is None else {"distractors": args.distractors}
-    print(table(args.task, args.lengths, **options))
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="a task option")
+    args = parser.parse_args(argv)
+    options: dict[str, Any] = {} if args.distractors is None else {"distractors": args.distractors}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--option {item}: give KEY=VALUE")
+        options[key.removeprefix("task.")] = _value(value)
+    try:
+        if not make_task(args.task, max(args.lengths), **options).alphabet:
+            parser.exit(2, f"error: task={args.task} reads real values, not symbols: no counts to read out\n")
+        print(table(args.task, args.lengths, **options))
+    except (ConfigError, TypeError, ValueError) as error:  # a bad option, or data the task cannot find
+        parser.exit(2, f"error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,12 @@ own ``check``. A task defined outside the package (a test, a notebook) registers
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.tasks.base import Task
@@ -40,10 +42,25 @@ class TaskConfig:
     (the keyword arguments of its ``Task`` class, but for ``seq_len``) and override ``check``."""
 
     name: str = "recall"
+    # Fields of the config a named variant never reads (recall_keys: distractors, always the keys, and
+    # n_distractors): a value given for one is refused (the task it varies takes the option).
+    ignored: ClassVar[tuple[str, ...]] = ()
 
     def check(self, seq_len: int) -> None:
         """Ranges and combinations of the options; raise ``ConfigError("task.<key>", ...)`` on the first
         bad one. Whatever needs the data (files, their lengths) is checked when the task reads it."""
+
+    @classmethod
+    def claims(cls, saved: dict[str, Any]) -> bool:
+        """Whether a run's saved task config (``metrics.json``, a checkpoint), written under another
+        name, is this task: a variant named after runs of it were made (recall with keys distractors is
+        ``recall_keys``). No task claims another's by default."""
+        return False
+
+    @classmethod
+    def option_keys(cls) -> list[str]:
+        """The options this task takes: its config's fields but ``name`` and those it ignores."""
+        return [f.name for f in dataclasses.fields(cls) if f.name != "name" and f.name not in cls.ignored]
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,33 @@ def register_task(config: type[TaskConfig]) -> Callable[[T], T]:
         return cls
 
     return decorate
+
+
+def as_named_now(saved: dict[str, Any]) -> dict[str, Any]:
+    """A run's saved task config under the name its task has now (``TaskConfig.claims``), so a run made
+    before a variant had its own name still reads as the same config; else ``saved`` as it is."""
+    others = (n for n, r in REGISTRY.items() if n != saved.get("name") and r.config.claims(saved))
+    claimed = next(others, None)
+    return saved if claimed is None else {**saved, "name": claimed}
+
+
+def idle_setting(task: str, key: str) -> str | None:
+    """The one line refusing ``task.<key>`` given for ``task`` when the task does not take it: a key of
+    no option of this task (named with its own keys, or the closest), or one its variant never reads
+    (``task=recall_keys task.distractors=separate``); None when the task takes it."""
+    config = REGISTRY[task].config
+    if key == "name" or key in config.option_keys():
+        return None
+    takers = [n for n, r in REGISTRY.items() if key in r.config.option_keys()]
+    verb = "takes" if len(takers) == 1 else "take"
+    if key in config.ignored:
+        other = f" (task={', '.join(takers)} {verb} it)" if takers else ""
+        return f"task.{key}: does nothing for task={task}{other}"
+    own = config.option_keys()
+    close = difflib.get_close_matches(key, own, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"its keys: {', '.join(own)}" if own else "it takes none"
+    other = f"; task={', '.join(takers)} {verb} it" if takers and not close else ""
+    return f"task.{key}: not a key of task={task} ({hint}{other})"
 
 
 def make_task(name: str, seq_len: int, **options: Any) -> Task:

@@ -12,6 +12,11 @@ recall
     With ``distractors = "keys"`` every other step draws from the key symbols too, so the first symbol
     must be named among symbols of its own kind: counts barely give it away, order must be kept.
 
+recall_keys
+    Recall with ``distractors = "keys"``, named as a task of its own (its run folders, ``task.name``,
+    TensorBoard runs and tables say ``recall_keys``); the same sequences as ``task=recall
+    task.distractors=keys``, whose runs read back as the same config.
+
 temporal_order
     Hochreiter & Schmidhuber (1997), experiment 6a. ``B`` starts and ``E`` ends the sequence,
     distractors come from ``{a, b, c, d}``, and ``X`` or ``Y`` appears at one random step in
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -88,6 +94,32 @@ class Recall(Task):
         y = balanced_labels(n, self.n_classes, generator)
         x[:, self.seq_len - 1 - self.lag] = y
         return Batch(x, y)
+
+
+@dataclass
+class RecallKeysConfig(RecallConfig):
+    name: str = "recall_keys"
+    distractors: str = "keys"
+    # the distractors are the keys (that is the variant); so n_distractors is never read
+    ignored = ("distractors", "n_distractors")
+
+    def check(self, seq_len: int) -> None:
+        if self.distractors != "keys":
+            raise ConfigError("task.distractors", "does nothing for task=recall_keys (task=recall takes it)")
+        super().check(seq_len)
+
+    @classmethod
+    def claims(cls, saved: dict[str, Any]) -> bool:
+        """A run saved as ``recall`` with ``distractors=keys`` (before this name existed) is this task."""
+        return saved.get("name") == "recall" and saved.get("distractors") == "keys"
+
+
+@register_task(RecallKeysConfig)
+@dataclass
+class RecallKeys(Recall):
+    """Recall among distractors drawn from the keys. x: (B, T) long, y: (B,) in [0, n_classes)."""
+
+    distractors: str = "keys"
 
 
 def order_windows(seq_len: int) -> tuple[range, range]:

@@ -15,7 +15,8 @@ import difflib
 import typing
 
 from rnn_scratch.models.config import ModelConfig
-from rnn_scratch.training.config import OptimConfig, TaskConfig, TrainConfig
+from rnn_scratch.tasks import REGISTRY
+from rnn_scratch.training.config import OptimConfig, TrainConfig
 
 
 def _fields(*classes: type) -> list[str]:
@@ -23,11 +24,9 @@ def _fields(*classes: type) -> list[str]:
 
 
 TOP = _fields(TrainConfig)
-NESTED = {
-    "model": _fields(ModelConfig),
-    "optim": _fields(OptimConfig),
-    "task": _fields(TaskConfig, *TaskConfig.__subclasses__()),  # any task's keys (the task checks its own)
-}
+# task.<key> is checked once the task is known, against that task's keys (``tasks.registry.idle_setting``,
+# asked by ``scripts/train.py`` for each job's composed config): a task named by a preset is only known then.
+NESTED = {"model": _fields(ModelConfig), "optim": _fields(OptimConfig)}
 
 
 def _hint(name: str, known: list[str]) -> str:
@@ -67,7 +66,7 @@ def field_type(key: str, task: str | None = None) -> object | None:
     groups: dict[str, list[type]] = {"model": [ModelConfig], "optim": [OptimConfig]}
     classes = groups.get(head, [])
     if head == "task":
-        every = TaskConfig.__subclasses__()
+        every = [r.config for r in REGISTRY.values()]
         classes = [c for c in every if c.name == task] + every
     for cls in classes:
         if (found := typing.get_type_hints(cls).get(rest)) is not None:

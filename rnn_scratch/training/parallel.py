@@ -5,27 +5,23 @@ would ask torch for all the cores (2 jobs x 2 threads on 2 cores: oversubscribed
 a time), and every GPU job would land on GPU 0. These functions decide from plain numbers (no Hydra
 here; ``scripts/train.py`` reads them from ``HydraConfig``):
 
-* threads: jobs x threads <= cores. joblib runs ``n_jobs`` jobs at once (-1 = one per core, -2 = all but
-  one, as joblib counts), so each gets ``cores // n_jobs`` threads, at least 1. A submitit job has its
-  own allocation: it gets ``cpus_per_task`` threads when that is set.
+* threads: one torch thread per job on this machine (joblib, or the basic launcher's one job at a
+  time), as a single run has. A launcher cannot know what else the cores are doing: a job given
+  ``cores // n_jobs`` threads (2 at ``n_jobs=1`` on 2 cores) ran a 2-job sweep 7.8x slower than
+  ``threads=1`` while other work was busy on the same cores, and the small matrices of these
+  runs gain little from a second thread on an idle machine. One thread also keeps a sweep job's
+  numbers bitwise those of the same run started alone. A submitit job has its own allocation: it gets
+  ``cpus_per_task`` threads when that is set. ``threads=N`` overrides either.
 * GPU: job ``num`` trains on GPU ``num % device_count``, unless a scheduler already gave each job its
   own GPUs (submitit's local and Slurm executors set ``CUDA_VISIBLE_DEVICES`` per job).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 # Set in every job that submitit starts (local and Slurm), which also sets CUDA_VISIBLE_DEVICES per job.
 SCHEDULER_ENV = ("SUBMITIT_EXECUTOR",)
-
-
-def available_cpus() -> int:
-    """Cores this process may run on (its affinity mask, e.g. under taskset or a Slurm cgroup)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def launcher_name(target: str) -> str:
@@ -37,26 +33,10 @@ def launcher_name(target: str) -> str:
     return "basic"
 
 
-def concurrent_jobs(n_jobs: int, cpu_count: int) -> int:
-    """How many jobs joblib runs at once for ``n_jobs``: negative counts back from all cores + 1."""
-    if n_jobs < 0:
-        return max(1, cpu_count + 1 + n_jobs)
-    return max(1, n_jobs)
-
-
-def threads_per_job(n_jobs: int, cpu_count: int) -> int:
-    """torch threads for each of ``n_jobs`` parallel jobs so that jobs x threads <= cores."""
-    return max(1, cpu_count // concurrent_jobs(n_jobs, cpu_count))
-
-
-def job_threads(
-    launcher: str, cpu_count: int, n_jobs: int | None = None, cpus_per_task: int | None = None
-) -> int | None:
-    """Threads for one job of a multirun by ``launcher`` (see ``launcher_name``); None = a single run's
-    default (one thread, bitwise reproducible), right for the basic launcher's one job at a time.
-    """
-    if launcher == "joblib":
-        return threads_per_job(-1 if n_jobs is None else n_jobs, cpu_count)
+def job_threads(launcher: str, cpus_per_task: int | None = None) -> int | None:
+    """Threads for one job of a multirun by ``launcher`` (see ``launcher_name``): ``cpus_per_task`` for
+    a submitit job that sets it (its allocation is its own), else None = a single run's default, one
+    thread (bitwise reproducible; more would oversubscribe cores that other jobs or processes share)."""
     if launcher == "submitit" and cpus_per_task:
         return cpus_per_task
     return None

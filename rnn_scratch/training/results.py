@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from rnn_scratch.training.commands import shell_command
 from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.record import RunRecord, Status
 
@@ -46,11 +47,12 @@ def hparam_values(cfg: TrainConfig) -> dict[str, float | int | str | bool]:
 
 def sweep_summary(sweep: Path) -> str:
     """A sweep's end: how its jobs ended (``sweep_lines``) and the commands that take it further."""
-    hints = [f"summary and figures: python scripts/report.py {sweep}"]
+    hints = [f"summary and figures: {shell_command(['python', 'scripts/report.py', str(sweep)])}"]
     if (sweep / "optimization_results.yaml").is_file():  # a tuning sweep that ran to its end
         unsolved = not any(r.solved for r in tuning_runs(sweep))
         refused = " (no tuning seed solved: it refuses unless --force)" if unsolved else ""
-        hints.append(f"tuned config: python scripts/write_tuned.py {sweep}{refused}")
+        write = shell_command(["python", "scripts/write_tuned.py", str(sweep)])
+        hints.append(f"tuned config: {write}{refused}")
     return "\n".join([*sweep_lines(sweep), *hints])
 
 

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from rnn_scratch.tasks.registry import as_named_now
 from rnn_scratch.training.checkpoint import CHECKPOINT, load_checkpoint
 from rnn_scratch.training.config import ConfigError, TrainConfig
 from rnn_scratch.training.record import RunRecord
@@ -135,8 +136,11 @@ def check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
 def with_defaults(saved: dict[str, Any], cfg: Any) -> dict[str, Any]:
     """``saved`` (a run's config as written) with every option added to ``cfg``'s schema since then, at
     its default: a run written before an option existed ran as its default does (``task.distractors``
-    was added with ``separate``, the behaviour before it), so it is still the same config."""
+    was added with ``separate``, the behaviour before it), so it is still the same config; and its task
+    under the name it has now (``recall`` with keys distractors is ``recall_keys``)."""
     filled = dict(saved)
+    if isinstance(filled.get("task"), dict):  # a task named since (recall_keys) is still the same task
+        filled["task"] = as_named_now(filled["task"])
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         if dataclasses.is_dataclass(value) and isinstance(filled.get(f.name), dict):

@@ -112,6 +112,7 @@ class IndRNNCell(RecurrentCell):
     name, words = "indrnn", "IndRNN"
     order = 3
     nonlinearities = ("relu",)  # always ReLU: model.nonlinearity is left at its default or set to relu
+    own_keys = ("nonlinearity",)  # relu, its only one; tanh given is refused (does nothing)
     inits = ("default", "identity")  # a diagonal has no orthogonal init but +-1
 
     def __init__(

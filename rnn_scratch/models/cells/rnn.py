@@ -39,6 +39,7 @@ class RNNCell(RecurrentCell):
     order = 0
     n_gates = 1
     nonlinearities = NONLINEARITIES
+    own_keys = ("nonlinearity",)
     torch_reference = "RNN"  # torch.nn.RNN
 
     def __init__(

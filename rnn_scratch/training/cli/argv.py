@@ -10,13 +10,14 @@ folders are named by the keys it varies (``seq_len=10,clip=null``), not by every
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import yaml
 
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.training.checkpoint import CHECKPOINT
+from rnn_scratch.training.commands import hydra_unquote
 from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.overrides import unknown_key, unknown_option
 from rnn_scratch.training.resume import check_folder
@@ -51,6 +52,37 @@ def override_args(argv: list[str]) -> list[str]:
     return [a for a in argv[1:] if "=" in a and not a.startswith("-")]
 
 
+Flags = Mapping[str, tuple[str | None, tuple[str, ...] | None]]
+"""Hydra's flags that take a value: flag -> (argparse's nargs: None one value, "?" optional; choices)."""
+
+
+def check_words(argv: list[str], flags: Flags) -> str | None:
+    """One line for a word of ``argv`` that is neither a flag nor ``key=value`` (``seq_len 50``: the
+    ``=`` forgotten), or a flag's value outside its choices (``--cfg jobb``), before Hydra prints its
+    grammar or its usage; else None. ``flags``: Hydra's flags that take a value (an unknown flag is
+    left to Hydra)."""
+    i = 1
+    while i < len(argv):
+        word, following = argv[i], argv[i + 1] if i + 1 < len(argv) else None
+        i += 1
+        if word.startswith("-"):
+            flag, has_value, value = word.partition("=")
+            if flag not in flags:
+                continue
+            nargs, choices = flags[flag]
+            if not has_value and following is not None and not following.startswith("-"):
+                takes_next = nargs is None or (choices is not None and "=" not in following)
+                value, i = (following, i + 1) if takes_next else (value, i)
+            if choices and (value or nargs is None) and value not in choices:
+                shown = f"{flag} {value}" if value else flag
+                return f"error: {shown}: choose one of {', '.join(choices)}"
+        elif "=" not in word and not word.startswith("~"):
+            paired = following is not None and "=" not in following and not following.startswith("-")
+            hint = f" ({word}={following}?)" if paired else ""
+            return f"error: {word}: an override is key=value{hint}"
+    return None
+
+
 def check_overrides(overrides: list[Override] | None, configs: Path) -> str | None:
     """A one-line error for an override of an unknown key or group option, with the closest known one
     (``seq_lenn=10`` -> seq_len, ``model=lstmm`` -> lstm); else None. ``overrides`` None: Hydra's
@@ -81,7 +113,8 @@ def check_run_dir(argv: list[str], compose: Callable[[list[str]], TrainConfig]) 
     if is_multirun(argv):
         return None
     args = override_args(argv)
-    given = [a.split("=", 1)[1] for a in args if a.lstrip("+").startswith("hydra.run.dir=")]
+    # the folder as Hydra reads it: a quoted one ('/x/clip=null,seq_len=50') without its quotes
+    given = [hydra_unquote(a.split("=", 1)[1]) for a in args if a.lstrip("+").startswith("hydra.run.dir=")]
     folder = Path(given[-1]) if given else None
     holds_run = folder is not None and any((folder / f).is_file() for f in ("metrics.json", CHECKPOINT))
     if not holds_run and not any(a.lstrip("+").startswith("resume=") for a in args):

@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import shlex
 import shutil
 import signal
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 
 from rnn_scratch.training import dashboard, parallel
+from rnn_scratch.training.commands import hydra_value, shell_command
 from rnn_scratch.training.config import ConfigError, TrainConfig, validate
 from rnn_scratch.training.loop import Diverged, resolve_device, train
 from rnn_scratch.training.results import hparam_values
@@ -117,7 +117,7 @@ def share_the_machine(cfg: TrainConfig, job: Job) -> TrainConfig:
         return cfg
     if cfg.threads is None:
         kind = parallel.launcher_name(job.launcher)
-        threads = parallel.job_threads(kind, parallel.available_cpus(), job.n_jobs, job.cpus_per_task)
+        threads = parallel.job_threads(kind, job.cpus_per_task)
         cfg = dataclasses.replace(cfg, threads=threads)
     if cfg.device in ("auto", "cuda") and resolve_device(cfg.device).type == "cuda":
         gpu = parallel.choose_gpu(job.num, torch.cuda.device_count(), os.environ)
@@ -138,10 +138,12 @@ def discard_refused(out_dir: Path, multirun: bool) -> None:
 
 
 def resume_command(overrides: list[str], folder: Path) -> str:
-    """The command that continues the run in ``folder``: the job's own overrides, resume=true."""
+    """The command that continues the run in ``folder``: the job's own overrides (as Hydra read them),
+    resume=true, the folder quoted for Hydra (a sweep job's holds ``=`` and ``,``), each word for bash:
+    it works pasted as printed (``rnn_scratch.training.commands``)."""
     given = [o for o in overrides if not o.startswith(("resume=", "hydra.run.dir="))]
-    args = [*given, "resume=true", f"hydra.run.dir={folder.resolve()}"]
-    return " ".join(["python scripts/train.py", *map(shlex.quote, args)])
+    args = [*given, "resume=true", f"hydra.run.dir={hydra_value(str(folder.resolve()))}"]
+    return shell_command(["python", "scripts/train.py", *args])
 
 
 def log_also_to(folder: Path) -> None:

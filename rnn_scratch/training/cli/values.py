@@ -17,17 +17,27 @@ changes what Hydra composes; ``c`` is the product of the swept groups' sizes):
   checking a product that may hold thousands of jobs would delay the first by minutes (a composition
   costs about 0.1 to 0.3 s; a plain key's value, set on a composed config, a few ms). A value wrong
   only in combination is then refused when its job starts, as before.
+
+A setting given for a cell or task that does nothing for it (``model=rnn model.forget_bias=3``,
+``task=recall_keys task.distractors=separate``) is refused too, in one line naming the key and the
+model or task (the registries say what each reads: ``idle_settings``); in a sweep whose other jobs do
+read it (``model=rnn,lstm model.forget_bias=3``) it is noted once instead (``idle_verdict``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 from rnn_scratch.errors import ConfigError
+from rnn_scratch.models.registry import idle_setting as idle_model_setting
+from rnn_scratch.tasks.registry import REGISTRY
+from rnn_scratch.tasks.registry import idle_setting as idle_task_setting
 from rnn_scratch.training.cli.argv import Override
+from rnn_scratch.training.config import TrainConfig
 from rnn_scratch.training.overrides import wrong_type
 
 EVERY_JOB = 256  # about 1 s of checks at a few ms per job
@@ -104,3 +114,45 @@ def refusal(error: Exception, job: Job, task: str | None) -> str | None:
     key = str(getattr(cause, "full_key", "")).split("[")[0]  # heatmap_range[0]: the list's key
     given = {o.key: value for o, value in job}
     return wrong_type(key, given.get(key, str(getattr(cause, "value", "?"))), given.get("task", task))
+
+
+def unknown_task_key(key: str, task: str) -> ConfigError | None:
+    """The error for ``task.<key>`` given for ``task`` whose config has no such field (``task=copy
+    task.n_classes=8``: a key of the task chosen, not a wrong type), naming that task's keys; else None.
+    ``key`` is dotted as given (``task.n_classes``)."""
+    head, _, sub = key.partition(".")
+    if head != "task" or not sub or task not in REGISTRY:
+        return None
+    if "." in sub or sub in {f.name for f in dataclasses.fields(REGISTRY[task].config)}:
+        return None
+    line = idle_task_setting(task, sub) or f"{key}: not a key of task={task}"
+    return ConfigError(key, line.split(": ", 1)[1])
+
+
+def idle_settings(job: Job, cfg: TrainConfig) -> dict[str, str | None]:
+    """For each ``model.<key>`` and ``task.<key>`` ``job`` gives: the one line saying it does nothing for
+    ``cfg``'s model or task (``model.forget_bias: does nothing for model=rnn (...)``), or None when it
+    is read. The registries decide (``models.registry.idle_setting``, ``tasks.registry.idle_setting``)."""
+    out: dict[str, str | None] = {}
+    for override, _ in job:
+        head, _, sub = override.key.partition(".")
+        if override.hydra or not sub or "." in sub:
+            continue
+        if head == "model":
+            out[override.key] = idle_model_setting(cfg.model.name, sub, cfg.model)
+        elif head == "task" and cfg.task.name in REGISTRY:
+            out[override.key] = idle_task_setting(cfg.task.name, sub)
+    return out
+
+
+def idle_verdict(found: dict[str, list[str | None]]) -> tuple[str | None, list[str]]:
+    """From each checked job's ``idle_settings`` (key -> one line or None per job): the refusal (a key
+    that does nothing in every job that gives it) and the notes (a key that does nothing in some jobs
+    of a sweep whose other jobs read it), once each."""
+    refused = next((lines[0] for lines in found.values() if lines and all(lines)), None)
+    notes = [
+        f"note: {next(line for line in lines if line)}; those jobs run as without it"
+        for lines in found.values()
+        if any(lines) and not all(lines)
+    ]
+    return refused, notes
