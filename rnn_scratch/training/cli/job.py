@@ -3,7 +3,7 @@
 ``scripts/train.py`` composes the config (Hydra), turns it into a ``TrainConfig`` and describes the job
 in a ``Job`` (read from Hydra's ``HydraConfig``); ``run_job`` does the rest:
 
-* share the machine: a sweep job's torch threads fit beside the jobs running with it, and it trains
+* share the machine: a sweep job runs on one torch thread (a submitit job on its cpus_per_task), and it trains
   on a GPU of its own (``rnn_scratch.training.parallel``);
 * train (or, with ``tune_seeds``, train once per tuning seed and return the mean score);
 * a refused config is one line ``error: ...`` and exit 2, leaving no run folder; a diverged run with
@@ -112,7 +112,7 @@ def run_job(cfg: TrainConfig, job: Job) -> float | None:
 
 
 def share_the_machine(cfg: TrainConfig, job: Job) -> TrainConfig:
-    """A sweep's job: torch threads that fit beside the jobs running with it, a GPU of its own."""
+    """A sweep's job: one torch thread (submitit: its cpus_per_task), a GPU of its own."""
     if not job.multirun:
         return cfg
     if cfg.threads is None:
