@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import importlib.util
 import json
@@ -354,3 +355,23 @@ def test_the_virtual_environment_is_ignored() -> None:
     root = TRAIN_SCRIPT.parents[1]
     ignored = subprocess.run(["git", "check-ignore", "-q", ".venv/bin/python"], cwd=root)
     assert ignored.returncode == 0
+
+
+def test_the_readme_lands_on_the_point() -> None:
+    """TensorBoard opens on the gradient view; the headline caption is at most 5 lines and names no
+    issue or internal config; the long profile's time is the sum of its published wall times."""
+    readme = (TRAIN_SCRIPT.parents[1] / "README.md").read_text()
+    assert (
+        "tensorboard --logdir outputs            # then open http://localhost:6006/?tagFilter=grad#timeseries"
+        in readme
+    )
+    lines = readme.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("![") and "headline.png" in line) + 2
+    caption = lines[start : lines.index("", start)]
+    assert caption[0].startswith("*") and caption[-1].endswith("*") and len(caption) <= 5, caption
+    assert not any(word in " ".join(caption) for word in ("issue", "rnn_tuned", "_tuned")), caption
+    with (TRAIN_SCRIPT.parents[1] / "docs" / "study" / "memory" / "summary.csv").open() as f:
+        times = [float(row["wall_time_s"]) for row in csv.DictReader(f) if row["wall_time_s"]]
+    total = sum(times)
+    said = f"The long profile's {len(times)} published runs took {total:,.0f} s ({total / 3600:.1f} hours)"
+    assert said in " ".join(readme.split()), said
