@@ -1,10 +1,12 @@
 """The command line of ``scripts/train.py``, checked and completed before Hydra writes anything.
 
 Hydra's parser reads the overrides (in ``scripts/train.py``); each arrives here as an ``Override`` of
-plain values. A typo in a key or a group option, a ``hydra.run.dir`` holding a run this one may not
-reuse, or a ``resume`` with nothing to resume, stops with one line (``error: ...``, exit 2) before any
-folder is made (every value of a sweep, types included, is checked as well: ``values``). A sweep's job
-folders are named by the keys it varies (``seq_len=10,clip=null``), not by every override it was given.
+plain values. A word without ``=`` (``seq_len 50``), a flag value outside its choices (``--cfg jobb``), a
+typo in a key or a group option, a ``hydra.run.dir`` holding a run this one may not reuse (read as Hydra
+reads it, quotes and all), or a ``resume`` with nothing to resume, stops with one line (``error: ...``,
+exit 2) before any folder is made (every value of a sweep, types included, is checked as well:
+``values``). A sweep's job folders are named by the keys it varies (``seq_len=10,clip=null``), not by
+every override it was given.
 """
 
 from __future__ import annotations
