@@ -6,12 +6,11 @@ a time), and every GPU job would land on GPU 0. These functions decide from plai
 here; ``scripts/train.py`` reads them from ``HydraConfig``):
 
 * threads: one torch thread per job on this machine (joblib, or the basic launcher's one job at a
-  time), as a single run has. A launcher cannot know what else the cores are doing: a job given
-  ``cores // n_jobs`` threads (2 at ``n_jobs=1`` on 2 cores) ran a 2-job sweep 7.8x slower than
-  ``threads=1`` while other work was busy on the same cores, and the small matrices of these
-  runs gain little from a second thread on an idle machine. One thread also keeps a sweep job's
-  numbers bitwise those of the same run started alone. A submitit job has its own allocation: it gets
-  ``cpus_per_task`` threads when that is set. ``threads=N`` overrides either.
+  time), as a single run has. A launcher cannot know what else the cores are doing: beside other work
+  (load average 7 on 2 cores), a 2-job sweep at ``n_jobs=1`` took 29.4 s on one thread per job and
+  225.9 s on two (``docs/sweeps.md``). One thread also keeps a sweep job's numbers bitwise those of the
+  same run started alone. A submitit job has its own allocation: it gets ``cpus_per_task`` threads when
+  that is set. ``threads=N`` overrides either.
 * GPU: job ``num`` trains on GPU ``num % device_count``, unless a scheduler already gave each job its
   own GPUs (submitit's local and Slurm executors set ``CUDA_VISIBLE_DEVICES`` per job).
 """
