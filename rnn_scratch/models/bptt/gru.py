@@ -74,7 +74,8 @@ class GRURecurrence(torch.autograd.Function):
     ) -> Tensor:
         steps, batch, three_h = u.shape
         hidden = three_h // 3
-        # The n block of u, W_hh and b_hh doubled: n_t = 2 sigma(2 (u^n + r w^n)) - 1 (tanh_from_sigmoid_).
+        # The n block of u, W_hh and b_hh doubled: n_t = 2 sigma(2 (u^n + r w^n)) - 1 (as in
+        # tanh_from_sigmoid_, written as one add with alpha=2).
         scale = u.new_ones(3, hidden)
         scale[2] = 2.0
         scale = scale.view(-1)

@@ -32,9 +32,12 @@ After it, as single matmuls over all (t, batch) rows::
 Speed: ``tanh(a) = 2 sigma(2a) - 1``, and the sigmoid is several times cheaper than the tanh on
 the CPU. The g block of ``u + b_hh`` and of ``W_hh`` is doubled once per call, so one in-place
 sigmoid over the whole (B, 4H) row of gates gives i, f, o and ``sigma(2 a^g)``, turned into g by
-``2 s - 1``; ``tanh(c_t)`` is computed the same way. (In float32 that is exact to about 1e-7
-absolute, where ``torch.tanh`` is exact to about 1e-7 relative.) The backward pass uses the
-derivatives of the true pre-activations, so the gradients are those of the equations above.
+``2 s - 1`` (one ``add`` with ``alpha=2``); ``tanh(c_t)`` is computed the same way, from a cell state
+kept doubled (``2 c_t = f_t 2 c_{t-1} + 2 i_t g_t``), so no step doubles it: scaling by 2 is exact in
+floating point, so every value and gradient is the one of the undoubled state, bit for bit. (In float32
+the tanh is exact to about 1e-7 absolute, where ``torch.tanh`` is exact to about 1e-7 relative.) The
+backward pass uses the derivatives of the true pre-activations, so the gradients are those of the
+equations above.
 
 Masks (right-padded batches): where ``mask[t, b]`` is False the state is carried, ``(h_t, c_t) =
 (h_{t-1}, c_{t-1})``. With ``m_t`` the mask as 0/1 (B, 1), every delta is multiplied by ``m_t``, the
