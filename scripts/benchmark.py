@@ -6,6 +6,9 @@
     python scripts/benchmark.py --tiny --out /tmp/bench             # a seconds-long smoke run
     python scripts/benchmark.py --runs 1                            # + whole training runs, both BPTT modes
 
+Beside the grid it times the study's shape (B=32, I=16, H=64, T=100, one thread: the memory study's
+training step) unless --no-study-shape.
+
 Writes results.md (the tables), results.csv, memory.csv, runs.csv and results.json under
 outputs/benchmark/<timestamp>/ (or --out; docs/benchmark/ holds the one the docs show).
 Compile time is reported apart; inductor's on-disk cache makes a repeat fast, so time a cold compile
@@ -35,6 +38,8 @@ from rnn_scratch.benchmark import timing as bm
 from rnn_scratch.models.bptt import BPTT_MODES
 
 ROOT = Path(__file__).resolve().parents[1]
+STUDY_SHAPE = {"batch": 32, "vocab": 16, "hidden": 64, "steps": 100, "threads": 1}
+"""The shape the memory study trains at (configs/experiment/memory.yaml at T = 100), on one thread."""
 
 
 def ints(text: str) -> list[int]:
@@ -61,6 +66,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--mem-seq-len", type=ints, default=[25, 50, 100, 200])
     p.add_argument("--runs", type=int, default=0, help="also time N training runs per cell and BPTT mode")
     p.add_argument("--run-args", type=shlex.split, default=["seq_len=50"], help="overrides for those runs")
+    p.add_argument("--study-shape", action=argparse.BooleanOptionalAction, default=True,
+                   help="also time the study's shape: B=32, I=16, H=64, T=100, one thread")  # fmt: skip
     p.add_argument("--tiny", action="store_true", help="smoke config: seconds, not minutes")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
@@ -69,18 +76,23 @@ def parse_args() -> argparse.Namespace:
     if args.tiny:
         args.hidden, args.seq_len, args.batch, args.vocab = [8], [4], 4, 5
         args.repeats, args.warmup, args.mem_seq_len, args.truncate = 2, 1, [4, 8], 2
+        args.study_shape = False
     return args
 
 
-def cases_for(args: argparse.Namespace, hidden: int, steps: int) -> tuple[list[bm.Case], dict]:
-    """Every implementation at one size, all on the same input; plus what torch.compile did."""
-    x = bm.one_hot_input(steps, args.batch, args.vocab, args.device, torch.float32)
-    grad = torch.randn(steps, args.batch, hidden, device=args.device)
+def cases_for(
+    args: argparse.Namespace, hidden: int, steps: int, batch: int | None = None, vocab: int | None = None
+) -> tuple[list[bm.Case], dict]:
+    """Every implementation at one size (batch, vocab: the grid's unless given), all on the same
+    input; plus what torch.compile did."""
+    batch, vocab = batch or args.batch, vocab or args.vocab
+    x = bm.one_hot_input(steps, batch, vocab, args.device, torch.float32)
+    grad = torch.randn(steps, batch, hidden, device=args.device)
     cases, info = [], {"H": hidden, "T": steps}
     for family in args.families:
-        ours = bm.hand_written(family, args.vocab, hidden).to(args.device)
+        ours = bm.hand_written(family, vocab, hidden).to(args.device)
         cases.append(bm.Case(f"{family} autograd", family, ours, x, grad))
-        manual = bm.hand_written(family, args.vocab, hidden, bptt="manual").to(args.device)
+        manual = bm.hand_written(family, vocab, hidden, bptt="manual").to(args.device)
         manual.load_state_dict(ours.state_dict())
         cases.append(bm.Case(f"{family} manual BPTT", family, manual, x, grad))
         cases.append(bm.MatmulFloor(f"{family} matmul floor", family, manual, x, grad))
@@ -97,6 +109,18 @@ def cases_for(args: argparse.Namespace, hidden: int, steps: int) -> tuple[list[b
         ref = bm.torch_layer(family, ours).to(args.device)
         cases.append(bm.Case(f"torch.nn.{type(ref).__name__}", family, ref, x, grad))
     return cases, info
+
+
+def study_shape_rows(args: argparse.Namespace) -> list[dict]:
+    """The grid's implementations at ``STUDY_SHAPE``, on its thread count, then the grid's restored."""
+    batch, vocab, hidden, steps = (STUDY_SHAPE[k] for k in ("batch", "vocab", "hidden", "steps"))
+    torch.set_num_threads(STUDY_SHAPE["threads"])
+    try:
+        cases, _ = cases_for(args, hidden, steps, batch=batch, vocab=vocab)
+        bm.run_interleaved(cases, args.repeats, args.warmup, args.device, args.clock)
+        return [dict(r, shape="study") for r in bm.summarise(cases, batch, steps, vocab, hidden)]
+    finally:
+        torch.set_num_threads(args.threads)
 
 
 def memory_rows(args: argparse.Namespace) -> list[dict]:
@@ -173,7 +197,9 @@ def main() -> None:
         cases, info = cases_for(args, hidden, steps)
         compile_info.append(info)
         bm.run_interleaved(cases, args.repeats, args.warmup, args.device, args.clock)
-        rows += bm.summarise(cases, args.batch, steps, args.vocab, hidden)
+        rows += [dict(r, shape="grid") for r in bm.summarise(cases, args.batch, steps, args.vocab, hidden)]
+    if args.study_shape:
+        rows += study_shape_rows(args)
     mem = memory_rows(args)
 
     print(f"\n{args.device}, {args.threads} threads, float32, B={args.batch}, I={args.vocab}, times in ms,")

@@ -55,13 +55,19 @@ def md_table(header: list[str], body: list[list[str]]) -> str:
 
 def grid_table(rows: list[dict]) -> str:
     """Manual BPTT per H x T (rows) and cell (columns): ``torch/ours (q1-q3) · ours/floor``."""
-    manual = {(r["H"], r["T"], r["family"]): r for r in rows if r["impl"].endswith("manual BPTT")}
-    families = list(dict.fromkeys(f for _, _, f in manual))
+    manual = {
+        (r["H"], r["T"], r.get("shape", "grid"), r["family"]): r
+        for r in rows
+        if r["impl"].endswith("manual BPTT")
+    }
+    families = list(dict.fromkeys(f for *_, f in manual))
     body = []
-    for h, t in dict.fromkeys((h, t) for h, t, _ in manual):
-        cells = [f"{h} × {t}"]
+    for h, t, shape in dict.fromkeys(key[:3] for key in manual):
+        first = next(r for key, r in manual.items() if key[:3] == (h, t, shape))
+        label = f" (study shape: B = {first['B']}, I = {first['I']}, 1 thread)" if shape == "study" else ""
+        cells = [f"{h} × {t}{label}"]
         for fam in families:
-            r = manual.get((h, t, fam))
+            r = manual.get((h, t, shape, fam))
             cells.append(
                 "-"
                 if r is None
@@ -74,6 +80,7 @@ def grid_table(rows: list[dict]) -> str:
 
 IMPL_COLUMNS: list[tuple[str, Callable[[dict], str]]] = [
     ("impl", lambda r: r["impl"]),
+    ("B", lambda r: str(r["B"])),
     ("H", lambda r: str(r["H"])),
     ("T", lambda r: str(r["T"])),
     ("fwd+bwd ms", lambda r: f"{r['fwd_bwd_ms']:.3g}"),

@@ -48,7 +48,6 @@ from rnn_scratch.models.bptt.common import (
     check_args,
     is_chunk_start,
     step_norms,
-    tanh_from_sigmoid_,
     weight_grad,
 )
 
@@ -75,7 +74,8 @@ class GRURecurrence(torch.autograd.Function):
     ) -> Tensor:
         steps, batch, three_h = u.shape
         hidden = three_h // 3
-        # The n block of u, W_hh and b_hh doubled: n_t = 2 sigma(2 (u^n + r w^n)) - 1 (tanh_from_sigmoid_).
+        # The n block of u, W_hh and b_hh doubled: n_t = 2 sigma(2 (u^n + r w^n)) - 1 (as in
+        # tanh_from_sigmoid_, written as one add with alpha=2).
         scale = u.new_ones(3, hidden)
         scale[2] = 2.0
         scale = scale.view(-1)
@@ -96,7 +96,8 @@ class GRURecurrence(torch.autograd.Function):
         q = torch.empty(steps, batch, 3, hidden, dtype=u.dtype, device=u.device) if grad else acts
         carry_h = torch.empty_like(hs) if grad and mask is not None else acts[:, :, hidden : 2 * hidden]
         pn_s, carry_s, q_s = p_n.unbind(0), carry_h.unbind(0), q.unbind(0) if grad else ()
-        ones = torch.ones_like(h0)
+        ones, minus_one, zero = torch.ones_like(h0), u.new_full((), -1.0), u.new_zeros(())
+        one_z = torch.empty_like(h0)
         h = h0
         for t in range(steps):
             if b_hh is None:
@@ -105,9 +106,10 @@ class GRURecurrence(torch.autograd.Function):
                 torch.addmm(b_hh, h, w_t, out=rec_s[t])
             rz_s[t].add_(rec_rz_s[t]).sigmoid_()
             r, z, n = r_s[t], z_s[t], n_s[t]
-            tanh_from_sigmoid_(n.addcmul_(r, rec_n_s[t]).sigmoid_())
+            n.addcmul_(r, rec_n_s[t]).sigmoid_()
+            torch.add(minus_one, n, alpha=2.0, out=n)  # n = 2 sigma(2 a^n) - 1 = tanh(a^n), one op
             if grad:
-                one_z = torch.sub(ones, z)
+                torch.sub(ones, z, out=one_z)
                 pn = torch.addcmul(ones, n, n, value=-1.0, out=pn_s[t]).mul_(one_z)  # (1 - n^2)(1 - z)
                 q_r, q_z, q_n = q_s[t].unbind(1)
                 torch.sub(h, n, out=q_z).mul_(z).mul_(one_z)  # (h_{t-1} - n) z (1 - z)
@@ -116,7 +118,8 @@ class GRURecurrence(torch.autograd.Function):
                     q_z.mul_(m_s[t])
                     torch.where(m_s[t], z, ones, out=carry_s[t])
                 # r (1 - r) w^n p_n; 0.5: the n block of w was doubled
-                torch.addcmul(r, r, r, value=-1.0, out=q_r).mul_(rec_n_s[t]).mul_(pn).mul_(0.5)
+                torch.addcmul(r, r, r, value=-1.0, out=q_r)
+                torch.addcmul(zero, q_r, rec_n_s[t], value=0.5, out=q_r).mul_(pn)
                 torch.mul(pn, r, out=q_n)
             if m_s is None:
                 h = torch.lerp(n, h, z, out=hs[t])

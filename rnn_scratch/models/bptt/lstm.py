@@ -32,9 +32,12 @@ After it, as single matmuls over all (t, batch) rows::
 Speed: ``tanh(a) = 2 sigma(2a) - 1``, and the sigmoid is several times cheaper than the tanh on
 the CPU. The g block of ``u + b_hh`` and of ``W_hh`` is doubled once per call, so one in-place
 sigmoid over the whole (B, 4H) row of gates gives i, f, o and ``sigma(2 a^g)``, turned into g by
-``2 s - 1``; ``tanh(c_t)`` is computed the same way. (In float32 that is exact to about 1e-7
-absolute, where ``torch.tanh`` is exact to about 1e-7 relative.) The backward pass uses the
-derivatives of the true pre-activations, so the gradients are those of the equations above.
+``2 s - 1`` (one ``add`` with ``alpha=2``); ``tanh(c_t)`` is computed the same way, from a cell state
+kept doubled (``2 c_t = f_t 2 c_{t-1} + 2 i_t g_t``), so no step doubles it: scaling by 2 is exact in
+floating point, so every value and gradient is the one of the undoubled state, bit for bit. (In float32
+the tanh is exact to about 1e-7 absolute, where ``torch.tanh`` is exact to about 1e-7 relative.) The
+backward pass uses the derivatives of the true pre-activations, so the gradients are those of the
+equations above.
 
 Masks (right-padded batches): where ``mask[t, b]`` is False the state is carried, ``(h_t, c_t) =
 (h_{t-1}, c_{t-1})``. With ``m_t`` the mask as 0/1 (B, 1), every delta is multiplied by ``m_t``, the
@@ -71,7 +74,6 @@ from rnn_scratch.models.bptt.common import (
     is_chunk_start,
     mask_factors,
     step_norms,
-    tanh_from_sigmoid_,
     weight_grad,
 )
 
@@ -113,6 +115,8 @@ class LSTMRecurrence(torch.autograd.Function):
         acts = u * scale if bias_hh is None else torch.addcmul(bias_hh * scale, u, scale)
         w_t = (weight_hh * scale[:, None]).t()
         new = partial(torch.empty, dtype=u.dtype, device=u.device)
+        # cs holds 2 c_t, the sigmoid's argument in tanh(c) = 2 sigma(2 c) - 1, so no step doubles
+        # it; doubling (and halving) is exact, so every value is the one of the plain equations.
         cs, hs, tc = new(steps, batch, hidden), new(steps, batch, hidden), new(batch, hidden)
         a_s = acts.unbind(0)
         i_s, f_s, g_s, o_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(4))
@@ -128,24 +132,25 @@ class LSTMRecurrence(torch.autograd.Function):
         shift = torch.zeros(4, hidden, dtype=u.dtype, device=u.device)
         shift[2] = 1.0  # (a + shift)(1 - a): s (1 - s) on the sigmoid blocks, (1 + g)(1 - g) on g
         shift, one = shift.view(-1), u.new_ones(())
+        minus_one, zero = u.new_full((), -1.0), u.new_zeros(())
         p_s, hp_s, carry_s = factors.unbind(0), h_path.unbind(0), carry_c.unbind(0)
         p_i_s, p_f_s, p_g_s, p_o_s = (
             factors[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(4)
         )
-        h, c = h0, c0
+        h, c = h0, c0 * 2.0
         for t in range(steps):
             a_s[t].addmm_(h, w_t).sigmoid_()
-            tanh_from_sigmoid_(g_s[t])
+            torch.add(minus_one, g_s[t], alpha=2.0, out=g_s[t])  # g = 2 sigma(2 a^g) - 1 = tanh(a^g)
             c_t = cs[t] if m_s is None else new_c
             h_t = hs[t] if m_s is None else new_h
-            torch.mul(f_s[t], c, out=c_t).addcmul_(i_s[t], g_s[t])
-            tanh_from_sigmoid_(torch.mul(c_t, 2.0, out=tc).sigmoid_())
+            torch.mul(f_s[t], c, out=c_t).addcmul_(i_s[t], g_s[t], value=2.0)  # 2 c_t
+            torch.add(minus_one, torch.sigmoid(c_t, out=tc), alpha=2.0, out=tc)  # tanh(c_t)
             torch.mul(o_s[t], tc, out=h_t)
             if grad:
                 p = torch.add(a_s[t], shift, out=p_s[t])
                 p.addcmul_(p, a_s[t], value=-1.0)
                 p_i_s[t].mul_(g_s[t])
-                p_f_s[t].mul_(c)  # c_{t-1}
+                torch.addcmul(zero, c, p_f_s[t], value=0.5, out=p_f_s[t])  # c_{t-1} = (2 c_{t-1}) / 2
                 p_g_s[t].mul_(i_s[t])
                 p_o_s[t].mul_(tc)
                 torch.mul(h_t, tc, out=hp_s[t])  # o tanh(c)^2 (h_t is still o_t tanh(c_t) here)
@@ -163,7 +168,7 @@ class LSTMRecurrence(torch.autograd.Function):
         ctx.truncate = truncate  # type: ignore[attr-defined]
         ctx.norms = (norm_h, norm_c)  # type: ignore[attr-defined]
         ctx.has_bias = bias_hh is not None  # type: ignore[attr-defined]
-        return hs, cs[-1].clone()
+        return hs, cs[-1] * 0.5
 
     @staticmethod
     @once_differentiable
