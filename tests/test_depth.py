@@ -15,6 +15,7 @@ import torch
 from conftest import run_script
 
 import rnn_scratch
+import rnn_scratch.benchmark.timing as bm
 from rnn_scratch.errors import ConfigError
 from rnn_scratch.models.classifier import build_model
 from rnn_scratch.models.config import ModelConfig
@@ -178,3 +179,13 @@ def test_a_stacked_run_samples_resumes_at_its_depth_and_refuses_another(tmp_path
     flat = build_model(one.model, model.core.input_size, 6, model.weight_out.shape[0])
     with pytest.raises(ValueError, match=r"2-layer \(model.num_layers=2\), this model is 1-layer"):
         flat.load_state_dict(model.state_dict())
+
+
+def test_the_benchmark_times_the_same_function_as_torch_at_two_layers() -> None:
+    """``scripts/benchmark.py --layers 2``: ours and torch.nn's two-layer module with copied weights."""
+    torch.manual_seed(3)
+    for family in bm.available_families():
+        ours = bm.hand_written(family, 5, 4, "manual", num_layers=2).double()
+        ref = bm.torch_layer(family, ours).double()
+        x = torch.randn(3, 2, 5, dtype=torch.float64)
+        torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=1e-12, rtol=0)
