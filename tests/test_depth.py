@@ -189,3 +189,15 @@ def test_the_benchmark_times_the_same_function_as_torch_at_two_layers() -> None:
         ref = bm.torch_layer(family, ours).double()
         x = torch.randn(3, 2, 5, dtype=torch.float64)
         torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=1e-12, rtol=0)
+
+
+def test_settings_changed_on_a_stack_reach_every_layer() -> None:
+    """``truncate`` (set by the benchmark) and ``bptt`` set after construction hold in each layer."""
+    torch.manual_seed(5)
+    stack = rnn_scratch.RNN(2, 3, num_layers=2).double()
+    x = torch.randn(6, 2, 2, dtype=torch.float64, requires_grad=True)
+    full = torch.autograd.grad(stack(x)[0][-1].sum(), x)[0]
+    stack.truncate, stack.bptt = 2, "manual"
+    cut = torch.autograd.grad(stack(x)[0][-1].sum(), x)[0]
+    assert all(layer.truncate == 2 and layer.bptt == "manual" for layer in stack.layers)
+    assert torch.equal(cut[:4], torch.zeros_like(cut[:4])) and not torch.equal(full[:4], cut[:4])

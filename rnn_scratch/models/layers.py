@@ -239,7 +239,9 @@ class Recurrent(nn.Module):
         finals: list[State] = []
         hs = u
         for i, (layer, s) in enumerate(zip(self.layers, split_state(state, self.num_layers), strict=True)):
-            layer.record_state_grads = self.record_state_grads
+            # settings changed on the stack after construction (a probe, the benchmark) hold for each layer
+            layer.record_state_grads, layer.truncate = self.record_state_grads, self.truncate
+            layer.bptt, layer.cuda_graph = self.bptt, self.cuda_graph
             if i > 0:
                 u = layer.cell.input_projection(self.dropout(hs, self.training))
             hs, final = layer.forward_projected(u, s, mask)
