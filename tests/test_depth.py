@@ -87,12 +87,16 @@ def test_dropout_between_layers_has_its_own_stream_and_is_off_in_eval() -> None:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "key"),
-    [(["model.num_layers=0"], "model.num_layers"), (["model.dropout=0.5"], "model.dropout")],
+    ("num_layers", "dropout", "key"),
+    [(0, 0.0, "model.num_layers"), (1, 0.5, "model.dropout"), (2, 1.0, "model.dropout")],
 )
-def test_bad_depth_settings_name_their_key(overrides: list[str], key: str, tmp_path: Path) -> None:
-    proc = run_script(["steps=1", *overrides, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
-    assert proc.returncode != 0 and key in proc.stderr
+def test_bad_depth_settings_name_their_key(num_layers: int, dropout: float, key: str) -> None:
+    """In this process (scripts/train.py turns a ConfigError into its one line and exit 2)."""
+    cfg = TrainConfig()
+    cfg.model.num_layers, cfg.model.dropout = num_layers, dropout
+    with pytest.raises(ConfigError) as raised:
+        validate(cfg)
+    assert raised.value.key == key
 
 
 def test_instruments_at_two_layers() -> None:
