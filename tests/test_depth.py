@@ -205,3 +205,21 @@ def test_settings_changed_on_a_stack_reach_every_layer() -> None:
     cut = torch.autograd.grad(stack(x)[0][-1].sum(), x)[0]
     assert all(layer.truncate == 2 and layer.bptt == "manual" for layer in stack.layers)
     assert torch.equal(cut[:4], torch.zeros_like(cut[:4])) and not torch.equal(full[:4], cut[:4])
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm"])
+def test_the_stack_records_the_gradient_reaching_each_step_of_each_layer(name: str) -> None:
+    """state_grad_norms are (L, T), the same by hand as by autograd's hooks, and row l is ||dL/dh_t^l||."""
+    torch.manual_seed(6)
+    manual = build_model(ModelConfig(name=name, num_layers=2, bptt="manual"), 5, 4, 3).double()
+    auto = build_model(ModelConfig(name=name, num_layers=2, bptt="autograd"), 5, 4, 3).double()
+    auto.load_state_dict(manual.state_dict())
+    x = torch.randint(0, 5, (3, 6))
+    norms = []
+    for model in (manual, auto):
+        model.core.record_state_grads = True
+        model(x)[0].square().sum().backward()
+        norms.append(model.core.state_grad_norms)
+    assert norms[0]["h"].shape == (2, 6) and set(norms[0]) == set(norms[1])
+    torch.testing.assert_close(norms[0]["h"], norms[1]["h"], atol=1e-12, rtol=1e-10)
+    assert (norms[0]["h"][:, 0] > 0).all()  # the first step of every layer gets its gradient

@@ -35,7 +35,14 @@ from rnn_scratch.models.base import RecurrentCell, State
 from rnn_scratch.models.bptt import BPTT_MODES, detach_state, is_chunk_start
 from rnn_scratch.models.bptt.graphed import graph_key, graph_recurrence
 from rnn_scratch.models.cells import GRUCell, LSTMCell, RNNCell
-from rnn_scratch.models.stack import LayerDropout, join_states, layer_suffix, saved_depth, split_state
+from rnn_scratch.models.stack import (
+    LayerDropout,
+    check_depth,
+    join_states,
+    layer_suffix,
+    split_state,
+    stack_norms,
+)
 
 
 def float64_norm(g: Tensor) -> Tensor:
@@ -139,10 +146,7 @@ class Recurrent(nn.Module):
         with row l for layer l (rows of the layers' own, gathered when read, after backward)."""
         if self.num_layers == 1:
             return self._norms
-        per_layer = [layer.state_grad_norms for layer in self.layers]
-        if not all(per_layer):
-            return {}
-        return {k: torch.stack([norms[k] for norms in per_layer]) for k in per_layer[0]}
+        return stack_norms([layer.state_grad_norms for layer in self.layers])
 
     layers: tuple[Recurrent, ...]
     # registered in __init__ from the cell, under the cell's names:
@@ -163,13 +167,7 @@ class Recurrent(nn.Module):
         return self
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
-        # a checkpoint of another depth: one line naming both, not torch's list of missing keys
-        saved = saved_depth(state_dict, prefix)
-        if saved is not None and saved != self.num_layers:
-            raise ValueError(
-                f"the saved weights are {saved}-layer (model.num_layers={saved}), this model is "
-                f"{self.num_layers}-layer (model.num_layers={self.num_layers}): they cannot load"
-            )
+        check_depth(state_dict, prefix, self.num_layers)  # one line naming both depths, not torch's list
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(

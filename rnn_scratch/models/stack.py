@@ -45,6 +45,23 @@ def saved_depth(state_dict: Mapping[str, Tensor], prefix: str) -> int | None:
     return max(int(i) for i in layers if i.isdigit()) + 1 if layers else None
 
 
+def check_depth(state_dict: Mapping[str, Tensor], prefix: str, num_layers: int) -> None:
+    """ValueError, one line naming both depths, if the weights under ``prefix`` have another depth."""
+    saved = saved_depth(state_dict, prefix)
+    if saved is not None and saved != num_layers:
+        raise ValueError(
+            f"the saved weights are {saved}-layer (model.num_layers={saved}), this model is "
+            f"{num_layers}-layer (model.num_layers={num_layers}): they cannot load"
+        )
+
+
+def stack_norms(per_layer: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """Each layer's ``{part: (T,)}`` gradient norms -> ``{part: (L, T)}``; {} if a layer has none."""
+    if not all(per_layer):
+        return {}
+    return {k: torch.stack([norms[k] for norms in per_layer]) for k in per_layer[0]}
+
+
 def split_state(state: State | None, num_layers: int) -> list[State | None]:
     """torch.nn's stacked state -> one state per layer. (L, B, H) parts -> L states of (B, H) parts."""
     if state is None:
