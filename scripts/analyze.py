@@ -4,7 +4,9 @@ For each run folder (it holds ``checkpoint.pt``): rebuild the model and its eval
 memory (linear probes), the Lyapunov spectrum and Jacobian products, the state trajectories (PCA) and
 the fixed points of the autonomous cell. Writes ``dynamics.json``, ``memory.png``, ``lyapunov.png`` and
 ``trajectories.png`` into ``RUN_DIR/dynamics/`` (or ``--out/<i>_<run name>/``), and with several runs
-``compare.png``: one row per run, side by side. See docs/dynamics.md for how to read them.
+``compare.png``: one row per run, side by side. ``--depth`` adds ``gradient_depth.png``: the gradient
+probe over time and layer, a panel per run (``rnn_scratch.study.depth``). See docs/dynamics.md for how to
+read them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import torch
 
 from rnn_scratch.study.analyze import analyze, compare_figure, plt, to_json, write_run
+from rnn_scratch.study.depth import depth_figure
 from rnn_scratch.training.config import ConfigError
 
 
@@ -28,6 +31,7 @@ def main() -> None:
         help="the constant input of the autonomous cell whose fixed points are searched",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="fixed-point starts, Lyapunov directions")
+    parser.add_argument("--depth", action="store_true", help="also gradient_depth.png: time x layer")
     args = parser.parse_args()
     torch.set_num_threads(1)
     try:
@@ -53,6 +57,12 @@ def main() -> None:
             fig.savefig(out / "compare.png")
             plt.close(fig)
             print(f"side by side: {out / 'compare.png'}")
+        if args.depth:
+            out = args.out or args.run_dirs[0] / "dynamics"
+            fig = depth_figure(args.run_dirs)
+            fig.savefig(out / "gradient_depth.png")
+            plt.close(fig)
+            print(f"gradient over time and layer: {out / 'gradient_depth.png'}")
     except (ConfigError, ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -51,6 +51,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--hidden", type=ints, default=[128], help="comma list, e.g. 32,128,512")
     p.add_argument("--seq-len", type=ints, default=[50], help="comma list, e.g. 10,50,200")
     p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--layers", type=int, default=1, help="num_layers of ours and torch.nn's (>1: no floor)")
     p.add_argument("--vocab", type=int, default=32, help="input size I (one-hot characters)")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
@@ -90,12 +91,13 @@ def cases_for(
     grad = torch.randn(steps, batch, hidden, device=args.device)
     cases, info = [], {"H": hidden, "T": steps}
     for family in args.families:
-        ours = bm.hand_written(family, vocab, hidden).to(args.device)
+        ours = bm.hand_written(family, vocab, hidden, num_layers=args.layers).to(args.device)
         cases.append(bm.Case(f"{family} autograd", family, ours, x, grad))
-        manual = bm.hand_written(family, vocab, hidden, bptt="manual").to(args.device)
+        manual = bm.hand_written(family, vocab, hidden, "manual", args.layers).to(args.device)
         manual.load_state_dict(ours.state_dict())
         cases.append(bm.Case(f"{family} manual BPTT", family, manual, x, grad))
-        cases.append(bm.MatmulFloor(f"{family} matmul floor", family, manual, x, grad))
+        if args.layers == 1:  # the floor's matmuls are one layer's
+            cases.append(bm.MatmulFloor(f"{family} matmul floor", family, manual, x, grad))
         if family == args.families[0]:  # torch.compile on the first family only: compiling is slow
             if args.compile and steps > args.compile_max_steps:
                 info["compile_error"] = f"skipped: T > --compile-max-steps {args.compile_max_steps}"
@@ -202,7 +204,8 @@ def main() -> None:
         rows += study_shape_rows(args)
     mem = memory_rows(args)
 
-    print(f"\n{args.device}, {args.threads} threads, float32, B={args.batch}, I={args.vocab}, times in ms,")
+    layers = f", {args.layers} layers" if args.layers > 1 else ""
+    print(f"\n{args.device}, {args.threads} threads, float32, B={args.batch}, I={args.vocab}{layers}, in ms,")
     print(f"median of {args.repeats} repeats. speedup = torch.nn.* time / ours: > 1 means ours is faster.")
     print(report.format_table(rows))
     print(

@@ -10,9 +10,11 @@ defined and registered inside that test module only.
 What it checks, per case:
 
 * parity with the cell's ``torch.nn`` reference (float64, 1e-10): outputs, final state, every gradient;
+  at one layer and stacked two deep (``torch.nn.RNN/LSTM/GRU(num_layers=2)``);
 * the hand-derived BPTT (``cell.recurrence``) against autograd through the plain loop (full, with a
   padding mask, truncated) and, where it is the true gradient (not truncated), against finite
-  differences (``torch.autograd.gradcheck``, float64);
+  differences (``torch.autograd.gradcheck``, float64); the same for two stacked layers, through time
+  and depth, on smaller sizes;
 * the analysis Jacobian (``cell.jacobian_times``) against autograd's;
 * Lyapunov exponents on a case with a known answer: with k = n the exponents sum to the mean of
   ``ln |det J_t|`` along the trajectory (volume growth), whatever the cell;
@@ -34,7 +36,7 @@ import torch
 from conftest import ROOT, run_script
 
 from rnn_scratch.analysis.lyapunov import lyapunov_spectrum
-from rnn_scratch.analysis.stepping import jacobian_times, run, step_flat
+from rnn_scratch.analysis.stepping import as_cell, jacobian_times, project, recurrent_blocks, run, step_flat
 from rnn_scratch.models.base import RecurrentCell
 from rnn_scratch.models.baselines import TorchRecurrentBaseline
 from rnn_scratch.models.classifier import build_model
@@ -62,11 +64,13 @@ class Case:
     def config(self) -> ModelConfig:
         return ModelConfig(name=self.name, **self.model)
 
-    def layer(self, bptt: str = "autograd", truncate: int | None = None, seq_len: int = T) -> Recurrent:
+    def layer(
+        self, bptt: str = "autograd", truncate: int | None = None, seq_len: int = T, num_layers: int = 1
+    ) -> Recurrent:
         """The layer (float64) with the options the config gives this cell (``cell.options``)."""
         cls = cell_class(self.name)
         options = cls.options(self.config(), seq_len)
-        return Recurrent(I, H, bptt=bptt, truncate=truncate, cell_class=cls, **options).double()
+        return Recurrent(I, H, num_layers, bptt=bptt, truncate=truncate, cell_class=cls, **options).double()
 
 
 def cases(cells: tuple[type[RecurrentCell], ...]) -> list[Case]:
@@ -133,6 +137,64 @@ class CellSuite:
         for a, b in zip(grads_a, grads_b, strict=True):
             torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
 
+    def test_stacked_parity_with_its_torch_reference(self, reference_case: Case) -> None:
+        """Two layers against ``torch.nn.*(num_layers=2)``: torch's parameter names in torch's order
+        (copied by position), the (L, B, H) state in and out, every gradient (input and state too)."""
+        torch.manual_seed(0)
+        ours = reference_case.layer(num_layers=2)
+        theirs = TorchRecurrentBaseline(reference_case.name, I, H, num_layers=2, **reference_case.model)
+        theirs = theirs.double()
+        names = [n for n, _ in ours.named_parameters()]
+        assert names == [n for n, _ in theirs.rnn.named_parameters()]
+        with torch.no_grad():
+            for p, q in zip(ours.parameters(), theirs.rnn.parameters(), strict=True):
+                q.copy_(p)
+        x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+        names = ours.cells[0].state_names
+        parts = [torch.randn(2, B, H, dtype=torch.float64, requires_grad=True) for _ in names]
+        given = parts[0] if len(parts) == 1 else tuple(parts)
+        (out_a, fin_a), (out_b, fin_b) = ours(x, given), theirs(x, given)
+        torch.testing.assert_close(out_a, out_b, atol=1e-10, rtol=0)
+        assert all(s.shape == (2, B, H) for s in state_tensors(fin_a))
+        for a, b in zip(state_tensors(fin_a), state_tensors(fin_b), strict=True):
+            torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+        w = torch.randn_like(out_a)
+        loss_a = (out_a * w).sum() + sum((s**2).sum() for s in state_tensors(fin_a))
+        loss_b = (out_b * w).sum() + sum((s**2).sum() for s in state_tensors(fin_b))
+        grads_a = torch.autograd.grad(loss_a, [x, *parts, *ours.parameters()])
+        grads_b = torch.autograd.grad(loss_b, [x, *parts, *theirs.rnn.parameters()])
+        for a, b in zip(grads_a, grads_b, strict=True):
+            torch.testing.assert_close(a, b, atol=1e-10, rtol=0)
+
+    @pytest.mark.parametrize("variant", ["full", "mask", "truncate"])
+    def test_stacked_hand_derived_bptt_is_the_gradient(self, case: Case, variant: str) -> None:
+        """Two layers: the hand-derived backward of each layer, chained through the input projection
+        of the layer above, is autograd's gradient for every input, state and weight of both layers
+        (and the true one: gradcheck, untruncated), with the same mask and truncation in each layer."""
+        torch.manual_seed(5)
+        t, b = 4, 2  # small: gradcheck perturbs every entry of both layers
+        k = 2 if variant == "truncate" else None
+        manual = case.layer("manual", k, num_layers=2)
+        auto = case.layer("autograd", k, num_layers=2)
+        auto.load_state_dict(manual.state_dict())
+        mask = None if variant != "mask" else torch.arange(t)[:, None] < torch.tensor([t, 2])[None, :]
+        x = torch.randn(t, b, I, dtype=torch.float64, requires_grad=True)
+        names = manual.cells[0].state_names
+        s0 = [torch.randn(2, b, H, dtype=torch.float64, requires_grad=True) for _ in names]
+        w = torch.randn(t, b, H, dtype=torch.float64)
+
+        def loss(layer: Recurrent, x: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+            out, final = layer(x, rest[0] if len(rest) == 1 else tuple(rest), mask)
+            return (out * w).sum() + sum((s**2).sum() for s in state_tensors(final))
+
+        if k is None:
+            params = tuple(manual.parameters())
+            assert torch.autograd.gradcheck(lambda *a: loss(manual, *a[: 1 + len(s0)]), (x, *s0, *params))
+        got = torch.autograd.grad(loss(manual, x, *s0), [x, *s0, *manual.parameters()])
+        want = torch.autograd.grad(loss(auto, x, *s0), [x, *s0, *auto.parameters()])
+        for a, b_ in zip(got, want, strict=True):
+            torch.testing.assert_close(a, b_, atol=1e-10, rtol=1e-10)
+
     @pytest.mark.parametrize("variant", ["full", "mask", "truncate"])
     def test_hand_derived_bptt_is_the_gradient(self, case: Case, variant: str) -> None:
         torch.manual_seed(1)
@@ -175,6 +237,27 @@ class CellSuite:
 
         expected = torch.func.vmap(torch.func.jacrev(one, argnums=1))(u, s)
         q = torch.randn(B, cell.state_size, 3, dtype=torch.float64)
+        torch.testing.assert_close(jacobian_times(cell, u, s, q), expected @ q, atol=1e-12, rtol=1e-10)
+
+    def test_stacked_analysis_jacobian_equals_autograd(self, case: Case) -> None:
+        """Two layers stepped as one cell (``as_cell``): its step is the layer's, its block-triangular
+        Jacobian (each cell's own and the coupling through W_ih^1) autograd's, one block per layer."""
+        torch.manual_seed(6)
+        layer = case.layer(num_layers=2)
+        cell: Any = as_cell(layer)
+        assert [b.shape for b in recurrent_blocks(layer)] == [(H, H), (H, H)]
+        x = torch.randn(3, 2, I, dtype=torch.float64)
+        states = run(cell, project(cell, x))
+        out, final = layer(x)
+        torch.testing.assert_close(states[1:, :, :H], out, atol=1e-12, rtol=0)  # s[:H]: the top h
+        u = project(cell, x)[-1]
+        s = states[-2] + 0.1 * torch.randn_like(states[-2])
+
+        def one(ui: torch.Tensor, si: torch.Tensor) -> torch.Tensor:
+            return step_flat(cell, ui[None], si[None])[0]
+
+        expected = torch.func.vmap(torch.func.jacrev(one, argnums=1))(u, s)
+        q = torch.randn(2, cell.state_size, 3, dtype=torch.float64)
         torch.testing.assert_close(jacobian_times(cell, u, s, q), expected @ q, atol=1e-12, rtol=1e-10)
 
     def test_lyapunov_exponents_sum_to_the_volume_growth(self, case: Case) -> None:

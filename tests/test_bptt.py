@@ -83,7 +83,7 @@ def _loss(out: Tensor, h_final: Tensor) -> Tensor:
 
 def _layer(bptt: str, k: int | None, bias: bool = True) -> RNN:
     torch.manual_seed(7)
-    layer = RNN(IN, H, bias, bptt=bptt, truncate=k).double()
+    layer = RNN(IN, H, bias=bias, bptt=bptt, truncate=k).double()
     layer.cell.init_recurrent("orthogonal", gain=1.2)  # gradients neither vanish nor stay small
     return layer
 

@@ -108,7 +108,7 @@ def test_gradcheck_tanh_with_mask() -> None:
 def _run(name: str, bptt: str, k: int | None, mask: Tensor | None, bias: bool = True) -> dict[str, Tensor]:
     """Forward + backward of a loss that uses every output and the final state (h and c)."""
     torch.manual_seed(7)
-    layer = getattr(rnn_scratch, name)(IN, H, bias, bptt=bptt, truncate=k).double()
+    layer = getattr(rnn_scratch, name)(IN, H, bias=bias, bptt=bptt, truncate=k).double()
     layer.cell.init_recurrent("orthogonal", gain=1.2)
     g = torch.Generator().manual_seed(1)
     x = torch.randn(T, B, IN, generator=g, dtype=F64, requires_grad=True)

@@ -47,7 +47,7 @@ def copy_weights(ours: nn.Module, theirs: nn.Module) -> None:
 def make_pair(kind: str, layer: bool, size: int, hidden: int, bias: bool):
     ours_cls, theirs_cls = KINDS[kind][2:] if layer else KINDS[kind][:2]
     theirs = theirs_cls(size, hidden, bias=bias).double()
-    ours = ours_cls(size, hidden, bias).double()
+    ours = ours_cls(size, hidden, bias=bias).double()
     copy_weights(ours, theirs)
     return ours, theirs
 
@@ -186,7 +186,7 @@ def test_layer_cell_shares_parameters(kind: str) -> None:
 def test_forward_indices_equals_one_hot(kind: str, bias: bool) -> None:
     torch.manual_seed(0)
     n_in, hidden, steps, batch = 7, 5, 6, 3
-    layer = KINDS[kind][2](n_in, hidden, bias).double()
+    layer = KINDS[kind][2](n_in, hidden, bias=bias).double()
     idx = torch.randint(0, n_in, (steps, batch))
     s = make_state(kind, batch, hidden, True)
     assert s is not None

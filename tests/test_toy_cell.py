@@ -98,6 +98,7 @@ def registered() -> Iterator[None]:
 class TestToyCell(CellSuite):
     cells = (ToyLinearCell,)
     test_parity_with_its_torch_reference = None  # type: ignore[assignment]  # no torch.nn twin to match
+    test_stacked_parity_with_its_torch_reference = None  # type: ignore[assignment]
 
     def test_train_script_runs_it(self, case: Case, tmp_path: Path) -> None:
         """In this process: ``train()`` with ``model.name`` set to the toy, validated like any cell."""

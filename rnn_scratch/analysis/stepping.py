@@ -20,35 +20,60 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnn_scratch.analysis.stacked import StackedCell
 from rnn_scratch.models.base import RecurrentCell, State
 from rnn_scratch.models.baselines import TorchRecurrentBaseline
 from rnn_scratch.models.layers import Recurrent
 from rnn_scratch.models.registry import cell_class
 
 
-def as_cell(core: nn.Module) -> RecurrentCell:
-    """The cell that computes one step of ``core``: its own, or a copy of a torch.nn baseline's weights."""
+def layer_cells(core: nn.Module) -> tuple[RecurrentCell, ...]:
+    """The cell of each layer of ``core``, bottom first: its own, or copies of a torch.nn baseline's
+    weights (``weight_ih_l<i>`` -> ``weight_ih``); a cell is its own only layer."""
     if isinstance(core, Recurrent):
-        return core.cell
+        return core.cells
     if isinstance(core, TorchRecurrentBaseline):
         rnn, weight = core.rnn, core.weight_hh
         # torch.nn.RNN's nonlinearity (tanh or relu) is the cell's; LSTM and GRU have none
         extra = {"nonlinearity": rnn.nonlinearity} if hasattr(rnn, "nonlinearity") else {}
-        cell = cell_class(core.kind)(core.input_size, core.hidden_size, rnn.bias, **extra)
-        cell = cell.to(device=weight.device, dtype=weight.dtype)
-        with torch.no_grad():
-            for name, param in cell.named_parameters():
-                param.copy_(getattr(rnn, f"{name}_l0"))
-        return cell
+        cells = []
+        for layer in range(core.num_layers):
+            size = core.input_size if layer == 0 else core.hidden_size
+            cell = cell_class(core.kind)(size, core.hidden_size, rnn.bias, **extra)
+            cell = cell.to(device=weight.device, dtype=weight.dtype)
+            with torch.no_grad():
+                for name, param in cell.named_parameters():
+                    param.copy_(getattr(rnn, f"{name}_l{layer}"))
+            cells.append(cell)
+        return tuple(cells)
     if isinstance(core, RecurrentCell):
-        return core
+        return (core,)
     raise TypeError(f"cannot step a {type(core).__name__}: expected one of our cores or a torch_* baseline")
 
 
+def as_cell(core: nn.Module) -> RecurrentCell:
+    """The cell that computes one step of ``core``: its own, or a copy of a torch.nn baseline's
+    weights; a stack of layers as one ``StackedCell`` (``rnn_scratch.analysis.stacked``: the flat
+    state is the layers' flat states, top layer first, so ``s[:H]`` is the h that is read out)."""
+    cells = layer_cells(core)
+    # the stack duck-types the cell's stepping interface (step, unflatten, jacobian_times, ...)
+    return cells[0] if len(cells) == 1 else StackedCell(cells)  # type: ignore[return-value]
+
+
+def recurrent_blocks(core: nn.Module) -> list[Tensor]:
+    """Each layer's (H, H) block of its recurrent weights whose spectrum the instruments read, as its
+    cell declares it (``RecurrentCell.recurrent_block``): W_hh (RNN), the candidate's block (LSTM g,
+    GRU n); bottom layer first."""
+    return [cell.recurrent_block() for cell in layer_cells(core)]
+
+
 def recurrent_block(core: nn.Module) -> Tensor:
-    """The (H, H) block of the core's recurrent weights whose spectrum the instruments read, as its cell
-    declares it (``RecurrentCell.recurrent_block``): W_hh (RNN), the candidate's block (LSTM g, GRU n)."""
-    return as_cell(core).recurrent_block()
+    """The (H, H) block of a one-layer core's recurrent weights whose spectrum the instruments read
+    (stacked: ``recurrent_blocks``, one per layer)."""
+    blocks = recurrent_blocks(core)
+    if len(blocks) > 1:
+        raise ValueError(f"a {len(blocks)}-layer core has a block per layer: use recurrent_blocks")
+    return blocks[0]
 
 
 def state_size(cell: RecurrentCell) -> int:

@@ -99,15 +99,20 @@ def one_hot_input(steps: int, batch: int, vocab: int, device: str, dtype: torch.
     return F.one_hot(idx, vocab).to(dtype).requires_grad_()
 
 
-def hand_written(family: str, vocab: int, hidden: int, bptt: str = "autograd") -> Recurrent:
-    """The registered cell ``family`` unrolled by our layer: ``rnn_scratch.RNN/LSTM/GRU(vocab, hidden)``."""
-    return Recurrent(vocab, hidden, bptt=bptt, cell_class=cell_class(family))
+def hand_written(
+    family: str, vocab: int, hidden: int, bptt: str = "autograd", num_layers: int = 1
+) -> Recurrent:
+    """The registered cell ``family`` unrolled by our layer: ``rnn_scratch.RNN/LSTM/GRU(vocab, hidden,
+    num_layers)``."""
+    return Recurrent(vocab, hidden, num_layers, bptt=bptt, cell_class=cell_class(family))
 
 
 def torch_layer(family: str, like: Recurrent) -> nn.RNNBase:
-    """``torch.nn.RNN/LSTM/GRU`` with ``like``'s weights copied, so both compute the same thing."""
-    layer = torch_module(family)(like.input_size, like.hidden_size)
-    layer.load_state_dict({f"{n}_l0": p for n, p in like.state_dict().items()})
+    """``torch.nn.RNN/LSTM/GRU`` with ``like``'s weights copied (and its depth), so both compute the
+    same thing; a stack's parameter names are torch's already, a single layer's gain ``_l0``."""
+    layer = torch_module(family)(like.input_size, like.hidden_size, like.num_layers)
+    suffix = "_l0" if like.num_layers == 1 else ""
+    layer.load_state_dict({f"{n}{suffix}": p for n, p in like.state_dict().items()})
     return layer
 
 

@@ -32,17 +32,26 @@ def torch_module(kind: str) -> Callable[..., nn.RNNBase]:
 
 class TorchRecurrentBaseline(nn.Module):
     """The ``torch.nn`` reference of the cell ``kind`` (``torch.nn.RNN`` (tanh or relu) / ``LSTM`` /
-    ``GRU``), one layer, time-major, with our layer interface. ``nonlinearity`` is the RNN's
-    (``torch.nn.RNN(nonlinearity=...)``); the others take none."""
+    ``GRU``), time-major, with our layer interface. ``nonlinearity`` is the RNN's
+    (``torch.nn.RNN(nonlinearity=...)``); the others take none. ``num_layers`` and ``dropout`` are
+    torch's; one layer's state is (B, H) parts, a stack's torch's (L, B, H), as our layers'."""
 
     def __init__(
-        self, kind: str, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh"
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: str = "tanh",
+        num_layers: int = 1,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.kind, self.input_size, self.hidden_size = kind, input_size, hidden_size
+        self.num_layers = num_layers
         module = torch_module(kind)
         extra = {"nonlinearity": nonlinearity} if module is nn.RNN else {}
-        self.rnn = module(input_size, hidden_size, bias=bias, **extra)
+        self.rnn = module(input_size, hidden_size, num_layers, bias=bias, dropout=dropout, **extra)
         self.record_state_grads = False
         self.state_grad_norms: dict[str, Tensor] = {}  # unavailable: see the module docstring
 
@@ -59,10 +68,11 @@ class TorchRecurrentBaseline(nn.Module):
         ``mask`` (T, B) marks right-padded batches: torch runs them as a packed sequence, so the final
         state is each row's state after its last real step (the output is zero past it).
         """
-        if isinstance(state, tuple):  # torch wants a leading layer dimension
-            state = (state[0][None], state[1][None])
-        elif state is not None:
-            state = state[None]
+        one = self.num_layers == 1  # a stack's state is torch's already: (L, B, H) parts
+        if isinstance(state, tuple) and one:  # torch wants a leading layer dimension
+            state = (state[0].unsqueeze(0), state[1].unsqueeze(0))
+        elif isinstance(state, Tensor) and one:
+            state = state.unsqueeze(0)
         if mask is None:
             out, final = self.rnn(x, state)
         else:
@@ -70,6 +80,8 @@ class TorchRecurrentBaseline(nn.Module):
             packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
             packed_out, final = self.rnn(packed, state)
             out, _ = pad_packed_sequence(packed_out, total_length=x.shape[0])
+        if not one:
+            return out, final
         if isinstance(final, tuple):
             return out, (final[0][0], final[1][0])
         return out, final[0]

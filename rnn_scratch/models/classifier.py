@@ -64,6 +64,8 @@ class CharClassifier(nn.Module):
         if every_step:
             return (hidden @ self.weight_out.t() + self.bias_out).transpose(0, 1), hidden
         last = state[0] if isinstance(state, tuple) else state  # h after each row's last real step
+        if last.dim() == 3:  # stacked (L, B, H): the read-out reads the top layer
+            last = last[-1]
         return last @ self.weight_out.t() + self.bias_out, hidden
 
 
@@ -74,24 +76,40 @@ def cell_options(cfg: ModelConfig, seq_len: int | None = None) -> dict[str, Any]
     return cell_class(cfg.name).options(cfg, seq_len)
 
 
+DROPOUT_SEED_OFFSET = 2_000_003
+"""The dropout stream's seed is the run's seed plus this: disjoint from the data streams' (training:
+``seed``, eval: ``seed + 1_000_003``, ``rnn_scratch.training.setup``)."""
+
+
 def build_model(
-    cfg: ModelConfig, input_size: int, hidden_size: int, n_outputs: int, seq_len: int | None = None
+    cfg: ModelConfig,
+    input_size: int,
+    hidden_size: int,
+    n_outputs: int,
+    seq_len: int | None = None,
+    seed: int = 0,
 ) -> CharClassifier:
     """The classifier with the core ``cfg.name``: a registered cell (``rnn_scratch.models.registry``)
-    unrolled by ``Recurrent``, or a ``torch_<cell>`` baseline.
+    unrolled by ``Recurrent``, or a ``torch_<cell>`` baseline; ``cfg.num_layers`` of them stacked.
 
     ``seq_len``: the run's sequence length, chrono initialisation's ``T_max`` when
-    ``cfg.chrono_tmax`` is null."""
+    ``cfg.chrono_tmax`` is null. ``seed``: the run's, from which the dropout between layers draws
+    (``seed + DROPOUT_SEED_OFFSET``)."""
     core: Recurrent | TorchRecurrentBaseline
     if is_baseline(cfg.name):
         cell = model_cell(cfg.name)
         extra_torch = {"nonlinearity": cfg.nonlinearity} if len(cell.nonlinearities) > 1 else {}
-        core = TorchRecurrentBaseline(cell.name, input_size, hidden_size, cfg.bias, **extra_torch)
+        core = TorchRecurrentBaseline(
+            cell.name, input_size, hidden_size, cfg.bias, num_layers=cfg.num_layers, dropout=cfg.dropout,
+            **extra_torch,
+        )  # fmt: skip
     else:
         cell = cell_class(cfg.name)
         core = Recurrent(
-            input_size, hidden_size, cfg.bias, bptt=cfg.bptt, truncate=cfg.truncate,
+            input_size, hidden_size, cfg.num_layers, cfg.bias, dropout=cfg.dropout,
+            dropout_seed=seed + DROPOUT_SEED_OFFSET, bptt=cfg.bptt, truncate=cfg.truncate,
             cuda_graph=cfg.cuda_graph, cell_class=cell, **cell.options(cfg, seq_len),
         )  # fmt: skip
-        core.cell.init_recurrent(cfg.init, cfg.init_gain)
+        for layer_cell in core.cells:
+            layer_cell.init_recurrent(cfg.init, cfg.init_gain)
     return CharClassifier(core, n_outputs)

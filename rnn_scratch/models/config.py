@@ -14,6 +14,8 @@ class ModelConfig:
     """The recurrent core (``name``) and how it is initialised and differentiated."""
 
     name: str = "rnn"
+    num_layers: int = 1  # layers stacked, as torch.nn's num_layers; the read-out reads the top one
+    dropout: float = 0.0  # between stacked layers while training, as torch.nn's (0: none)
     init: str = "default"  # W_hh: default (torch's uniform) | orthogonal | identity (W_hh = I)
     init_gain: float = 1.0
     bias: bool = True

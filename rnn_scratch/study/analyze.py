@@ -29,6 +29,7 @@ from rnn_scratch.training.checkpoint import load_trained
 from rnn_scratch.training.config import ConfigError
 from rnn_scratch.training.instruments import drive
 from rnn_scratch.training.loop import EVAL_SEED_OFFSET
+from rnn_scratch.training.monitor import layer_axis
 
 PROBES, LYAPUNOV, K, TRAJECTORIES, STARTS = 1024, 32, 16, 24, 64
 
@@ -68,6 +69,7 @@ def analyze(run_dir: Path, fixed_input: str = "mean", seed: int = 0) -> dict[str
         json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
     )
     grad = np.load(run_dir / "grad_norms.npz")["h"] if (run_dir / "grad_norms.npz").exists() else None
+    by_layer = None if grad is None or not len(grad) else layer_axis(grad)[-1]  # (L, T), bottom first
     return {
         "run_dir": str(run_dir),
         "model": cfg["model"]["name"], "task": cfg["task"]["name"], "seq_len": cfg["seq_len"],
@@ -76,7 +78,8 @@ def analyze(run_dir: Path, fixed_input: str = "mean", seed: int = 0) -> dict[str
         "target_metric": "acc" if "acc" in decoded else "r2",
         "memory_curve": curve.numpy(), "memory_capacity": memory_capacity(curve),
         "lyapunov": exponents.numpy(), "product_norms": products.numpy(),
-        "grad_profile": None if grad is None or not len(grad) else grad[-1],
+        # the top layer's: the state the memory probes decode (stacked: every layer's, bottom first)
+        "grad_profile": None if by_layer is None else by_layer[-1], "grad_profile_by_layer": by_layer,
         "fixed_points": fixed, "fixed_input": fixed_input,
         "pca": pca, "proj": pca.project(states[:, :TRAJECTORIES].double()).numpy(),
         "labels": None if data.y.is_floating_point() else data.y[:TRAJECTORIES].numpy(),
@@ -92,7 +95,7 @@ def to_json(result: dict[str, Any]) -> dict[str, Any]:
         if key == "fixed_points":
             out[key] = value.summary()
         elif isinstance(value, np.ndarray):
-            out[key] = [float(v) for v in value]
+            out[key] = value.astype(float).tolist()
         else:
             out[key] = value
     out["lyapunov_max"] = out["lyapunov"][0]

@@ -201,6 +201,12 @@ def _validate_gates(cfg: TrainConfig) -> None:
     if m.chrono_tmax is not None and not (math.isfinite(m.chrono_tmax) and m.chrono_tmax > 2):
         raise ConfigError("model.chrono_tmax", f"must be > 2 (null: seq_len), got {m.chrono_tmax}")
     model_cell(m.name).check_config(m, cfg.seq_len, m.name)
+    if isinstance(m.num_layers, bool) or not isinstance(m.num_layers, int) or m.num_layers < 1:
+        raise ConfigError("model.num_layers", f"must be an int >= 1, got {m.num_layers!r}")
+    if not 0.0 <= m.dropout < 1.0:
+        raise ConfigError("model.dropout", f"must be in [0, 1), got {m.dropout}")
+    if m.dropout and m.num_layers == 1:
+        raise ConfigError("model.dropout", "acts between stacked layers: it needs model.num_layers > 1")
 
 
 def _validate_task(cfg: TrainConfig) -> None:

@@ -151,6 +151,8 @@ def log_dynamics(
     """
     matrix = monitor.profile.matrix("h")
     grad = matrix[-1] if matrix.size else None
+    if grad is not None and grad.ndim == 2:  # stacked (L, T): the top layer's, whose h is probed
+        grad = grad[-1]
     skipped: dict[str, str] = {}
     try:
         scalars, drawn = eval_dynamics(model, data, grad, chance, figures, skipped)

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from rnn_scratch.analysis.stepping import recurrent_block
+from rnn_scratch.analysis.stepping import recurrent_blocks
 from rnn_scratch.models.classifier import CharClassifier
 from rnn_scratch.tasks import Batch
 from rnn_scratch.training.config import TrainConfig
@@ -175,7 +175,7 @@ def evaluate(run: Run, step: int) -> bool:
     if not (final or is_full_eval(cfg, step)):  # an early eval of the geometric schedule: metrics only
         run.monitor.scalars(step, {f"eval/{k}": v for k, v in evaluated.items()})
         return stop
-    run.monitor.log_eval(step, evaluated, recurrent_block(model.core))
+    run.monitor.log_eval(step, evaluated, recurrent_blocks(model.core))
     figures = task.figures(eval_out, run.eval_data.y)
     if final:  # the final figures also as PNGs in the run folder
         for tag, fig in figures.items():

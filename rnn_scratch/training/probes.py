@@ -29,7 +29,7 @@ import torch
 
 from rnn_scratch.analysis.gradients import decay_rate
 from rnn_scratch.analysis.lyapunov import burn_in_steps, lyapunov_spectrum
-from rnn_scratch.analysis.stepping import recurrent_block
+from rnn_scratch.analysis.stepping import layer_cells, recurrent_blocks
 from rnn_scratch.models.classifier import CharClassifier
 from rnn_scratch.tasks import Batch, Task
 from rnn_scratch.training.config import TrainConfig
@@ -98,11 +98,12 @@ def views(model: CharClassifier, data: Batch) -> dict[str, float | None]:
     of the model now, along the first sequences of ``data`` (the run passes the gradient probe's batch:
     both views on the same sequences), lambda_1 averaged after a burn-in of ⌊T/4⌋ steps
     (``burn_in_steps``, the window the gradient decay is fitted on); lambda_1 and saturation None for
-    variable-length data (their steps do not line up) and for a blown-up model."""
-    weight = model.core.weight_hh.detach()
-    if not torch.isfinite(weight).all():  # a blown-up model: nothing to measure
+    variable-length data (their steps do not line up) and for a blown-up model. Stacked layers: rho is
+    the largest of the layers' and lambda_1 the whole stack's."""
+    weights = [cell.weight_hh.detach() for cell in layer_cells(model.core)]
+    if not all(torch.isfinite(w).all() for w in weights):  # a blown-up model: nothing to measure
         return {"log_spectral_radius": None, "lyapunov_max": None, "saturation": None}
-    rho = recurrent_dynamics(recurrent_block(model.core))["spectral_radius"]
+    rho = max(recurrent_dynamics(b)["spectral_radius"] for b in recurrent_blocks(model.core))
     out: dict[str, float | None] = {
         "log_spectral_radius": math.log(rho) if rho > 0 and math.isfinite(rho) else None,
         "lyapunov_max": None,
@@ -162,6 +163,8 @@ def record_end(run: Any, step: int) -> dict[str, Any]:
     if rows.size:
         first = profile.probe_steps.index(0) if 0 in profile.probe_steps else None
         burn = burn_in_steps(rows.shape[-1])
+        if rows.ndim == 3:  # stacked (probes, L, T): the bottom layer's, reached through the whole stack
+            rows = rows[:, 0]
         decay["grad_decay_init"] = None if first is None else decay_rate(rows[first], burn)
         decay["grad_decay_final"] = decay_rate(rows[-1], burn)
         decay["grad_decay_step_final"] = profile.probe_steps[-1]

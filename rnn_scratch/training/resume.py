@@ -128,6 +128,12 @@ def check_same_run(saved: dict[str, Any], cfg: TrainConfig) -> None:
     (``steps`` may grow: that is what resuming with a larger budget means)."""
     free = FREE_KEYS | {"steps"}
     now = dataclasses.asdict(cfg)
+    depth = with_defaults(saved, cfg)["model"].get("num_layers", 1)
+    if depth != cfg.model.num_layers:  # the one difference the weights themselves cannot absorb
+        raise ConfigError(
+            "model.num_layers",
+            f"the checkpoint is {depth}-layer, this run {cfg.model.num_layers}-layer; cannot resume",
+        )
     for key, value in with_defaults(saved, cfg).items():
         if key not in free and now.get(key) != value:
             raise ConfigError(key, f"differs from the checkpoint's ({value!r}); cannot resume")

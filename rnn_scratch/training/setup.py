@@ -96,6 +96,9 @@ class Run:
             "losses": self.losses, "last": self.last, "wall_time": self.wall_time(),
             "config": dataclasses.asdict(self.cfg), "norm_history": self.norms.state_dict(),
         }  # fmt: skip
+        dropout = getattr(self.model.core, "dropout", None)  # stacked layers' own stream, once drawn
+        if dropout is not None and (drawn := dropout.get_state()) is not None:
+            state["dropout_rng"] = drawn
         save_checkpoint(self.out_dir / CHECKPOINT, state)
 
 
@@ -120,7 +123,9 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
     task = build_task(cfg)
-    model = build_model(cfg.model, task.input_size, cfg.hidden_size, task.n_outputs, cfg.seq_len).to(device)
+    model = build_model(
+        cfg.model, task.input_size, cfg.hidden_size, task.n_outputs, cfg.seq_len, seed=cfg.seed
+    ).to(device)
     optimizer = make_optimizer(cfg, model.parameters())
     train_gen = torch.Generator(device).manual_seed(cfg.seed)
     eval_data = task.eval_set(cfg.eval_size, torch.Generator(device).manual_seed(cfg.seed + EVAL_SEED_OFFSET))
@@ -131,6 +136,8 @@ def setup(cfg: TrainConfig, out_dir: Path) -> Run | dict[str, Any]:
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         set_rng_state(saved["rng"], train_gen)
+        if (dropout := getattr(model.core, "dropout", None)) is not None:  # stacked layers' stream
+            dropout.set_state(saved.get("dropout_rng"), device)
         monitor.profile.load_state_dict(saved["profile"])
         run.start_step, run.losses, run.last = saved["step"], saved["losses"], saved["last"]
         run.wall_before = saved["wall_time"]
