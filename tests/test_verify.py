@@ -38,6 +38,40 @@ def test_the_hash_follows_the_sources_that_shape_a_run(tmp_path: Path) -> None:
     assert source_hash(tmp_path) != before and len(source_hash(tmp_path)) == 12
 
 
+def copy_checkout(root: Path) -> None:
+    """The sources that shape a run, copied from this checkout into ``root``."""
+    shutil.copytree(ROOT / "rnn_scratch", root / "rnn_scratch", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "configs", root / "configs")
+    (root / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "train.py", root / "scripts" / "train.py")
+
+
+def test_the_version_follows_what_the_loop_does_not_how_it_is_written(tmp_path: Path) -> None:
+    copy_checkout(tmp_path)
+    before = source_hash(tmp_path)
+    assert before == source_hash()  # the copy is this checkout's code
+    loop = tmp_path / "rnn_scratch/training/loop.py"
+    text = loop.read_text()
+    reworded = text.replace('"""The training loop:', '"""The loop that trains a model:', 1)
+    reworded = reworded.replace("from __future__ import annotations\n", "from __future__ import annotations\n"
+                                "# a comment the version never sees\n\n\n", 1)  # fmt: skip
+    assert reworded.count("\n") > text.count("\n") and "loop that trains" in reworded
+    loop.write_text(reworded)
+    assert source_hash(tmp_path) == before  # a docstring, a comment and blank lines: the same code
+    config = tmp_path / "configs/train.yaml"
+    config.write_text("# a comment in a config\n" + config.read_text())
+    assert source_hash(tmp_path) == before  # a config's comment is not its values
+    loop.write_text(reworded + "\nUNUSED = 1\n")  # one statement more: new code
+    assert source_hash(tmp_path) != before
+
+
+def test_a_hydra_package_line_counts_in_a_config(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    before = source_hash(tmp_path)
+    (tmp_path / "configs/train.yaml").write_text("# @package _global_\nseq_len: 10\n")
+    assert source_hash(tmp_path) != before  # Hydra reads this comment: it moves the keys
+
+
 def test_a_run_records_its_code_version(tmp_path: Path) -> None:
     proc = run_script([*TINY, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
