@@ -9,12 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import ROOT, TINY, run_script
 
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.verify import UNRECORDED, job_overrides, mixed_pages, round_robin, versions
-from rnn_scratch.training.version import code_version, source_files, source_hash
+from rnn_scratch.training.record import RunRecord
+from rnn_scratch.training.version import code_version, machine, source_files, source_hash
 
 STUDY = ROOT / "scripts" / "study.py"
 
@@ -73,11 +75,19 @@ def test_a_hydra_package_line_counts_in_a_config(tmp_path: Path) -> None:
 
 
 def test_a_run_records_its_code_version(tmp_path: Path) -> None:
-    proc = run_script([*TINY, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    proc = run_script([*TINY, "threads=1", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     code = json.loads((tmp_path / "run" / "metrics.json").read_text())["code"]
     assert code["hash"] == code_version()["hash"] == source_hash()
     assert set(code) == {"hash", "git", "dirty"}
+    record = RunRecord.read(tmp_path / "run")
+    here = {**machine("cpu"), "threads": 1}
+    assert record.machine == here and record.machine["torch"] == torch.__version__
+    assert record.machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert record.machine["threads"] == 1 and record.machine["processor"]
+    old = {k: v for k, v in json.loads((tmp_path / "run" / "metrics.json").read_text()).items()
+           if k != "machine"}  # fmt: skip
+    assert RunRecord.from_json(old).machine == {"device": "cpu"}  # a file from before: its device alone
 
 
 def test_skip_completed_reruns_a_finished_job_of_other_code(tmp_path: Path) -> None:

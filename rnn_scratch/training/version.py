@@ -15,6 +15,10 @@ mixes versions (``rnn_scratch.study.pages``). Two parts:
 * ``git``: the checkout's commit and whether its tracked files differ from it (``dirty``); None outside a
   git checkout.
 
+``machine(device)``, written beside it as ``"machine"``, says where the run ran: torch's version, the
+processor and the kernels torch chose for it, the threads and the device (float32 results differ across
+these in their last bits, which ``--verify``'s tolerance allows for).
+
 ``scripts/study.py --verify`` checks what a version cannot: that the results are the same.
 """
 
@@ -23,11 +27,13 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import platform
 import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 PACKAGE = Path(__file__).resolve().parents[1]  # rnn_scratch/
@@ -102,3 +108,31 @@ def code_version() -> dict[str, Any]:
     """This process's code version, computed once (the code it imported at its start)."""
     commit, dirty = git_state()
     return {"hash": source_hash(), "git": commit, "dirty": dirty}
+
+
+def processor_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows, else ``unknown``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine(device: str | torch.device) -> dict[str, Any]:
+    """Where a run ran, so that a difference between two machines can be traced: torch's version, the
+    processor (its model and the instruction set torch chose its CPU kernels for, which
+    ``ATEN_CPU_CAPABILITY`` overrides; on CUDA the GPU's name), the intra-op thread count and the device."""
+    device = torch.device(device)
+    found: dict[str, Any] = {
+        "torch": torch.__version__,
+        "processor": processor_name(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        found["gpu"] = torch.cuda.get_device_name(device)
+    return found
