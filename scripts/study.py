@@ -6,8 +6,11 @@
     python scripts/study.py --report-only           # rebuild docs/ from outputs/study/, run nothing
     python scripts/study.py --profile smoke         # a pipeline check (12 min beside 3 jobs); pages: outputs/
     python scripts/study.py --profile long          # the memory horizons to T = 1000: its sections of docs/
-    python scripts/study.py --verify 20             # re-run 20 published jobs, compare their metrics exactly
+    python scripts/study.py --verify 20             # re-run 20 published jobs: outcomes exact, floats to 1e-4
+    python scripts/study.py --verify 2 --random     # 2 drawn among quick jobs at this code version (CI)
     python scripts/study.py --only horizon --publish  # one preset again, its section of docs/ rewritten
+    python scripts/study.py --plan                  # run nothing: what is published at this version, missing
+    python scripts/study.py --certify --only cells  # re-run the cheapest job per cell and task: certified
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
 the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
@@ -29,6 +32,7 @@ Arguments after the options are Hydra overrides passed to every preset (e.g. hyd
 from __future__ import annotations
 
 import argparse
+import random
 import subprocess
 import sys
 import time
@@ -38,8 +42,11 @@ import yaml
 
 from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
+from rnn_scratch.study.certify import certify
+from rnn_scratch.study.ledger import certified_at, plan
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
-from rnn_scratch.study.verify import mixed_pages, published_jobs, round_robin, verify
+from rnn_scratch.study.verify import mixed_pages, pick_random, published_jobs, round_robin, verify
+from rnn_scratch.training.version import code_version
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "configs" / "experiment"  # a preset with a ``# @study`` block is in the study
@@ -88,6 +95,27 @@ def run_sweep(preset: Preset, runs: Path, extra: list[str]) -> tuple[int, float]
     return proc.returncode, time.perf_counter() - started
 
 
+def plan_or_certify(args: argparse.Namespace, names: list[str]) -> int:
+    """--plan: what docs/ publishes at this code version and what is missing, per preset of the profile;
+    --certify: re-run a few jobs of each stale page and certify it where they are the same."""
+    docs, now = args.docs or ROOT / "docs", code_version()["hash"]
+    every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
+    mine = [p for p in every if p.config.is_file() and p.overrides(args.profile) is not None]
+    jobs = published_jobs(docs, mine, args.profile, certified_at(docs, [p.name for p in mine]))
+    plans = plan(jobs, [p.name for p in mine], now, docs)
+    if args.certify:
+        return 1 if certify(plans, docs, ROOT / "scripts" / "train.py", ROOT) else 0
+    print(f"[plan] profile {args.profile}, code version {now}: nothing is run")
+    for found in plans:
+        print(f"[plan] {found.line()}")
+    missing = sum(len(p.missing) for p in plans)
+    seconds = sum(p.core_seconds() for p in plans)
+    published = sum(len(p.published) for p in plans)
+    print(f"[plan] {published} jobs published at {now}, {missing} missing: about {seconds:.0f} core-s "
+          f"({seconds / 3600:.1f} core-h) from their published wall times")  # fmt: skip
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="quick")
@@ -105,8 +133,15 @@ def main() -> int:
     parser.add_argument(
         "--verify", default=None, metavar="N",
         help="run nothing else: re-run N published jobs of docs/ (all: every one), spread over the presets, "
-        "and compare their metrics exactly; exit 1 if any differs",
+        "and compare them: outcomes exactly, metrics within 1e-4 relative; exit 1 if any differs",
     )  # fmt: skip
+    parser.add_argument(
+        "--random", action="store_true",
+        help="with --verify: draw the jobs at random among those published (or certified) at this code "
+        "version that took under --max-wall seconds; none there: say so and exit 0",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=None, help="--random's seed (default: drawn, printed)")
+    parser.add_argument("--max-wall", type=float, default=60.0, help="--random: jobs faster than this (s)")
     parser.add_argument(
         "--publish", action="store_true",
         help="with --only on a published profile: rewrite those presets' sections of docs/study.md in place",
@@ -115,16 +150,41 @@ def main() -> int:
         "--allow-mixed", action="store_true",
         help="publish pages whose runs come from more than one code version (the page says which)",
     )  # fmt: skip
+    parser.add_argument(
+        "--plan", action="store_true",
+        help="run nothing: per preset, the jobs docs/ publishes at this code version, the jobs missing "
+        "(stale or never finished) and the core-seconds they took",
+    )  # fmt: skip
+    parser.add_argument(
+        "--certify", action="store_true",
+        help="per preset not at this code version, re-run the cheapest published job of each cell and task; "
+        "all the same (as --verify): the page is certified at this version; exit 1 if any stays stale",
+    )  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()
     started = time.perf_counter()
     names = args.only.split(",") if args.only else study_presets(EXPERIMENTS)
     overrides = [*([f"hydra/launcher={args.launcher}"] if args.launcher else []), *args.overrides]
+    if args.plan or args.certify:
+        return plan_or_certify(args, names)
     if args.verify is not None:
         every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
-        jobs = published_jobs(args.docs or ROOT / "docs", every, args.profile)
-        picked = round_robin(jobs, None if args.verify == "all" else int(args.verify))
-        print(f"[verify] {len(picked)} of the {len(jobs)} published jobs", flush=True)
+        docs = args.docs or ROOT / "docs"
+        jobs = published_jobs(docs, every, args.profile, certified_at(docs, names))
+        n = None if args.verify == "all" else int(args.verify)
+        if args.random:
+            seed = random.randrange(10**6) if args.seed is None else args.seed
+            now = code_version()["hash"]
+            picked = pick_random(jobs, len(jobs) if n is None else n, seed, {now}, args.max_wall)
+            print(f"[verify] --random --seed {seed}: {len(picked)} of the published jobs at code version "
+                  f"{now} that took under {args.max_wall:g} s", flush=True)  # fmt: skip
+            if not picked:
+                print(f"[verify] no published job is at code version {now}: nothing to verify until pages "
+                      "are rebuilt or certified (scripts/study.py --certify)")  # fmt: skip
+                return 0
+        else:
+            picked = round_robin(jobs, n)
+            print(f"[verify] {len(picked)} of the {len(jobs)} published jobs", flush=True)
         return 1 if verify(picked, ROOT / "scripts" / "train.py", ROOT) else 0
     presets = []
     for name in names:

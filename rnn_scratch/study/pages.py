@@ -41,6 +41,7 @@ from rnn_scratch.study.report import (
 from rnn_scratch.study.runs import find_jobs
 from rnn_scratch.study.stats import median
 from rnn_scratch.study.verify import UNRECORDED, versions, versions_text
+from rnn_scratch.training.version import code_version
 
 __all__ = ["Preset", "Sweeps", "preset_section", "update_study", "write_study"]
 
@@ -161,6 +162,9 @@ def preset_section(
     section = own_section(preset, sweep, out, docs, root, sweeps)
     done = sum(j.finished for j in sweep.jobs)
     per_group = group_settings(sweep.groups, brief, sweep.keys)
+    if stale := stale_line(versions(sweep.jobs)):
+        lines.insert(2, stale)  # at the top of the section, under its heading
+        lines.insert(3, "")
     lines += [
         f"Settings: {shared_settings(sweep)}; swept: {', '.join(sweep.keys)}; "
         f"seeds: {', '.join(sweep.seeds)}.",
@@ -191,6 +195,17 @@ def preset_section(
         lines += [f"The multirun exited with code {preset.exit_code}: some jobs failed (listed above).", ""]
     lines += [f"All tables: [study/{preset.name}/summary.md]({_rel(out / 'summary.md', docs)}).", ""]
     return lines, sweep
+
+
+def stale_line(found: Counter[str]) -> str:
+    """One line for a page some of whose runs this checkout's code did not make (it is not certified
+    yet: a page is built from runs, and ``--certify`` marks it later); empty when all are current."""
+    now = code_version()["hash"]
+    if not found or set(found) == {now}:
+        return ""
+    return (f"**Not at the current code version ({now})**: made by {versions_text(found)}; "
+            "`python scripts/study.py --certify` or a rebuild brings it up to date, and `--plan` lists its "
+            "jobs as missing.")  # fmt: skip
 
 
 def code_words(found: Counter[str]) -> str:
