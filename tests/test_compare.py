@@ -82,3 +82,22 @@ def test_a_certification_marks_its_own_section_of_the_page(tmp_path: Path) -> No
     assert text.startswith("## a\n\nCode: every run made by code version x.\n")
     assert "## b\n\nCode: made by code version x; certified at y by re-running 2 of its jobs" in text
     assert not mark_page(page, "c", "z")
+
+
+def test_a_page_names_its_hardware_and_says_when_it_is_not_at_this_version(tmp_path: Path) -> None:
+    from collections import Counter
+
+    from rnn_scratch.study.pages import hardware_words, stale_line
+    from rnn_scratch.study.runs import Job
+    from rnn_scratch.training.version import code_version, machine
+
+    ran = {"machine": {**machine("cpu"), "processor": "AMD EPYC", "cpu_capability": "AVX2", "torch": "2.13"}}
+    jobs = [Job(tmp_path / "a", {}, "completed", ran), Job(tmp_path / "b", {}, "solved", ran),
+            Job(tmp_path / "c", {}, "completed", {})]  # fmt: skip
+    assert hardware_words(jobs) == "; run on AMD EPYC (AVX2, torch 2.13): 2 runs"
+    assert hardware_words(jobs[2:]) == ""  # runs from before the machine was recorded
+    now = code_version()["hash"]
+    assert stale_line(Counter({now: 3})) == ""
+    line = stale_line(Counter({"aaaaaaaaaaaa": 3}))
+    assert line.startswith(f"**Not at the current code version ({now})**: made by aaaaaaaaaaaa (3 runs)")
+    assert "\n" not in line

@@ -62,7 +62,8 @@ def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) 
         made = ", ".join(found.made) or "unrecorded"
         record = {
             "certified": found.version, "made": dict(found.made), "jobs": [j.row["job"] for j in picked],
-            "largest_relative_difference": seen.largest, "tolerance": REL_TOL, "machine": machine("cpu"),
+            "largest_relative_difference": seen.largest, "tolerance": REL_TOL,
+            "machine": {**machine("cpu"), "threads": 1},  # where the re-runs ran (verify gives them 1 thread)
         }  # fmt: skip
         path = write_certificate(docs, found.preset, record)
         marked = mark_page(docs / "study.md", found.preset, certified_words(made, found.version, len(picked)))
