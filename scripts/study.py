@@ -11,6 +11,7 @@
     python scripts/study.py --only horizon --publish  # one preset again, its section of docs/ rewritten
     python scripts/study.py --plan                  # run nothing: what is published at this version, missing
     python scripts/study.py --certify --only cells  # re-run the cheapest job per cell and task: certified
+    python scripts/study.py --time-budget 2h        # the missing presets, headline first, until 2 h; publish
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
 the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -43,7 +45,7 @@ import yaml
 from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
 from rnn_scratch.study.certify import certify
-from rnn_scratch.study.ledger import certified_at, plan
+from rnn_scratch.study.ledger import certified_at, plan, seconds, within_budget
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
 from rnn_scratch.study.verify import mixed_pages, pick_random, published_jobs, round_robin, verify
 from rnn_scratch.training.version import code_version
@@ -63,7 +65,9 @@ def pages_folder(args: argparse.Namespace) -> Path:
     return Path(args.outputs) / args.profile / "pages"
 
 
-def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int, float]:
+def run_preset(
+    preset: Preset, profile: str, overrides: list[str], deadline: float | None = None
+) -> tuple[int, float]:
     """The preset's Hydra multiruns into its stable folder, one per sweep of the profile (``Preset.
     sweeps``: a subfolder each; an adaptive preset: its rounds of multiruns,
     ``rnn_scratch.study.adaptive``); (the first non-zero exit code or 0, seconds)."""
@@ -71,14 +75,18 @@ def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int,
     codes, seconds = [], 0.0
     for name, own in (preset.sweeps(profile) or {}).items():
         extra = merge_overrides(["skip_completed=true"], launcher, own, overrides)
-        code, took = run_sweep(preset, preset.runs / name if name else preset.runs, extra)
+        code, took = run_sweep(preset, preset.runs / name if name else preset.runs, extra, deadline)
         codes.append(code)
         seconds += took
     return next((c for c in codes if c), 0), seconds
 
 
-def run_sweep(preset: Preset, runs: Path, extra: list[str]) -> tuple[int, float]:
-    """One multirun of ``preset`` into ``runs``; (exit code, seconds)."""
+def run_sweep(
+    preset: Preset, runs: Path, extra: list[str], deadline: float | None = None
+) -> tuple[int, float]:
+    """One multirun of ``preset`` into ``runs``; (exit code, seconds). At ``deadline`` (a
+    ``time.perf_counter`` value: --time-budget) it gets SIGTERM: the running job checkpoints and stops,
+    the jobs not run stay missing (an adaptive preset's rounds run to their end)."""
     if preset.study.grid == "adaptive":
         started = time.perf_counter()
         params = (yaml.safe_load(preset.config.read_text()) or {}).get("hydra", {}).get("sweeper", {})
@@ -91,7 +99,13 @@ def run_sweep(preset: Preset, runs: Path, extra: list[str]) -> tuple[int, float]
     ]  # fmt: skip
     print(f"[study] {preset.name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, check=False)
+    proc = subprocess.Popen(command, cwd=ROOT)
+    try:
+        proc.wait(None if deadline is None else max(deadline - started, 0.0))
+    except subprocess.TimeoutExpired:
+        print(f"[study] {preset.name}: the time budget is spent; stopping it (its running job checkpoints)")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
     return proc.returncode, time.perf_counter() - started
 
 
@@ -114,6 +128,25 @@ def plan_or_certify(args: argparse.Namespace, names: list[str]) -> int:
     print(f"[plan] {published} jobs published at {now}, {missing} missing: about {seconds:.0f} core-s "
           f"({seconds / 3600:.1f} core-h) from their published wall times")  # fmt: skip
     return 0
+
+
+def budgeted(args: argparse.Namespace, names: list[str]) -> tuple[list[str], list[str], float]:
+    """--time-budget: (the presets to run, those left missing, the deadline); the chosen presets'
+    sections are then rewritten in place (as --only ... --publish)."""
+    budget = seconds(args.time_budget)
+    docs, now = args.docs or ROOT / "docs", code_version()["hash"]
+    every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
+    mine = [p for p in every if p.config.is_file() and p.overrides(args.profile) is not None]
+    jobs = published_jobs(docs, mine, args.profile, certified_at(docs, [p.name for p in mine]))
+    plans = plan(jobs, [p.name for p in mine], now, docs)
+    chosen, left = within_budget(plans, mine, budget)
+    cost = {p.preset: p.core_seconds() for p in plans}
+    said = ", ".join(f"{n} (~{cost[n]:.0f} s)" for n in chosen) or "nothing fits"
+    rest = ", ".join(f"{n} (~{cost[n]:.0f} s)" for n in left) or "none"
+    print(f"[study] --time-budget {args.time_budget} ({budget:.0f} s) at code version {now}: running {said}; "
+          f"left missing: {rest}", flush=True)  # fmt: skip
+    args.only, args.publish = ",".join(chosen), True
+    return chosen, left, time.perf_counter() + budget
 
 
 def main() -> int:
@@ -160,6 +193,11 @@ def main() -> int:
         help="per preset not at this code version, re-run the cheapest published job of each cell and task; "
         "all the same (as --verify): the page is certified at this version; exit 1 if any stays stale",
     )  # fmt: skip
+    parser.add_argument(
+        "--time-budget", default=None, metavar="T",
+        help="e.g. 2h: run the presets with jobs missing at this code version (--plan) in priority order "
+        "(headline, contrasts, the rest) while their estimate fits, stop at T, publish their sections",
+    )  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -167,6 +205,16 @@ def main() -> int:
     overrides = [*([f"hydra/launcher={args.launcher}"] if args.launcher else []), *args.overrides]
     if args.plan or args.certify:
         return plan_or_certify(args, names)
+    deadline: float | None = None
+    left: list[str] = []  # --time-budget: presets it could not fit
+    if args.time_budget:
+        try:
+            names, left, deadline = budgeted(args, names)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if not names:
+            return 0
     if args.verify is not None:
         every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
         docs = args.docs or ROOT / "docs"
@@ -198,7 +246,7 @@ def main() -> int:
         elif not args.report_only:
             if args.profile == "long":  # long extends quick: start from its finished runs
                 seed_from(args.outputs / "quick" / name, preset.runs)
-            preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)
+            preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides, deadline)
         presets.append(preset)
     pages = pages_folder(args)
     if pages == ROOT / "docs" and not args.allow_mixed and (mixed := mixed_pages(presets)):
@@ -212,6 +260,9 @@ def main() -> int:
         print(f"[study] wrote {path}")
     if pages != ROOT / "docs":
         print(f"[study] pages: {pages / 'study.md'} (the published study in docs/ is left as it was)")
+    if left:
+        print(f"[study] --time-budget: still missing at this code version: {', '.join(left)} "
+              "(python scripts/study.py --plan)")  # fmt: skip
     print(f"[study] took {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 

@@ -101,3 +101,28 @@ def test_a_page_names_its_hardware_and_says_when_it_is_not_at_this_version(tmp_p
     line = stale_line(Counter({"aaaaaaaaaaaa": 3}))
     assert line.startswith(f"**Not at the current code version ({now})**: made by aaaaaaaaaaaa (3 runs)")
     assert "\n" not in line
+
+
+def test_a_time_budget_runs_the_headline_then_contrasts_then_the_rest_while_they_fit(tmp_path: Path) -> None:
+    from rnn_scratch.study.ledger import PresetPlan, priority, seconds, within_budget
+    from rnn_scratch.study.presets import Preset
+
+    def preset(name: str, block: str) -> Preset:
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(f"# @study\n# page: 1\n{block}")
+        return Preset(name, config, tmp_path / name)
+
+    presets = [
+        preset("rest", ""),
+        preset("pair", "# contrast: seq_len\n"),
+        preset("head", "# headline: x.png\n"),
+    ]
+    assert [p.name for p in priority(presets)] == ["head", "pair", "rest"]
+    plans = [PresetPlan(n, "now", stale=[job("a", wall)]) for n, wall in (("rest", "10"), ("pair", "50"),
+                                                                          ("head", "30"))]  # fmt: skip
+    assert within_budget(plans, presets, 85) == (["head", "pair"], ["rest"])  # 30 + 50 fit, 10 more does not
+    assert within_budget(plans, presets, 45) == (["head", "rest"], ["pair"])  # what fits after the headline
+    assert within_budget([PresetPlan("head", "now", published=[job("a", "1")])], presets, 1e9) == ([], [])
+    assert seconds("2h") == 7200 and seconds("90m") == 5400 and seconds("600") == 600
+    with pytest.raises(ValueError, match="--time-budget: '2x' is not a duration"):
+        seconds("2x")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.verify import UNRECORDED, Published
 
 CERTIFICATE = "certified.json"
@@ -137,3 +138,46 @@ def cheapest_per_pair(jobs: list[Published]) -> list[Published]:
         if held is None or (time is not None and time < (wall(held) or float("inf"))):
             best[key] = job
     return list(best.values())
+
+
+def priority(presets: list[Preset]) -> list[Preset]:
+    """The order a time budget spends itself in: the headline's preset first, then the presets whose
+    block names a contrast (a claim rests on a test), then the rest, each in page order."""
+
+    def rank(p: Preset) -> int:
+        return 0 if p.study.headline else 1 if p.study.contrast != "auto" else 2
+
+    return sorted(presets, key=rank)  # stable: page order within a rank
+
+
+def within_budget(
+    plans: list[PresetPlan], presets: list[Preset], budget_s: float
+) -> tuple[list[str], list[str]]:
+    """(presets to run, presets left missing): in ``priority`` order, each preset with missing jobs
+    whose estimate (``core_seconds``) fits what the budget has left; the others are left."""
+    by_name = {p.preset: p for p in plans}
+    run, left, spent = [], [], 0.0
+    for preset in priority(presets):
+        found = by_name.get(preset.name)
+        if found is None or not found.missing:
+            continue
+        cost = found.core_seconds()
+        if spent + cost <= budget_s:
+            run.append(preset.name)
+            spent += cost
+        else:
+            left.append(preset.name)
+    return run, left
+
+
+def seconds(text: str) -> float:
+    """``2h``, ``90m``, ``600s`` or ``600`` as seconds; ValueError naming the text otherwise."""
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        value = float(number) * units[unit]
+    except ValueError:
+        raise ValueError(f"--time-budget: {text!r} is not a duration (2h, 90m, 600s)") from None
+    if value <= 0:
+        raise ValueError(f"--time-budget: {text!r} is not a positive duration")
+    return value
