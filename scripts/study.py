@@ -6,8 +6,12 @@
     python scripts/study.py --report-only           # rebuild docs/ from outputs/study/, run nothing
     python scripts/study.py --profile smoke         # a pipeline check (12 min beside 3 jobs); pages: outputs/
     python scripts/study.py --profile long          # the memory horizons to T = 1000: its sections of docs/
-    python scripts/study.py --verify 20             # re-run 20 published jobs, compare their metrics exactly
+    python scripts/study.py --verify 20             # re-run 20 published jobs: outcomes exact, floats to 1e-4
+    python scripts/study.py --verify 2 --random     # 2 drawn among quick jobs at this code version (CI)
     python scripts/study.py --only horizon --publish  # one preset again, its section of docs/ rewritten
+    python scripts/study.py --plan                  # run nothing: what is published at this version, missing
+    python scripts/study.py --certify --only cells  # re-run the cheapest job per cell and task: certified
+    python scripts/study.py --time-budget 2h        # the missing presets, headline first, until 2 h; publish
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
 the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
@@ -29,6 +33,8 @@ Arguments after the options are Hydra overrides passed to every preset (e.g. hyd
 from __future__ import annotations
 
 import argparse
+import random
+import signal
 import subprocess
 import sys
 import time
@@ -38,8 +44,11 @@ import yaml
 
 from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
+from rnn_scratch.study.certify import certify
+from rnn_scratch.study.ledger import certified_at, plan, seconds, within_budget
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
-from rnn_scratch.study.verify import mixed_pages, published_jobs, round_robin, verify
+from rnn_scratch.study.verify import mixed_pages, pick_random, published_jobs, round_robin, verify
+from rnn_scratch.training.version import code_version
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ROOT / "configs" / "experiment"  # a preset with a ``# @study`` block is in the study
@@ -56,7 +65,9 @@ def pages_folder(args: argparse.Namespace) -> Path:
     return Path(args.outputs) / args.profile / "pages"
 
 
-def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int, float]:
+def run_preset(
+    preset: Preset, profile: str, overrides: list[str], deadline: float | None = None
+) -> tuple[int, float]:
     """The preset's Hydra multiruns into its stable folder, one per sweep of the profile (``Preset.
     sweeps``: a subfolder each; an adaptive preset: its rounds of multiruns,
     ``rnn_scratch.study.adaptive``); (the first non-zero exit code or 0, seconds)."""
@@ -64,14 +75,18 @@ def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int,
     codes, seconds = [], 0.0
     for name, own in (preset.sweeps(profile) or {}).items():
         extra = merge_overrides(["skip_completed=true"], launcher, own, overrides)
-        code, took = run_sweep(preset, preset.runs / name if name else preset.runs, extra)
+        code, took = run_sweep(preset, preset.runs / name if name else preset.runs, extra, deadline)
         codes.append(code)
         seconds += took
     return next((c for c in codes if c), 0), seconds
 
 
-def run_sweep(preset: Preset, runs: Path, extra: list[str]) -> tuple[int, float]:
-    """One multirun of ``preset`` into ``runs``; (exit code, seconds)."""
+def run_sweep(
+    preset: Preset, runs: Path, extra: list[str], deadline: float | None = None
+) -> tuple[int, float]:
+    """One multirun of ``preset`` into ``runs``; (exit code, seconds). At ``deadline`` (a
+    ``time.perf_counter`` value: --time-budget) it gets SIGTERM: the running job checkpoints and stops,
+    the jobs not run stay missing (an adaptive preset's rounds run to their end)."""
     if preset.study.grid == "adaptive":
         started = time.perf_counter()
         params = (yaml.safe_load(preset.config.read_text()) or {}).get("hydra", {}).get("sweeper", {})
@@ -84,8 +99,54 @@ def run_sweep(preset: Preset, runs: Path, extra: list[str]) -> tuple[int, float]
     ]  # fmt: skip
     print(f"[study] {preset.name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, check=False)
+    proc = subprocess.Popen(command, cwd=ROOT)
+    try:
+        proc.wait(None if deadline is None else max(deadline - started, 0.0))
+    except subprocess.TimeoutExpired:
+        print(f"[study] {preset.name}: the time budget is spent; stopping it (its running job checkpoints)")
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
     return proc.returncode, time.perf_counter() - started
+
+
+def plan_or_certify(args: argparse.Namespace, names: list[str]) -> int:
+    """--plan: what docs/ publishes at this code version and what is missing, per preset of the profile;
+    --certify: re-run a few jobs of each stale page and certify it where they are the same."""
+    docs, now = args.docs or ROOT / "docs", code_version()["hash"]
+    every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
+    mine = [p for p in every if p.config.is_file() and p.overrides(args.profile) is not None]
+    jobs = published_jobs(docs, mine, args.profile, certified_at(docs, [p.name for p in mine]))
+    plans = plan(jobs, [p.name for p in mine], now, docs)
+    if args.certify:
+        return 1 if certify(plans, docs, ROOT / "scripts" / "train.py", ROOT) else 0
+    print(f"[plan] profile {args.profile}, code version {now}: nothing is run")
+    for found in plans:
+        print(f"[plan] {found.line()}")
+    missing = sum(len(p.missing) for p in plans)
+    seconds = sum(p.core_seconds() for p in plans)
+    published = sum(len(p.published) for p in plans)
+    print(f"[plan] {published} jobs published at {now}, {missing} missing: about {seconds:.0f} core-s "
+          f"({seconds / 3600:.1f} core-h) from their published wall times")  # fmt: skip
+    return 0
+
+
+def budgeted(args: argparse.Namespace, names: list[str]) -> tuple[list[str], list[str], float]:
+    """--time-budget: (the presets to run, those left missing, the deadline); the chosen presets'
+    sections are then rewritten in place (as --only ... --publish)."""
+    budget = seconds(args.time_budget)
+    docs, now = args.docs or ROOT / "docs", code_version()["hash"]
+    every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
+    mine = [p for p in every if p.config.is_file() and p.overrides(args.profile) is not None]
+    jobs = published_jobs(docs, mine, args.profile, certified_at(docs, [p.name for p in mine]))
+    plans = plan(jobs, [p.name for p in mine], now, docs)
+    chosen, left = within_budget(plans, mine, budget)
+    cost = {p.preset: p.core_seconds() for p in plans}
+    said = ", ".join(f"{n} (~{cost[n]:.0f} s)" for n in chosen) or "nothing fits"
+    rest = ", ".join(f"{n} (~{cost[n]:.0f} s)" for n in left) or "none"
+    print(f"[study] --time-budget {args.time_budget} ({budget:.0f} s) at code version {now}: running {said}; "
+          f"left missing: {rest}", flush=True)  # fmt: skip
+    args.only, args.publish = ",".join(chosen), True
+    return chosen, left, time.perf_counter() + budget
 
 
 def main() -> int:
@@ -105,8 +166,15 @@ def main() -> int:
     parser.add_argument(
         "--verify", default=None, metavar="N",
         help="run nothing else: re-run N published jobs of docs/ (all: every one), spread over the presets, "
-        "and compare their metrics exactly; exit 1 if any differs",
+        "and compare them: outcomes exactly, metrics within 1e-4 relative; exit 1 if any differs",
     )  # fmt: skip
+    parser.add_argument(
+        "--random", action="store_true",
+        help="with --verify: draw the jobs at random among those published (or certified) at this code "
+        "version that took under --max-wall seconds; none there: say so and exit 0",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=None, help="--random's seed (default: drawn, printed)")
+    parser.add_argument("--max-wall", type=float, default=60.0, help="--random: jobs faster than this (s)")
     parser.add_argument(
         "--publish", action="store_true",
         help="with --only on a published profile: rewrite those presets' sections of docs/study.md in place",
@@ -115,16 +183,56 @@ def main() -> int:
         "--allow-mixed", action="store_true",
         help="publish pages whose runs come from more than one code version (the page says which)",
     )  # fmt: skip
+    parser.add_argument(
+        "--plan", action="store_true",
+        help="run nothing: per preset, the jobs docs/ publishes at this code version, the jobs missing "
+        "(stale or never finished) and the core-seconds they took",
+    )  # fmt: skip
+    parser.add_argument(
+        "--certify", action="store_true",
+        help="per preset not at this code version, re-run the cheapest published job of each cell and task; "
+        "all the same (as --verify): the page is certified at this version; exit 1 if any stays stale",
+    )  # fmt: skip
+    parser.add_argument(
+        "--time-budget", default=None, metavar="T",
+        help="e.g. 2h: run the presets with jobs missing at this code version (--plan) in priority order "
+        "(headline, contrasts, the rest) while their estimate fits, stop at T, publish their sections",
+    )  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()
     started = time.perf_counter()
     names = args.only.split(",") if args.only else study_presets(EXPERIMENTS)
     overrides = [*([f"hydra/launcher={args.launcher}"] if args.launcher else []), *args.overrides]
+    if args.plan or args.certify:
+        return plan_or_certify(args, names)
+    deadline: float | None = None
+    left: list[str] = []  # --time-budget: presets it could not fit
+    if args.time_budget:
+        try:
+            names, left, deadline = budgeted(args, names)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if not names:
+            return 0
     if args.verify is not None:
         every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
-        jobs = published_jobs(args.docs or ROOT / "docs", every, args.profile)
-        picked = round_robin(jobs, None if args.verify == "all" else int(args.verify))
-        print(f"[verify] {len(picked)} of the {len(jobs)} published jobs", flush=True)
+        docs = args.docs or ROOT / "docs"
+        jobs = published_jobs(docs, every, args.profile, certified_at(docs, names))
+        n = None if args.verify == "all" else int(args.verify)
+        if args.random:
+            seed = random.randrange(10**6) if args.seed is None else args.seed
+            now = code_version()["hash"]
+            picked = pick_random(jobs, len(jobs) if n is None else n, seed, {now}, args.max_wall)
+            print(f"[verify] --random --seed {seed}: {len(picked)} of the published jobs at code version "
+                  f"{now} that took under {args.max_wall:g} s", flush=True)  # fmt: skip
+            if not picked:
+                print(f"[verify] no published job is at code version {now}: nothing to verify until pages "
+                      "are rebuilt or certified (scripts/study.py --certify)")  # fmt: skip
+                return 0
+        else:
+            picked = round_robin(jobs, n)
+            print(f"[verify] {len(picked)} of the {len(jobs)} published jobs", flush=True)
         return 1 if verify(picked, ROOT / "scripts" / "train.py", ROOT) else 0
     presets = []
     for name in names:
@@ -138,7 +246,7 @@ def main() -> int:
         elif not args.report_only:
             if args.profile == "long":  # long extends quick: start from its finished runs
                 seed_from(args.outputs / "quick" / name, preset.runs)
-            preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)
+            preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides, deadline)
         presets.append(preset)
     pages = pages_folder(args)
     if pages == ROOT / "docs" and not args.allow_mixed and (mixed := mixed_pages(presets)):
@@ -152,6 +260,9 @@ def main() -> int:
         print(f"[study] wrote {path}")
     if pages != ROOT / "docs":
         print(f"[study] pages: {pages / 'study.md'} (the published study in docs/ is left as it was)")
+    if left:
+        print(f"[study] --time-budget: still missing at this code version: {', '.join(left)} "
+              "(python scripts/study.py --plan)")  # fmt: skip
     print(f"[study] took {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 

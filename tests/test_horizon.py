@@ -50,8 +50,12 @@ def test_horizon_ends_are_honest_and_separation_lands_between_the_lengths() -> N
     results = grid({10: 5, 20: 5, 50: 5, 100: 0, 200: 0})
     apart = horizon(results, "c", resamples=200)
     assert 50 < apart.estimate < 100  # finite although the MLE does not exist
-    # every resample agrees, and the interval is not widened to the grid: the page reports the bracket
-    assert apart.low == apart.high == apart.estimate
+    # every resample agrees, and the interval is not widened to the grid: the page reports the bracket.
+    # A resample holds the same outcomes in another order of seeds, so its fit differs from the estimate
+    # only by the order its float sums were taken in (a few ulps; which ulps depends on the processor's
+    # kernels): rel=1e-9 tolerates that and nothing a different outcome would make.
+    assert apart.low == pytest.approx(apart.estimate, rel=1e-9)
+    assert apart.high == pytest.approx(apart.estimate, rel=1e-9)
     assert horizon_words(results, apart) == "between 50 and 100"
     assert horizon(grid({10: 5, 20: 5, 50: 5, 100: 5, 200: 5}), "c", 50).text() == "> 200"
     assert horizon(grid({10: 0, 20: 0, 50: 0, 100: 0, 200: 0}), "c", 50).text() == "< 10"

@@ -6,15 +6,18 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import ROOT, TINY, run_script
 
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.verify import UNRECORDED, job_overrides, mixed_pages, round_robin, versions
-from rnn_scratch.training.version import code_version, source_files, source_hash
+from rnn_scratch.training.record import RunRecord
+from rnn_scratch.training.version import code_version, machine, source_files, source_hash
 
 STUDY = ROOT / "scripts" / "study.py"
 
@@ -38,12 +41,54 @@ def test_the_hash_follows_the_sources_that_shape_a_run(tmp_path: Path) -> None:
     assert source_hash(tmp_path) != before and len(source_hash(tmp_path)) == 12
 
 
+def copy_checkout(root: Path) -> None:
+    """The sources that shape a run, copied from this checkout into ``root``."""
+    shutil.copytree(ROOT / "rnn_scratch", root / "rnn_scratch", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "configs", root / "configs")
+    (root / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "train.py", root / "scripts" / "train.py")
+
+
+def test_the_version_follows_what_the_loop_does_not_how_it_is_written(tmp_path: Path) -> None:
+    copy_checkout(tmp_path)
+    before = source_hash(tmp_path)
+    assert before == source_hash()  # the copy is this checkout's code
+    loop = tmp_path / "rnn_scratch/training/loop.py"
+    text = loop.read_text()
+    reworded = text.replace('"""The training loop:', '"""The loop that trains a model:', 1)
+    reworded = reworded.replace("from __future__ import annotations\n", "from __future__ import annotations\n"
+                                "# a comment the version never sees\n\n\n", 1)  # fmt: skip
+    assert reworded.count("\n") > text.count("\n") and "loop that trains" in reworded
+    loop.write_text(reworded)
+    assert source_hash(tmp_path) == before  # a docstring, a comment and blank lines: the same code
+    config = tmp_path / "configs/train.yaml"
+    config.write_text("# a comment in a config\n" + config.read_text())
+    assert source_hash(tmp_path) == before  # a config's comment is not its values
+    loop.write_text(reworded + "\nUNUSED = 1\n")  # one statement more: new code
+    assert source_hash(tmp_path) != before
+
+
+def test_a_hydra_package_line_counts_in_a_config(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    before = source_hash(tmp_path)
+    (tmp_path / "configs/train.yaml").write_text("# @package _global_\nseq_len: 10\n")
+    assert source_hash(tmp_path) != before  # Hydra reads this comment: it moves the keys
+
+
 def test_a_run_records_its_code_version(tmp_path: Path) -> None:
-    proc = run_script([*TINY, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    proc = run_script([*TINY, "threads=1", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     code = json.loads((tmp_path / "run" / "metrics.json").read_text())["code"]
     assert code["hash"] == code_version()["hash"] == source_hash()
     assert set(code) == {"hash", "git", "dirty"}
+    record = RunRecord.read(tmp_path / "run")
+    here = {**machine("cpu"), "threads": 1}
+    assert record.machine == here and record.machine["torch"] == torch.__version__
+    assert record.machine["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert record.machine["threads"] == 1 and record.machine["processor"]
+    old = {k: v for k, v in json.loads((tmp_path / "run" / "metrics.json").read_text()).items()
+           if k != "machine"}  # fmt: skip
+    assert RunRecord.from_json(old).machine == {"device": "cpu"}  # a file from before: its device alone
 
 
 def test_skip_completed_reruns_a_finished_job_of_other_code(tmp_path: Path) -> None:
@@ -103,29 +148,86 @@ def test_round_robin_spreads_the_sample_over_presets() -> None:
     assert round_robin(jobs, None) == jobs
 
 
-@pytest.mark.slow
-def test_verify_reruns_a_published_study_and_catches_an_edited_value(tmp_path: Path) -> None:
-    """A smoke study published into a folder of its own, verified: every job the same; then one value of
-    its summary.csv edited by hand: verify names the job and the column, and exits 1."""
-    docs, outputs = tmp_path / "docs", tmp_path / "outputs"
-    smoke = ["--profile", "smoke", "--only", "vanishing", "--outputs", str(outputs), "--docs", str(docs)]
-    made = run_script(smoke, cwd=ROOT, script=STUDY, timeout=600)
-    assert made.returncode == 0, made.stderr[-2000:]
-    check = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs), "--verify", "all"]
-    same = run_script(check, cwd=ROOT, script=STUDY, timeout=600)
-    assert same.returncode == 0, same.stdout[-2000:] + same.stderr[-2000:]
-    assert "[verify] 4 of 4 published jobs re-run to the same metrics" in same.stdout
-    table = docs / "study" / "vanishing" / "summary.csv"
+def rewrite(table: Path, edit: Callable[[list[dict[str, str]]], None]) -> list[dict[str, str]]:
+    """Edit a published summary.csv by hand, as if another machine or other code had made it."""
     rows = list(csv.DictReader(table.open()))
-    rows[0]["train_loss"] = "0.5"
+    edit(rows)
     with table.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    return rows
+
+
+@pytest.mark.slow
+def test_verify_plan_and_certify_on_a_published_study(tmp_path: Path) -> None:
+    """A smoke study published into a folder of its own: --plan finds it all published at this version;
+    --verify passes it, then passes a float nudged within the tolerance (and prints how far), names a
+    metric beyond it and reports an outcome flip as one; pages of other code are missing to --plan until
+    --certify re-runs one job and finds it the same, and a page whose job differs is not certified."""
+    docs, outputs = tmp_path / "docs", tmp_path / "outputs"
+    smoke = ["--profile", "smoke", "--only", "vanishing", "--outputs", str(outputs), "--docs", str(docs)]
+    made = run_script(smoke, cwd=ROOT, script=STUDY, timeout=600)
+    assert made.returncode == 0, made.stderr[-2000:]
+    shutil.rmtree(outputs)  # a fresh clone: what docs/ holds is all there is
+    base = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs)]
+    now = code_version()["hash"]
+    planned = run_script([*base, "--plan"], cwd=ROOT, script=STUDY)
+    assert f"[plan] vanishing: 4 published at {now}, 0 missing" in planned.stdout, planned.stdout
+    check = [*base, "--verify", "all"]
+    same = run_script(check, cwd=ROOT, script=STUDY, timeout=600)
+    assert same.returncode == 0, same.stdout[-2000:] + same.stderr[-2000:]
+    assert "[verify] 4 of 4 published jobs re-run to the same outcomes and metrics" in same.stdout
+    table = docs / "study" / "vanishing" / "summary.csv"
+    original = list(csv.DictReader(table.open()))
+
+    def nudge(rows: list[dict[str, str]]) -> None:  # another processor: the last digits differ
+        rows[0]["train_loss"] = repr(float(rows[0]["train_loss"]) * (1 + 3e-6))
+
+    rows = rewrite(table, nudge)
+    close = run_script(check, cwd=ROOT, script=STUDY, timeout=600)
+    assert close.returncode == 0, close.stdout[-2000:]
+    assert "largest relative difference per metric: train_loss 3.0e-06" in close.stdout
+    rows = rewrite(table, lambda rows: rows[0].update(train_loss="0.5"))
     caught = run_script(check, cwd=ROOT, script=STUDY, timeout=600)
     assert caught.returncode == 1
-    assert f"vanishing/{rows[0]['job']}: DIFFERS: train_loss 0.5 published" in caught.stdout + caught.stderr
-    shutil.rmtree(outputs, ignore_errors=True)
+    assert (
+        f"vanishing/{rows[0]['job']}: DIFFERS beyond 0.0001 relative: train_loss 0.5 published"
+        in caught.stdout
+    )
+    flipped = "completed" if rows[1]["status"] == "solved" else "solved"
+    rows = rewrite(table, lambda rows: rows[1].update(status=flipped))
+    flip = run_script(check, cwd=ROOT, script=STUDY, timeout=600)
+    assert (
+        flip.returncode == 1
+        and f"vanishing/{rows[1]['job']}: OUTCOME FLIPPED: status {flipped}" in flip.stdout
+    )
+    # made by other code: missing to --plan, nothing to --verify --random, until --certify re-runs one job
+    rewrite(
+        table, lambda rows: [r.update(o, code="000000000000") for r, o in zip(rows, original, strict=True)]
+    )
+    stale = run_script([*base, "--plan"], cwd=ROOT, script=STUDY)
+    assert (
+        f"[plan] vanishing: 0 published at {now}, 4 missing (4 stale; made by 000000000000 (4))"
+        in stale.stdout
+    )
+    drawn = run_script([*base, "--verify", "2", "--random"], cwd=ROOT, script=STUDY)
+    assert drawn.returncode == 0 and f"no published job is at code version {now}" in drawn.stdout
+    certified = run_script([*base, "--certify"], cwd=ROOT, script=STUDY, timeout=600)
+    assert certified.returncode == 0, certified.stdout[-2000:] + certified.stderr[-2000:]
+    assert "re-running 1 of its 4 jobs" in certified.stdout and f"certified at {now}" in certified.stdout
+    assert json.loads((docs / "study" / "vanishing" / "certified.json").read_text())["certified"] == now
+    assert (
+        f"made by code version 000000000000; certified at {now} by re-running 1"
+        in (docs / "study.md").read_text()
+    )
+    after = run_script([*base, "--plan"], cwd=ROOT, script=STUDY)
+    assert f"[plan] vanishing: 4 published at {now}, 0 missing (certified at {now})" in after.stdout
+    (docs / "study" / "vanishing" / "certified.json").unlink()
+    rewrite(table, lambda rows: [r.update(train_loss="0.5") for r in rows])  # other code, other results
+    refused = run_script([*base, "--certify"], cwd=ROOT, script=STUDY, timeout=600)
+    assert refused.returncode == 1 and "vanishing: differs: stale at" in refused.stdout
+    assert not (docs / "study" / "vanishing" / "certified.json").exists()
 
 
 def test_a_run_saved_before_an_option_existed_is_still_the_same_config(tmp_path: Path) -> None:

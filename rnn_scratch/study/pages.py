@@ -38,9 +38,10 @@ from rnn_scratch.study.report import (
     tables,
     write_sweep,
 )  # fmt: skip
-from rnn_scratch.study.runs import find_jobs
+from rnn_scratch.study.runs import Job, find_jobs
 from rnn_scratch.study.stats import median
 from rnn_scratch.study.verify import UNRECORDED, versions, versions_text
+from rnn_scratch.training.version import code_version
 
 __all__ = ["Preset", "Sweeps", "preset_section", "update_study", "write_study"]
 
@@ -161,14 +162,18 @@ def preset_section(
     section = own_section(preset, sweep, out, docs, root, sweeps)
     done = sum(j.finished for j in sweep.jobs)
     per_group = group_settings(sweep.groups, brief, sweep.keys)
+    if stale := stale_line(versions(sweep.jobs)):
+        lines.insert(2, stale)  # at the top of the section, under its heading
+        lines.insert(3, "")
     lines += [
         f"Settings: {shared_settings(sweep)}; swept: {', '.join(sweep.keys)}; "
         f"seeds: {', '.join(sweep.seeds)}.",
         *([f"Settings by group: {'; '.join(per_group)}."] if per_group else []),
         f"Jobs: {done} finished of {len(sweep.jobs)}; compute {sweep.compute_s:.0f} core-s "
         f"(about {sweep.compute_s / 120:.1f} min on 2 cores). Runs: `{shown(preset.runs, root)}`.",
-        f"Code: {code_words(versions(sweep.jobs))} (`rnn_scratch.training.version`; "
-        "`python scripts/study.py --verify N` re-runs published jobs and compares).",
+        f"Code: {code_words(versions(sweep.jobs))}{hardware_words(sweep.jobs)} "
+        "(`rnn_scratch.training.version`; `python scripts/study.py --verify N` re-runs published jobs and "
+        "compares).",
         "",
         *tables(sweep),
         "",
@@ -191,6 +196,29 @@ def preset_section(
         lines += [f"The multirun exited with code {preset.exit_code}: some jobs failed (listed above).", ""]
     lines += [f"All tables: [study/{preset.name}/summary.md]({_rel(out / 'summary.md', docs)}).", ""]
     return lines, sweep
+
+
+def stale_line(found: Counter[str]) -> str:
+    """One line for a page some of whose runs this checkout's code did not make (it is not certified
+    yet: a page is built from runs, and ``--certify`` marks it later); empty when all are current."""
+    now = code_version()["hash"]
+    if not found or set(found) == {now}:
+        return ""
+    return (f"**Not at the current code version ({now})**: made by {versions_text(found)}; "
+            "`python scripts/study.py --certify` or a rebuild brings it up to date, and `--plan` lists its "
+            "jobs as missing.")  # fmt: skip
+
+
+def hardware_words(jobs: list[Job]) -> str:
+    """``; run on AMD EPYC (AVX512, torch 2.13.0+cpu): 9 runs``: the machines the runs recorded
+    (``metrics.json``'s ``machine``); empty when none did (runs from before it was recorded)."""
+    found: Counter[str] = Counter()
+    for job in jobs:
+        m = job.metrics.get("machine")
+        if job.finished and isinstance(m, dict):
+            where = m.get("gpu") or m.get("processor")
+            found[f"{where} ({m.get('cpu_capability')}, torch {m.get('torch')})"] += 1
+    return f"; run on {', '.join(f'{k}: {n} runs' for k, n in found.most_common())}" if found else ""
 
 
 def code_words(found: Counter[str]) -> str:

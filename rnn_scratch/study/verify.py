@@ -3,16 +3,19 @@
 * ``versions``: the code hashes a page's runs were made with (``rnn_scratch.training.version``), counted;
   runs from before versions were recorded count as ``unrecorded``. ``scripts/study.py`` refuses to publish
   a page whose runs carry more than one (``--allow-mixed`` publishes it with the mix stated on the page).
-* ``verify``: pick N published jobs (rows of ``docs/study/<preset>/summary.csv``, round-robin over the
-  presets so every page is sampled), re-run each with ``scripts/train.py`` in a fresh folder, with the
-  overrides that made it (the preset, the profile's overrides, the job's own keys), and compare every
-  metric of its published row with the re-run's, exactly as the CSV writes them (wall time, speed and the
-  code version left out). A mismatch names the columns, published against now.
+* ``verify``: pick N published jobs (rows of ``docs/study/<preset>/summary.csv``: round-robin over the
+  presets so every page is sampled, or ``pick_random`` among the quick ones at this code version, as
+  ``.ci/run`` does), re-run each with ``scripts/train.py`` in a fresh folder, with the overrides that made
+  it (the preset, the profile's overrides, the job's own keys), and compare its published row with the
+  re-run's as ``rnn_scratch.study.compare`` does: outcomes exactly (an outcome that flips is a failure of
+  its own), metrics within a relative 1e-4 (float32 differs across processors in its last bits), the
+  largest relative difference per metric printed at the end.
 """
 
 from __future__ import annotations
 
 import csv
+import random
 import subprocess
 import sys
 import tempfile
@@ -22,12 +25,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnn_scratch.study.compare import REL_TOL, Comparison
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.report import COLUMNS
 from rnn_scratch.study.runs import Job, find_jobs, load_job
 
 UNRECORDED = "unrecorded"
-NOT_COMPARED = frozenset({"job", "wall_time_s", "code"})  # timings differ run to run; the version is new
 
 
 def version_of(job: Job) -> str:
@@ -64,6 +67,11 @@ class Published:
     preset: str
     row: dict[str, str]
     overrides: list[str]
+    version: str = UNRECORDED  # the code the row was made with, or that certified its page
+
+    @property
+    def name(self) -> str:
+        return f"{self.preset}/{self.row['job']}"
 
 
 def job_overrides(row: dict[str, str], keys: list[str]) -> list[str]:
@@ -75,8 +83,13 @@ def job_overrides(row: dict[str, str], keys: list[str]) -> list[str]:
     return pairs + extra
 
 
-def published_jobs(docs: Path, presets: list[Preset], profile: str) -> list[Published]:
-    """Every row of each preset's published summary.csv, with its overrides, preset by preset."""
+def published_jobs(
+    docs: Path, presets: list[Preset], profile: str, certified: dict[str, str] | None = None
+) -> list[Published]:
+    """Every row of each preset's published summary.csv, with its overrides, preset by preset; a row's
+    version is its own code hash, or the version its page was certified at (``certified``: preset ->
+    hash)."""
+    certified = certified or {}
     out = []
     for preset in presets:
         table = docs / "study" / preset.name / "summary.csv"
@@ -92,7 +105,9 @@ def published_jobs(docs: Path, presets: list[Preset], profile: str) -> list[Publ
             mine = job_overrides(row, keys)
             named = {o.split("=", 1)[0].lstrip("+~") for o in mine}
             shared = [o for o in own if o.split("=", 1)[0].lstrip("+~") not in named and "," not in o]
-            out.append(Published(preset.name, row, [f"+experiment={preset.name}", *shared, *mine]))
+            made = row.get("code") or UNRECORDED
+            overrides = [f"+experiment={preset.name}", *shared, *mine]
+            out.append(Published(preset.name, row, overrides, certified.get(preset.name, made)))
     return out
 
 
@@ -113,18 +128,22 @@ def round_robin(jobs: list[Published], n: int | None) -> list[Published]:
     return picked
 
 
-def differences(published: dict[str, str], rerun: Job) -> dict[str, tuple[str, str]]:
-    """Column -> (published, now) for every compared column that differs, as the CSV writes values."""
+def as_row(rerun: Job) -> dict[str, str]:
+    """A re-run as its row of summary.csv would write it."""
     now = {c: rerun.metrics.get(c) for c in COLUMNS}
     now["status"] = rerun.status.value
-    out = {}
-    for column, value in published.items():
-        if column in NOT_COMPARED or column not in now:
-            continue
-        again = "" if now[column] is None else str(now[column])
-        if again != value:
-            out[column] = (value, again)
-    return out
+    return {c: "" if v is None else str(v) for c, v in now.items()}
+
+
+def pick_random(
+    jobs: list[Published], n: int, seed: int, current: set[str], max_wall_s: float
+) -> list[Published]:
+    """``n`` jobs drawn with ``seed`` among those published at a code version in ``current`` (the
+    version, or a page certified at it: ``Published.version``) whose run took under ``max_wall_s``."""
+    quick = [
+        j for j in jobs if j.version in current and float(j.row.get("wall_time_s") or "inf") < max_wall_s
+    ]
+    return random.Random(seed).sample(quick, min(n, len(quick)))
 
 
 def rerun(job: Published, train_script: Path, cwd: Path, folder: Path) -> tuple[Job | None, str]:
@@ -136,27 +155,37 @@ def rerun(job: Published, train_script: Path, cwd: Path, folder: Path) -> tuple[
     return load_job(folder), ""
 
 
-def verify(jobs: list[Published], train_script: Path, cwd: Path) -> int:
-    """Re-run each job and print a line per job and a count; the number of jobs that did not match."""
+def verify(jobs: list[Published], train_script: Path, cwd: Path, seen: Comparison | None = None) -> int:
+    """Re-run each job, print a line per job, then the largest relative difference per metric and a
+    count; the number of jobs that did not match (an outcome flip, a metric beyond the tolerance, a
+    failed re-run)."""
     from tqdm import tqdm
 
     started, bad = time.perf_counter(), 0
+    seen = Comparison() if seen is None else seen  # the caller's, to read the largest differences after
     with tempfile.TemporaryDirectory() as tmp:
         for i, job in enumerate(tqdm(jobs, desc="verify", unit="job")):
             again, error = rerun(job, train_script, cwd, Path(tmp) / str(i))
-            name = f"{job.preset}/{job.row['job']}"
             if again is None:
                 bad += 1
-                tqdm.write(f"[verify] {name}: the re-run failed: {error}")
+                tqdm.write(f"[verify] {job.name}: the re-run failed: {error}")
                 continue
-            if differ := differences(job.row, again):
-                bad += 1
-                said = "; ".join(f"{c} {a or '-'} published, {b or '-'} now" for c, (a, b) in differ.items())
-                tqdm.write(f"[verify] {name}: DIFFERS: {said}")
+            row = seen.add(job.row, as_row(again))
+            bad += not row.same
+            if row.flips:
+                tqdm.write(f"[verify] {job.name}: OUTCOME FLIPPED: {'; '.join(row.flips + row.beyond)}")
+            elif row.beyond:
+                tqdm.write(
+                    f"[verify] {job.name}: DIFFERS beyond {REL_TOL:g} relative: {'; '.join(row.beyond)}"
+                )
             else:
-                tqdm.write(f"[verify] {name}: the same")
+                top = (row.largest_text() or ["none"])[0]
+                tqdm.write(f"[verify] {job.name}: the same (largest relative difference: {top})")
     took = time.perf_counter() - started
+    if seen.largest:
+        print(f"[verify] largest relative difference per metric: {', '.join(seen.largest_text())}")
     print(
-        f"[verify] {len(jobs) - bad} of {len(jobs)} published jobs re-run to the same metrics ({took:.0f} s)"
+        f"[verify] {len(jobs) - bad} of {len(jobs)} published jobs re-run to the same outcomes and metrics "
+        f"within {REL_TOL:g} relative ({took:.0f} s)"
     )
     return bad

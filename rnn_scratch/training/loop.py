@@ -60,7 +60,7 @@ from rnn_scratch.training.results import hparam_values, write_json
 from rnn_scratch.training.resume import finished_metrics
 from rnn_scratch.training.setup import EVAL_SEED_OFFSET, Run, resolve_device, setup
 from rnn_scratch.training.signals import hand_on, stop_signals
-from rnn_scratch.training.version import code_version
+from rnn_scratch.training.version import code_version, machine
 
 __all__ = ["EVAL_SEED_OFFSET", "Diverged", "finished_metrics", "resolve_device", "train"]
 EVAL_CHUNK = 512
@@ -213,6 +213,7 @@ def finish(run: Run, status: Status, step: int, extra: dict[str, Any]) -> dict[s
             "device": str(run.device),
             "grad_profile": "available" if run.model.core.state_grad_norms else "unavailable",
             "code": code_version(),  # the sources this run was made with (rnn_scratch.training.version)
+            "machine": machine(run.device),  # torch, processor, threads: where the run ran
             **evidence,
             **extra,
         },

@@ -17,8 +17,9 @@ The file's layout is fixed (tests, docs and every finished study read it): the k
 ``status, diverged, steps``, the run's last measured values (``measured``: train and eval metrics,
 gradient norms, dynamics, the task's baselines), ``steps_to_solve, sequences_to_solve, budget_sequences,
 solved_rule, solved``, what was recorded at the end (``end``: clipped fraction, wall time, throughput,
-device, the forward and backward views, the fresh eval, the divergence or signal), ``config``. A file
-written by an older version (fewer keys) reads with the missing ones as null.
+device, the code version and the machine (``rnn_scratch.training.version``), the forward and backward
+views, the fresh eval, the divergence or signal), ``config``. A file written by an older version (fewer
+keys) reads with the missing ones as null (``machine`` then holds only the device it recorded).
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ class RunRecord:
     def solved(self) -> bool:
         """The task's solved rule held at some eval of this run."""
         return self.steps_to_solve is not None
+
+    @property
+    def machine(self) -> dict[str, Any]:
+        """Where the run ran (torch, processor, CPU kernels, threads, device: ``version.machine``); a
+        record from before machines were recorded gives its device alone, or nothing."""
+        found = self.end.get("machine")
+        if isinstance(found, dict):
+            return found
+        return {"device": self.end["device"]} if self.end.get("device") else {}
 
     def to_json(self) -> dict[str, Any]:
         """The dict ``metrics.json`` holds, keys in the file's order (a key of ``measured`` that the

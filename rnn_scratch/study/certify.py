@@ -1,0 +1,72 @@
+"""Carry a page across a change of code that leaves its results alone, without rebuilding it.
+
+``certify`` re-runs, for each preset, the cheapest published job of every (cell, task) pair its page
+holds (``ledger.cheapest_per_pair``) with this checkout's code, and compares them as ``--verify`` does
+(``rnn_scratch.study.compare``: outcomes exactly, metrics within 1e-4 relative). When every one is the
+same, the page is **certified** at this code version: ``docs/study/<preset>/certified.json`` records the
+version, the versions that made the page, the jobs re-run, their largest differences and the machine, and
+the page's ``Code:`` line in ``docs/study.md`` says "made by A; certified at B by re-running k jobs". Any
+difference leaves the page stale: it must be rebuilt (``scripts/study.py --only <preset> --publish``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rnn_scratch.study.compare import REL_TOL, Comparison
+from rnn_scratch.study.ledger import PresetPlan, cheapest_per_pair, write_certificate
+from rnn_scratch.study.verify import verify
+from rnn_scratch.training.version import machine
+
+
+def certified_words(made: str, version: str, k: int) -> str:
+    return (f"made by code version {made}; certified at {version} by re-running {k} of its jobs "
+            f"(the cheapest of each cell and task: the same outcomes, metrics within {REL_TOL:g} relative; "
+            "`python scripts/study.py --certify`)")  # fmt: skip
+
+
+def mark_page(study_md: Path, preset: str, words: str) -> bool:
+    """Rewrite the ``Code:`` line of ``preset``'s section of ``study_md`` to ``Code: <words>.``; False
+    when the page has no such section."""
+    if not study_md.is_file():
+        return False
+    text = study_md.read_text()
+    section = re.search(rf"^## {re.escape(preset)}\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
+    if section is None:
+        return False
+    body = re.sub(r"^Code: .*$", lambda _: f"Code: {words}.", section.group(1), count=1, flags=re.M)
+    study_md.write_text(text[: section.start(1)] + body + text[section.end(1) :])
+    return True
+
+
+def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) -> int:
+    """Certify each preset of ``plans`` not already current; the number of presets that stayed stale."""
+    stale = 0
+    for found in plans:
+        if found.current:
+            print(f"[certify] {found.preset}: already at {found.version}; nothing to do")
+            continue
+        if not found.stale:
+            print(f"[certify] {found.preset}: no finished published job to re-run; rebuild it")
+            stale += 1
+            continue
+        picked = cheapest_per_pair(found.stale)
+        print(f"[certify] {found.preset}: re-running {len(picked)} of its {len(found.stale)} jobs "
+              "(the cheapest of each cell and task)", flush=True)  # fmt: skip
+        seen = Comparison()
+        if verify(picked, train_script, cwd, seen):
+            print(f"[certify] {found.preset}: differs: stale at {found.version}; rebuild it")
+            stale += 1
+            continue
+        made = ", ".join(found.made) or "unrecorded"
+        record = {
+            "certified": found.version, "made": dict(found.made), "jobs": [j.row["job"] for j in picked],
+            "largest_relative_difference": seen.largest, "tolerance": REL_TOL,
+            "machine": {**machine("cpu"), "threads": 1},  # where the re-runs ran (verify gives them 1 thread)
+        }  # fmt: skip
+        path = write_certificate(docs, found.preset, record)
+        marked = mark_page(docs / "study.md", found.preset, certified_words(made, found.version, len(picked)))
+        print(f"[certify] {found.preset}: certified at {found.version} -> {path}"
+              + ("" if marked else " (docs/study.md has no section to mark)"))  # fmt: skip
+    return stale

@@ -1,0 +1,128 @@
+"""Comparing a re-run with its published row: outcomes exactly, metrics within the stated tolerance; which
+published jobs a check draws, and which a certification re-runs; the page a certification marks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rnn_scratch.study.certify import certified_words, mark_page
+from rnn_scratch.study.compare import FLOOR, REL_TOL, Comparison, relative
+from rnn_scratch.study.ledger import cheapest_per_pair, pair, plan
+from rnn_scratch.study.verify import Published, pick_random
+
+ROW = {"job": "seed=0", "status": "solved", "eval_loss": "0.05672449246048927", "steps_to_solve": "32",
+       "steps": "32", "saturation_final": "0.0", "wall_time_s": "4.1", "code": "aaaaaaaaaaaa"}  # fmt: skip
+
+
+def test_float_rounding_passes_and_says_how_far() -> None:
+    seen = Comparison()
+    # the re-run of the issue: published on one processor, re-made on an AVX2 EPYC
+    row = seen.add(ROW, {**ROW, "eval_loss": "0.056724462658166885", "wall_time_s": "9.0", "code": "b"})
+    assert row.same and seen.same
+    assert seen.largest["eval_loss"] == pytest.approx(5.25e-7, rel=0.01)  # 2.98e-8 / 0.0567
+    assert seen.largest_text()[0].startswith("eval_loss 5.3e-07") and "wall_time_s" not in seen.largest
+    assert relative(0.0, 1e-9) == pytest.approx(1e-9 / FLOOR) and 1e-9 / FLOOR < REL_TOL  # at zero: absolute
+
+
+def test_a_metric_beyond_the_tolerance_and_an_outcome_flip_are_failures() -> None:
+    seen = Comparison()
+    beyond = seen.add(ROW, {**ROW, "eval_loss": repr(0.05672449246048927 * (1 + 3 * REL_TOL))})
+    assert not beyond.same and beyond.beyond[0].startswith("eval_loss 0.05672449246048927 published")
+    flip = seen.add(ROW, {**ROW, "status": "completed", "steps_to_solve": "", "steps": "300"})
+    assert flip.flips == ["solved True published, False now", "status solved published, completed now",
+                          "steps_to_solve 32 published, - now", "steps 32 published, 300 now"]  # fmt: skip
+    assert seen.add(ROW, {**ROW, "eval_loss": "nan"}).beyond == [
+        "eval_loss 0.05672449246048927 published, nan now"
+    ]
+    assert not seen.same and len(seen.flips) == 4
+
+
+def job(name: str, wall: str, code: str = "aaaaaaaaaaaa", preset: str = "p", **keys: str) -> Published:
+    own = [f"{k.replace('plus_', '+')}={v}" for k, v in keys.items()]
+    row = {"job": name, "status": "completed", "wall_time_s": wall, "code": code}
+    return Published(preset, row, [f"+experiment={preset}", *own], code)
+
+
+def test_a_random_check_draws_quick_jobs_of_this_version_reproducibly() -> None:
+    jobs = [job(str(i), str(10 * i), "now" if i % 2 else "old") for i in range(12)]
+    drawn = pick_random(jobs, 2, 7, {"now"}, 60.0)
+    assert drawn == pick_random(jobs, 2, 7, {"now"}, 60.0) and len(drawn) == 2  # the seed decides
+    assert all(j.version == "now" and float(j.row["wall_time_s"]) < 60 for j in drawn)
+    assert pick_random(jobs, 2, 7, {"other"}, 60.0) == []
+
+
+def test_certification_reruns_the_cheapest_job_of_each_cell_and_task() -> None:
+    lstm, gru = {"plus_cell": "lstm", "task": "recall"}, {"plus_cell": "gru", "task": "recall"}
+    jobs = [
+        job("a", "5", **lstm),
+        job("b", "3", **lstm),
+        job("c", "9", **gru),
+        job("d", "1", plus_cell="gru", task="adding"),
+    ]
+    assert pair(jobs[0]) == ("lstm", "recall") and pair(job("e", "1")) == ("-", "-")
+    assert sorted(j.row["job"] for j in cheapest_per_pair(jobs)) == ["b", "c", "d"]
+
+
+def test_the_plan_counts_published_stale_and_unfinished_jobs(tmp_path: Path) -> None:
+    jobs = [job("a", "5", "now"), job("b", "7", "old"), job("c", "", "old")]
+    jobs.append(Published("p", {"job": "d", "status": "missing", "wall_time_s": ""}, [], "unrecorded"))
+    (found,) = plan(jobs, ["p"], "now", tmp_path)
+    assert [len(found.published), len(found.stale), len(found.unfinished)] == [1, 2, 1]
+    assert not found.current and found.core_seconds() == pytest.approx(7 + 6 + 6)  # median 6 for no time
+    assert "p: 1 published at now, 3 missing (2 stale, 1 never finished" in found.line()
+
+
+def test_a_certification_marks_its_own_section_of_the_page(tmp_path: Path) -> None:
+    page = tmp_path / "study.md"
+    page.write_text("## a\n\nCode: every run made by code version x.\n\n## b\n\nCode: every run made by x.\n")
+    assert mark_page(page, "b", certified_words("x", "y", 2))
+    text = page.read_text()
+    assert text.startswith("## a\n\nCode: every run made by code version x.\n")
+    assert "## b\n\nCode: made by code version x; certified at y by re-running 2 of its jobs" in text
+    assert not mark_page(page, "c", "z")
+
+
+def test_a_page_names_its_hardware_and_says_when_it_is_not_at_this_version(tmp_path: Path) -> None:
+    from collections import Counter
+
+    from rnn_scratch.study.pages import hardware_words, stale_line
+    from rnn_scratch.study.runs import Job
+    from rnn_scratch.training.version import code_version, machine
+
+    ran = {"machine": {**machine("cpu"), "processor": "AMD EPYC", "cpu_capability": "AVX2", "torch": "2.13"}}
+    jobs = [Job(tmp_path / "a", {}, "completed", ran), Job(tmp_path / "b", {}, "solved", ran),
+            Job(tmp_path / "c", {}, "completed", {})]  # fmt: skip
+    assert hardware_words(jobs) == "; run on AMD EPYC (AVX2, torch 2.13): 2 runs"
+    assert hardware_words(jobs[2:]) == ""  # runs from before the machine was recorded
+    now = code_version()["hash"]
+    assert stale_line(Counter({now: 3})) == ""
+    line = stale_line(Counter({"aaaaaaaaaaaa": 3}))
+    assert line.startswith(f"**Not at the current code version ({now})**: made by aaaaaaaaaaaa (3 runs)")
+    assert "\n" not in line
+
+
+def test_a_time_budget_runs_the_headline_then_contrasts_then_the_rest_while_they_fit(tmp_path: Path) -> None:
+    from rnn_scratch.study.ledger import PresetPlan, priority, seconds, within_budget
+    from rnn_scratch.study.presets import Preset
+
+    def preset(name: str, block: str) -> Preset:
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(f"# @study\n# page: 1\n{block}")
+        return Preset(name, config, tmp_path / name)
+
+    presets = [
+        preset("rest", ""),
+        preset("pair", "# contrast: seq_len\n"),
+        preset("head", "# headline: x.png\n"),
+    ]
+    assert [p.name for p in priority(presets)] == ["head", "pair", "rest"]
+    plans = [PresetPlan(n, "now", stale=[job("a", wall)]) for n, wall in (("rest", "10"), ("pair", "50"),
+                                                                          ("head", "30"))]  # fmt: skip
+    assert within_budget(plans, presets, 85) == (["head", "pair"], ["rest"])  # 30 + 50 fit, 10 more does not
+    assert within_budget(plans, presets, 45) == (["head", "rest"], ["pair"])  # what fits after the headline
+    assert within_budget([PresetPlan("head", "now", published=[job("a", "1")])], presets, 1e9) == ([], [])
+    assert seconds("2h") == 7200 and seconds("90m") == 5400 and seconds("600") == 600
+    with pytest.raises(ValueError, match="--time-budget: '2x' is not a duration"):
+        seconds("2x")
