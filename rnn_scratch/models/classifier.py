@@ -91,7 +91,8 @@ def build_model(
         cell = cell_class(cfg.name)
         core = Recurrent(
             input_size, hidden_size, cfg.bias, bptt=cfg.bptt, truncate=cfg.truncate,
-            cuda_graph=cfg.cuda_graph, cell_class=cell, **cell.options(cfg, seq_len),
+            cuda_graph=cfg.cuda_graph, compile_steps=cfg.compile_steps, cell_class=cell,
+            **cell.options(cfg, seq_len),
         )  # fmt: skip
         core.cell.init_recurrent(cfg.init, cfg.init_gain)
     return CharClassifier(core, n_outputs)

@@ -58,6 +58,7 @@ class Recurrent(nn.Module):
         bptt: str = "autograd",
         truncate: int | None = None,
         cuda_graph: bool = False,
+        compile_steps: bool = False,
         cell_class: type[RecurrentCell] | None = None,
         **cell_kwargs: Any,
     ):
@@ -67,7 +68,10 @@ class Recurrent(nn.Module):
         detached every ``truncate`` steps, so the gradient flows back at most that far (None: full
         BPTT); the same chunks in both modes, see ``rnn_scratch.models.bptt``. ``cuda_graph``: with
         ``bptt='manual'`` on a GPU, replay the recurrence as CUDA graphs
-        (``rnn_scratch.models.bptt.graphed``). ``cell_class``: the cell to unroll (default: the
+        (``rnn_scratch.models.bptt.graphed``). ``compile_steps``: with ``bptt='manual'`` and a cell
+        that offers it (LSTM, GRU), each step's elementwise work runs as one kernel compiled by
+        inductor (``rnn_scratch.models.bptt.fused``); eager, with one printed line, if compiling
+        fails. ``cell_class``: the cell to unroll (default: the
         subclass's, e.g. ``RNNCell`` for ``RNN``); its other keyword arguments go to the cell."""
         super().__init__()
         if bptt not in BPTT_MODES:
@@ -81,6 +85,10 @@ class Recurrent(nn.Module):
         self.bptt, self.truncate, self.cuda_graph = bptt, truncate, cuda_graph
         self._graphs: dict[tuple, Callable[..., object]] = {}  # type: ignore[type-arg]
         cell = (cell_class or self.cell_class)(input_size, hidden_size, bias, **cell_kwargs)
+        if compile_steps and (bptt != "manual" or not hasattr(cell, "compile_steps")):
+            raise ValueError("compile_steps=True needs bptt='manual' and an LSTM or GRU cell")
+        if compile_steps:
+            cell.compile_steps = True  # type: ignore[assignment]  # a class flag the recurrence reads
         # The cell is not a submodule: its parameters are registered on the layer under the cell's
         # own names, so the layer's state_dict reads like the cell's and like torch's.
         self.__dict__["cell"] = cell

@@ -183,6 +183,8 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     ):
         cells = "|".join(cell_names())
         raise ConfigError("model.cuda_graph", f"needs device=cuda, model.bptt=manual and model={cells}")
+    if cfg.model.compile_steps and (cfg.model.bptt != "manual" or cfg.model.name not in ("lstm", "gru")):
+        raise ConfigError("model.compile_steps", "needs model.bptt=manual and model=lstm|gru")
     _one_of("optim.name", cfg.optim.name, OPTIMIZERS)
     _positive("optim.lr", cfg.optim.lr)
     if cfg.optim.momentum < 0 or cfg.optim.weight_decay < 0:
