@@ -99,9 +99,11 @@ def one_hot_input(steps: int, batch: int, vocab: int, device: str, dtype: torch.
     return F.one_hot(idx, vocab).to(dtype).requires_grad_()
 
 
-def hand_written(family: str, vocab: int, hidden: int, bptt: str = "autograd") -> Recurrent:
+def hand_written(
+    family: str, vocab: int, hidden: int, bptt: str = "autograd", compile_steps: bool = False
+) -> Recurrent:
     """The registered cell ``family`` unrolled by our layer: ``rnn_scratch.RNN/LSTM/GRU(vocab, hidden)``."""
-    return Recurrent(vocab, hidden, bptt=bptt, cell_class=cell_class(family))
+    return Recurrent(vocab, hidden, bptt=bptt, compile_steps=compile_steps, cell_class=cell_class(family))
 
 
 def torch_layer(family: str, like: Recurrent) -> nn.RNNBase:
