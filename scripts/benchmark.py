@@ -62,6 +62,8 @@ def parse_args() -> argparse.Namespace:
     families = bm.available_families()
     p.add_argument("--families", type=lambda s: s.split(","), default=families, help=",".join(families))
     p.add_argument("--compile", action="store_true", help="also torch.compile the autograd RNN")
+    p.add_argument("--compile-steps", action="store_true",
+                   help="also time model.compile_steps: LSTM/GRU steps as compiled kernels")  # fmt: skip
     p.add_argument("--compile-max-steps", type=int, default=50, help="skip compiling longer T")
     p.add_argument("--truncate", type=int, default=10, help="k for the memory table")
     p.add_argument("--mem-seq-len", type=ints, default=[25, 50, 100, 200])
@@ -89,13 +91,24 @@ def cases_for(
     batch, vocab = batch or args.batch, vocab or args.vocab
     x = bm.one_hot_input(steps, batch, vocab, args.device, torch.float32)
     grad = torch.randn(steps, batch, hidden, device=args.device)
-    cases, info = [], {"H": hidden, "T": steps}
+    cases: list[bm.Case] = []
+    info: dict[str, float | str] = {"H": hidden, "T": steps}
     for family in args.families:
         ours = bm.hand_written(family, vocab, hidden, num_layers=args.layers).to(args.device)
         cases.append(bm.Case(f"{family} autograd", family, ours, x, grad))
         manual = bm.hand_written(family, vocab, hidden, "manual", args.layers).to(args.device)
         manual.load_state_dict(ours.state_dict())
         cases.append(bm.Case(f"{family} manual BPTT", family, manual, x, grad))
+        if args.compile_steps and hasattr(manual.cells[0], "compile_steps"):
+            fused = bm.hand_written(family, vocab, hidden, "manual", args.layers, compile_steps=True)
+            fused = fused.to(args.device)
+            fused.load_state_dict(ours.state_dict())
+            case = bm.Case(f"{family} manual compiled steps", family, fused, x, grad)
+            t0 = time.perf_counter()
+            case.step(True)  # compiles the step kernels (inductor's disk cache may hold them)
+            info[f"{family}_compile_steps_s"] = time.perf_counter() - t0
+            print(f"compile_steps {family} H={hidden} T={steps}: {info[f'{family}_compile_steps_s']:.1f} s")
+            cases.append(case)
         if args.layers == 1:  # the floor's matmuls are one layer's
             cases.append(bm.MatmulFloor(f"{family} matmul floor", family, manual, x, grad))
         if family == args.families[0]:  # torch.compile on the first family only: compiling is slow
@@ -113,14 +126,16 @@ def cases_for(
     return cases, info
 
 
-def study_shape_rows(args: argparse.Namespace) -> list[dict]:
-    """The grid's implementations at ``STUDY_SHAPE``, on its thread count, then the grid's restored."""
+def study_shape_rows(args: argparse.Namespace) -> tuple[list[dict], dict]:
+    """The grid's implementations at ``STUDY_SHAPE``, on its thread count, then the grid's restored;
+    and what compiling did there."""
     batch, vocab, hidden, steps = (STUDY_SHAPE[k] for k in ("batch", "vocab", "hidden", "steps"))
     torch.set_num_threads(STUDY_SHAPE["threads"])
     try:
-        cases, _ = cases_for(args, hidden, steps, batch=batch, vocab=vocab)
+        cases, info = cases_for(args, hidden, steps, batch=batch, vocab=vocab)
         bm.run_interleaved(cases, args.repeats, args.warmup, args.device, args.clock)
-        return [dict(r, shape="study") for r in bm.summarise(cases, batch, steps, vocab, hidden)]
+        rows = [dict(r, shape="study") for r in bm.summarise(cases, batch, steps, vocab, hidden)]
+        return rows, dict(info, shape="study")
     finally:
         torch.set_num_threads(args.threads)
 
@@ -201,7 +216,9 @@ def main() -> None:
         bm.run_interleaved(cases, args.repeats, args.warmup, args.device, args.clock)
         rows += [dict(r, shape="grid") for r in bm.summarise(cases, args.batch, steps, args.vocab, hidden)]
     if args.study_shape:
-        rows += study_shape_rows(args)
+        study_rows, study_info = study_shape_rows(args)
+        rows += study_rows
+        compile_info.append(study_info)
     mem = memory_rows(args)
 
     layers = f", {args.layers} layers" if args.layers > 1 else ""

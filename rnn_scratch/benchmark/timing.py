@@ -100,11 +100,18 @@ def one_hot_input(steps: int, batch: int, vocab: int, device: str, dtype: torch.
 
 
 def hand_written(
-    family: str, vocab: int, hidden: int, bptt: str = "autograd", num_layers: int = 1
+    family: str,
+    vocab: int,
+    hidden: int,
+    bptt: str = "autograd",
+    num_layers: int = 1,
+    compile_steps: bool = False,
 ) -> Recurrent:
     """The registered cell ``family`` unrolled by our layer: ``rnn_scratch.RNN/LSTM/GRU(vocab, hidden,
     num_layers)``."""
-    return Recurrent(vocab, hidden, num_layers, bptt=bptt, cell_class=cell_class(family))
+    return Recurrent(
+        vocab, hidden, num_layers, bptt=bptt, compile_steps=compile_steps, cell_class=cell_class(family)
+    )
 
 
 def torch_layer(family: str, like: Recurrent) -> nn.RNNBase:

@@ -108,7 +108,8 @@ def build_model(
         core = Recurrent(
             input_size, hidden_size, cfg.num_layers, cfg.bias, dropout=cfg.dropout,
             dropout_seed=seed + DROPOUT_SEED_OFFSET, bptt=cfg.bptt, truncate=cfg.truncate,
-            cuda_graph=cfg.cuda_graph, cell_class=cell, **cell.options(cfg, seq_len),
+            cuda_graph=cfg.cuda_graph, compile_steps=cfg.compile_steps, cell_class=cell,
+            **cell.options(cfg, seq_len),
         )  # fmt: skip
         for layer_cell in core.cells:
             layer_cell.init_recurrent(cfg.init, cfg.init_gain)

@@ -28,3 +28,4 @@ class ModelConfig:
     bptt: str = "manual"  # manual (hand-derived backward, models/bptt/) | autograd; torch_*: ignored
     truncate: int | None = None  # truncated BPTT: gradient flows back at most this many steps
     cuda_graph: bool = False  # replay the manual recurrence as CUDA graphs (device=cuda, bptt=manual)
+    compile_steps: bool = False  # lstm, gru, bptt=manual: each step's elementwise work one compiled kernel

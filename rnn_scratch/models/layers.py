@@ -76,6 +76,7 @@ class Recurrent(nn.Module):
         bptt: str = "autograd",
         truncate: int | None = None,
         cuda_graph: bool = False,
+        compile_steps: bool = False,
         cell_class: type[RecurrentCell] | None = None,
         **cell_kwargs: Any,
     ):
@@ -85,7 +86,10 @@ class Recurrent(nn.Module):
         detached every ``truncate`` steps, so the gradient flows back at most that far (None: full
         BPTT); the same chunks in both modes, see ``rnn_scratch.models.bptt``. ``cuda_graph``: with
         ``bptt='manual'`` on a GPU, replay the recurrence as CUDA graphs
-        (``rnn_scratch.models.bptt.graphed``). ``cell_class``: the cell to unroll (default: the
+        (``rnn_scratch.models.bptt.graphed``). ``compile_steps``: with ``bptt='manual'`` and a cell
+        that offers it (LSTM, GRU), each step's elementwise work runs as one kernel compiled by
+        inductor (``rnn_scratch.models.bptt.fused``); eager, with one printed line, if compiling
+        fails. ``cell_class``: the cell to unroll (default: the
         subclass's, e.g. ``RNNCell`` for ``RNN``); its other keyword arguments go to the cell (to each
         layer's). ``num_layers``: layers stacked, as torch.nn's; ``dropout``: the probability of zeroing
         a unit of each layer's output but the top one's while training (torch.nn's ``dropout``), drawn
@@ -104,6 +108,8 @@ class Recurrent(nn.Module):
         self.bptt, self.truncate, self.cuda_graph = bptt, truncate, cuda_graph
         self._graphs: dict[tuple, Callable[..., object]] = {}  # type: ignore[type-arg]
         cls = cell_class or self.cell_class
+        if compile_steps and (bptt != "manual" or not hasattr(cls, "compile_steps")):
+            raise ValueError("compile_steps=True needs bptt='manual' and an LSTM or GRU cell")
         self.num_layers, self.dropout = num_layers, LayerDropout(dropout, dropout_seed)
         # Stacked, each layer is a one-layer Recurrent (not a submodule: the stack registers its
         # parameters under torch's stacked names); a single layer is its own only layer.
@@ -112,12 +118,16 @@ class Recurrent(nn.Module):
             layers = [
                 Recurrent(
                     input_size if i == 0 else hidden_size, hidden_size, 1, bias, bptt=bptt,
-                    truncate=truncate, cuda_graph=cuda_graph, cell_class=cls, **cell_kwargs,
+                    truncate=truncate, cuda_graph=cuda_graph, compile_steps=compile_steps,
+                    cell_class=cls, **cell_kwargs,
                 )
                 for i in range(num_layers)
             ]  # fmt: skip
         else:
-            self.__dict__["_cell"] = cls(input_size, hidden_size, bias, **cell_kwargs)
+            cell = cls(input_size, hidden_size, bias, **cell_kwargs)
+            if compile_steps:
+                cell.compile_steps = True  # type: ignore[assignment]  # a flag the recurrence reads
+            self.__dict__["_cell"] = cell
         self.__dict__["layers"] = tuple(layers)
         # The cells are not submodules: their parameters are registered on the layer under the cell's
         # own names (stacked: with torch's suffix _l<i>), so the state_dict reads like torch's.

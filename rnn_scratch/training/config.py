@@ -16,7 +16,7 @@ from rnn_scratch.errors import ConfigError
 from rnn_scratch.models.bptt import BPTT_MODES
 from rnn_scratch.models.cells import GATE_INITS, INITS, NONLINEARITIES
 from rnn_scratch.models.config import ModelConfig
-from rnn_scratch.models.registry import cell_names, model_cell, model_names
+from rnn_scratch.models.registry import cell_class, cell_names, model_cell, model_names
 from rnn_scratch.tasks import REGISTRY, TaskConfig
 from rnn_scratch.tasks.adding import AddingConfig
 from rnn_scratch.tasks.names import NamesConfig
@@ -183,6 +183,9 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
     ):
         cells = "|".join(cell_names())
         raise ConfigError("model.cuda_graph", f"needs device=cuda, model.bptt=manual and model={cells}")
+    compilable = [n for n in cell_names() if hasattr(cell_class(n), "compile_steps")]  # cells that offer it
+    if cfg.model.compile_steps and (cfg.model.bptt != "manual" or cfg.model.name not in compilable):
+        raise ConfigError("model.compile_steps", f"needs model.bptt=manual and model={'|'.join(compilable)}")
     _one_of("optim.name", cfg.optim.name, OPTIMIZERS)
     _positive("optim.lr", cfg.optim.lr)
     if cfg.optim.momentum < 0 or cfg.optim.weight_decay < 0:

@@ -44,6 +44,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from rnn_scratch.models.bptt import fused
 from rnn_scratch.models.bptt.common import (
     check_args,
     is_chunk_start,
@@ -71,6 +72,7 @@ class GRURecurrence(torch.autograd.Function):
         mask: Tensor | None,
         norm_out: Tensor | None,
         grad_enabled: bool = True,
+        compile_steps: bool = False,
     ) -> Tensor:
         steps, batch, three_h = u.shape
         hidden = three_h // 3
@@ -80,13 +82,15 @@ class GRURecurrence(torch.autograd.Function):
         scale[2] = 2.0
         scale = scale.view(-1)
         acts = u * scale  # becomes r, z, n in place, step by step
+        if compile_steps:  # the kernels assume contiguous rows; a batch-first u gives strided acts
+            acts = acts.contiguous()
         rec = torch.empty_like(acts)  # w_t (its n block doubled), kept: w^n_t is needed backward
         hs = torch.empty(steps, batch, hidden, dtype=u.dtype, device=u.device)
         w_t = (weight_hh * scale[:, None]).t()
         b_hh = bias_hh * scale if bias_hh is not None else None
         rz_s, rec_rz_s = acts[:, :, : 2 * hidden].unbind(0), rec[:, :, : 2 * hidden].unbind(0)
         r_s, z_s, n_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(3))
-        rec_s, rec_n_s = rec.unbind(0), rec[:, :, 2 * hidden :].unbind(0)
+        a_s, rec_s, rec_n_s = acts.unbind(0), rec.unbind(0), rec[:, :, 2 * hidden :].unbind(0)
         m_s = mask[:, :, None].unbind(0) if mask is not None else None
         new = torch.empty_like(h0)
         # For the backward pass, each step also writes p_n and q (see the top) while its values are
@@ -94,12 +98,23 @@ class GRURecurrence(torch.autograd.Function):
         grad = grad_enabled and any(ctx.needs_input_grad[:4])  # type: ignore[attr-defined]
         p_n = torch.empty_like(hs) if grad else hs
         q = torch.empty(steps, batch, 3, hidden, dtype=u.dtype, device=u.device) if grad else acts
-        carry_h = torch.empty_like(hs) if grad and mask is not None else acts[:, :, hidden : 2 * hidden]
+        step = None  # the compiled step kernel, when asked for and available (no mask, for backward)
+        if compile_steps and grad and mask is None:
+            step = fused.compiled(fused.gru_forward_step, *fused.examples(u, [3, 3, 1, 1, 3, 1, 1]))
+        own_carry = grad and (mask is not None or step is not None)
+        carry_h = torch.empty_like(hs) if own_carry else acts[:, :, hidden : 2 * hidden]
         pn_s, carry_s, q_s = p_n.unbind(0), carry_h.unbind(0), q.unbind(0) if grad else ()
         ones, minus_one, zero = torch.ones_like(h0), u.new_full((), -1.0), u.new_zeros(())
         one_z = torch.empty_like(h0)
         h = h0
-        for t in range(steps):
+        ctx.compiled = step is not None  # type: ignore[attr-defined]
+        if step is not None:  # one matmul and one fused kernel a step, into the same buffers
+            h, q_flat = h0.contiguous(), q.view(steps, batch, three_h).unbind(0)
+            for t in range(steps):
+                rec_t = torch.mm(h, w_t) if b_hh is None else torch.addmm(b_hh, h, w_t)
+                step(a_s[t], rec_t, h, hs[t], q_flat[t], pn_s[t], carry_s[t])
+                h = hs[t]
+        for t in range(steps if step is None else 0):
             if b_hh is None:
                 torch.mm(h, w_t, out=rec_s[t])
             else:
@@ -145,7 +160,15 @@ class GRURecurrence(torch.autograd.Function):
         gh_s, e_s, e3_s = gh.unbind(0), e.unbind(0), e.view(steps, batch, 3, hidden).unbind(0)
         q_s, carry_s = q.unbind(0), carry_h.unbind(0)
         truncate: int | None = ctx.truncate
+        step = None
+        if ctx.compiled:  # e_t and gh_{t-1} += gh_t z_t in one kernel (compiled in forward)
+            ex = (gh_s[0], q_s[0], carry_s[0], torch.empty_like(gh_s[0]), e3_s[0])
+            step = fused.compiled(fused.gru_backward_step, *ex)
         for t in range(steps - 1, -1, -1):
+            if step is not None and t > 0 and not is_chunk_start(t, truncate):
+                step(gh_s[t], q_s[t], carry_s[t], gh_s[t - 1], e3_s[t])
+                gh_s[t - 1].addmm_(e_s[t], weight_hh)
+                continue
             torch.mul(gh_s[t][:, None], q_s[t], out=e3_s[t])
             if t > 0 and not is_chunk_start(t, truncate):
                 gh_s[t - 1].addcmul_(gh_s[t], carry_s[t]).addmm_(e_s[t], weight_hh)
@@ -162,7 +185,7 @@ class GRURecurrence(torch.autograd.Function):
             grad_w = weight_grad(e, h0, hs)
         if need_b and ctx.has_bias:
             grad_b = e.view(-1, three_h).sum(0)
-        return grad_u, grad_h0, grad_w, grad_b, None, None, None, None
+        return grad_u, grad_h0, grad_w, grad_b, None, None, None, None, None
 
 
 def gru_recurrence(
@@ -173,6 +196,7 @@ def gru_recurrence(
     truncate: int | None = None,
     mask: Tensor | None = None,
     norm_out: Tensor | None = None,
+    compile_steps: bool = False,
 ) -> Tensor:
     """The GRU recurrence with hand-derived BPTT. u: (T, B, 3H), h0: (B, H) -> hs: (T, B, H).
 
@@ -182,5 +206,5 @@ def gru_recurrence(
     """
     check_args(u, truncate, mask, (norm_out,))
     grad = torch.is_grad_enabled()  # off inside forward: say whether to write the backward's factors
-    hs: Tensor = GRURecurrence.apply(u, h0, weight_hh, bias_hh, truncate, mask, norm_out, grad)
+    hs: Tensor = GRURecurrence.apply(u, h0, weight_hh, bias_hh, truncate, mask, norm_out, grad, compile_steps)
     return hs

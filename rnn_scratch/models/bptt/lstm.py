@@ -69,6 +69,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from rnn_scratch.models.bptt import fused
 from rnn_scratch.models.bptt.common import (
     check_args,
     is_chunk_start,
@@ -106,6 +107,7 @@ class LSTMRecurrence(torch.autograd.Function):
         norm_h: Tensor | None,
         norm_c: Tensor | None,
         grad_enabled: bool = True,
+        compile_steps: bool = False,
     ) -> tuple[Tensor, Tensor]:
         steps, batch, four_h = u.shape
         hidden = four_h // 4
@@ -113,6 +115,8 @@ class LSTMRecurrence(torch.autograd.Function):
         # acts: u_t + b_hh for all steps (g block doubled), then in place, step by step,
         # + h_{t-1} W_hh^T and the gate nonlinearities: the saved i, f, g, o.
         acts = u * scale if bias_hh is None else torch.addcmul(bias_hh * scale, u, scale)
+        if compile_steps:  # the kernels assume contiguous rows; a batch-first u gives strided acts
+            acts = acts.contiguous()
         w_t = (weight_hh * scale[:, None]).t()
         new = partial(torch.empty, dtype=u.dtype, device=u.device)
         # cs holds 2 c_t, the sigmoid's argument in tanh(c) = 2 sigma(2 c) - 1, so no step doubles
@@ -128,7 +132,11 @@ class LSTMRecurrence(torch.autograd.Function):
         grad = grad_enabled and any(ctx.needs_input_grad[:5])  # type: ignore[attr-defined]
         factors = new(steps, batch, four_h) if grad else acts
         h_path = new(steps, batch, hidden) if grad else cs  # o_t (1 - tanh(c_t)^2) (* m_t)
-        carry_c = new(steps, batch, hidden) if grad and mask is not None else acts[:, :, hidden : 2 * hidden]
+        step = None  # the compiled step kernel, when asked for and available (no mask, for backward)
+        if compile_steps and grad and mask is None:
+            step = fused.compiled(fused.lstm_forward_step, *fused.examples(u, [4, 1, 1, 1, 4, 1, 1]))
+        own_carry = grad and (mask is not None or step is not None)
+        carry_c = new(steps, batch, hidden) if own_carry else acts[:, :, hidden : 2 * hidden]
         shift = torch.zeros(4, hidden, dtype=u.dtype, device=u.device)
         shift[2] = 1.0  # (a + shift)(1 - a): s (1 - s) on the sigmoid blocks, (1 + g)(1 - g) on g
         shift, one = shift.view(-1), u.new_ones(())
@@ -138,7 +146,13 @@ class LSTMRecurrence(torch.autograd.Function):
             factors[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(4)
         )
         h, c = h0, c0 * 2.0
-        for t in range(steps):
+        ctx.compiled = step is not None  # type: ignore[attr-defined]
+        if step is not None:  # one matmul and one fused kernel a step, into the same buffers
+            h, c = h0.contiguous(), c.contiguous()
+            for t in range(steps):
+                step(a_s[t].addmm_(h, w_t), c, hs[t], cs[t], p_s[t], hp_s[t], carry_s[t])
+                h, c = hs[t], cs[t]
+        for t in range(steps if step is None else 0):
             a_s[t].addmm_(h, w_t).sigmoid_()
             torch.add(minus_one, g_s[t], alpha=2.0, out=g_s[t])  # g = 2 sigma(2 a^g) - 1 = tanh(a^g)
             c_t = cs[t] if m_s is None else new_c
@@ -179,6 +193,10 @@ class LSTMRecurrence(torch.autograd.Function):
         not_m: tuple[Tensor, ...] = ()
         if mask is not None:
             not_m = mask_factors(mask, factors)[2].unbind(0)
+        if ctx.compiled:  # None if the backward kernel failed to compile: the eager loop below
+            grads = _backward_compiled(ctx, factors, h_path, carry_c, hs, h0, weight_hh, grad_hs, grad_c_last)
+            if grads is not None:
+                return grads
 
         gh = torch.empty_like(hs)  # the direct dL/dh_t, becoming the total step by step
         gh.copy_(grad_hs)
@@ -220,7 +238,49 @@ class LSTMRecurrence(torch.autograd.Function):
         if need_b and ctx.has_bias:
             grad_b = delta.view(-1, four_h).sum(0)
         grad_c0 = carry if need_c0 else None
-        return (delta if need_u else None), grad_h0, grad_c0, grad_w, grad_b, None, None, None, None, None
+        return (delta if need_u else None), grad_h0, grad_c0, grad_w, grad_b, *(None,) * 6
+
+
+def _backward_compiled(
+    ctx: Any,
+    factors: Tensor,
+    h_path: Tensor,
+    carry_c: Tensor,
+    hs: Tensor,
+    h0: Tensor,
+    weight_hh: Tensor,
+    grad_hs: Tensor,
+    grad_c_last: Tensor,
+) -> tuple[Tensor | None, ...] | None:
+    """``LSTMRecurrence.backward`` with each step's elementwise part one compiled kernel (no mask);
+    None if that kernel does not compile."""
+    steps, four_h = factors.shape[0], factors.shape[2]
+    gh = grad_hs.contiguous().clone()  # the direct dL/dh_t, becoming the total step by step
+    gc, delta = torch.empty_like(gh), torch.empty_like(factors)
+    gh_s, gc_s, d_s = gh.unbind(0), gc.unbind(0), delta.unbind(0)
+    p_s, hp_s, f_s = factors.unbind(0), h_path.unbind(0), carry_c.unbind(0)
+    carry = grad_c_last.contiguous().clone()  # gc_{t+1} f_{t+1}, updated in place by the kernel
+    step = fused.compiled(fused.lstm_backward_step, gh_s[0], carry, hp_s[0], p_s[0], f_s[0], gc_s[0], d_s[0])
+    if step is None:
+        return None
+    truncate: int | None = ctx.truncate
+    for t in range(steps - 1, -1, -1):
+        step(gh_s[t], carry, hp_s[t], p_s[t], f_s[t], gc_s[t], d_s[t])
+        if is_chunk_start(t, truncate):
+            carry.zero_()
+        elif t > 0:
+            gh_s[t - 1].addmm_(d_s[t], weight_hh)
+    norm_h, norm_c = ctx.norms
+    if norm_h is not None:
+        norm_h.copy_(step_norms(gh))
+    if norm_c is not None:
+        norm_c.copy_(step_norms(gc))
+    need_u, need_h0, need_c0, need_w, need_b = ctx.needs_input_grad[:5]
+    grad_h0 = d_s[0].mm(weight_hh) if need_h0 else None
+    grad_w = weight_grad(delta, h0, hs) if need_w else None
+    grad_b = delta.view(-1, four_h).sum(0) if need_b and ctx.has_bias else None
+    grad_c0 = carry if need_c0 else None
+    return (delta if need_u else None), grad_h0, grad_c0, grad_w, grad_b, *(None,) * 6
 
 
 def lstm_recurrence(
@@ -233,6 +293,7 @@ def lstm_recurrence(
     mask: Tensor | None = None,
     norm_h: Tensor | None = None,
     norm_c: Tensor | None = None,
+    compile_steps: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """The LSTM recurrence with hand-derived BPTT. u: (T, B, 4H), h0, c0: (B, H) -> (hs (T, B, H), c_T).
 
@@ -242,5 +303,7 @@ def lstm_recurrence(
     """
     check_args(u, truncate, mask, (norm_h, norm_c))
     grad = torch.is_grad_enabled()  # off inside forward: say whether to write the backward's factors
-    hs, c_last = LSTMRecurrence.apply(u, h0, c0, weight_hh, bias_hh, truncate, mask, norm_h, norm_c, grad)
+    hs, c_last = LSTMRecurrence.apply(
+        u, h0, c0, weight_hh, bias_hh, truncate, mask, norm_h, norm_c, grad, compile_steps
+    )
     return hs, c_last

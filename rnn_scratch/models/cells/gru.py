@@ -45,6 +45,7 @@ class GRUCell(GatedCell):
     spectral_block = 2  # n, the candidate
     torch_reference = "GRU"  # torch.nn.GRU
     keep_gate, write_gate = 1, None
+    compile_steps = False  # set by the layer: the recurrence's steps as compiled kernels (bptt/fused.py)
 
     def step(self, u: Tensor, state: State) -> Tensor:
         """u: (B, 3H) projected input, state: h (B, H) -> h' (B, H)."""
@@ -69,7 +70,8 @@ class GRUCell(GatedCell):
     ) -> tuple[Tensor, State]:
         """``rnn_scratch.models.bptt.gru``: u (T, B, 3H), h0 (B, H) -> (hs (T, B, H), h_T)."""
         assert isinstance(state, Tensor)
-        hs = gru_recurrence(u, state, weight_hh, bias_hh, truncate, mask, (norms or {}).get("h"))
+        norm_h = (norms or {}).get("h")
+        hs = gru_recurrence(u, state, weight_hh, bias_hh, truncate, mask, norm_h, self.compile_steps)
         return hs, hs[-1]
 
     def jacobian_times(self, u: Tensor, s_prev: Tensor, q: Tensor) -> Tensor:

@@ -52,6 +52,7 @@ class LSTMCell(GatedCell):
     torch_reference = "LSTM"  # torch.nn.LSTM
     keep_gate, write_gate = 1, 0
     default_forget_bias = 1.0  # model.forget_bias null (Jozefowicz et al. 2015)
+    compile_steps = False  # set by the layer: the recurrence's steps as compiled kernels (bptt/fused.py)
 
     def step(self, u: Tensor, state: State) -> tuple[Tensor, Tensor]:
         """u: (B, 4H) projected input, state: (h, c) each (B, H) -> (h', c')."""
@@ -75,7 +76,9 @@ class LSTMCell(GatedCell):
         """``rnn_scratch.models.bptt.lstm``: u (T, B, 4H), (h0, c0) -> (hs (T, B, H), (h_T, c_T))."""
         assert isinstance(state, tuple)
         (h0, c0), norms = state, norms or {}
-        hs, c = lstm_recurrence(u, h0, c0, weight_hh, bias_hh, truncate, mask, norms.get("h"), norms.get("c"))
+        hs, c = lstm_recurrence(
+            u, h0, c0, weight_hh, bias_hh, truncate, mask, norms.get("h"), norms.get("c"), self.compile_steps
+        )
         return hs, (hs[-1], c)
 
     def jacobian_times(self, u: Tensor, s_prev: Tensor, q: Tensor) -> Tensor:
