@@ -152,10 +152,10 @@ def task_lines(
     lines = [f"#### {TASK_WORDS.get(task, task)}", "", *order_free_lines(jobs)]
     overturned = sum(r.overturned for r in results)
     lines += [
-        f"Solved: the eval met the rule (eval acc >= 0.9 on {EVAL_WORDS}) and the final model's fresh eval "
+        f"Solved: the eval met the rule (eval acc >= 0.9 on {EVAL_WORDS}) and the fresh eval "
         f"(2,048 new sequences) confirmed it; the fresh eval overturned {overturned} of "
         f"{sum(r.solved or r.overturned for r in results)} runs' eval verdicts here (counted unsolved, "
-        "censored where they stopped).",
+        "censored at their budget).",
         "",
         f"Solved k/n [95% exact] (budget {budget:,.0f} training sequences; `not run`: past a length "
         "where every seed failed):", "", *_by_cell_and_length(results, cells, labels, _solved), "",
