@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from rnn_scratch.study.baselines import fixed_memory_reach, fixed_recurrence_lines, fixed_recurrence_rows
 from rnn_scratch.tasks import make_task
 from rnn_scratch.tasks.fixed_recurrence import (
     decays,
@@ -62,3 +63,23 @@ def test_the_csv_has_a_row_per_task_length_and_setting(tmp_path: Path) -> None:
         rows = list(csv.DictReader(f))
     assert {r["T"] for r in rows} == {"21"}  # copy cannot take T = 10
     assert len(rows) == 2 + 8 + 1 + 9 and all(r["task"] == "copy" for r in rows)
+
+
+def test_the_page_says_where_a_task_starts_needing_learned_memory(tmp_path: Path) -> None:
+    path = tmp_path / "fixed_recurrence.csv"
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(
+            ["task", "T", "baseline", "setting", "accuracy", "solved_rule_pass", "features", "seconds"]
+        )
+        for T, acc in ((10, 0.97), (20, 0.93), (50, 0.6), (100, 0.95)):  # 100 passes again: not counted
+            out.writerow(["copy", T, "esn", "N=100", acc, acc >= 0.9, 100, 1.0])
+            out.writerow(["copy", T, "leaky_bank", "K=8", 0.3, False, 80, 1.0])
+    rows = fixed_recurrence_rows(path, "copy")
+    assert fixed_memory_reach(rows) == 20 and fixed_recurrence_rows(path, "recall_keys") == {}
+    lines = fixed_recurrence_lines(path, "copy")
+    assert "| 20 | - | 0.300 | 0.930 | esn (N=100): 0.930 | met |" in lines
+    assert (
+        lines[-2]
+        == "So a fixed recurrence meets the rule up to T = 20; from T = 50 the task needs learned memory."
+    )
