@@ -63,6 +63,11 @@ def test_the_csv_has_a_row_per_task_length_and_setting(tmp_path: Path) -> None:
         rows = list(csv.DictReader(f))
     assert {r["T"] for r in rows} == {"21"}  # copy cannot take T = 10
     assert len(rows) == 2 + 8 + 1 + 9 and all(r["task"] == "copy" for r in rows)
+    assert {r["n_train"] for r in rows} == {"64"}
+    write_csv(path, {"copy": {}}, (21, 22), n_train=64, n_eval=64)  # resumes: 21 is kept, 22 added
+    with path.open() as f:
+        again = list(csv.DictReader(f))
+    assert again[: len(rows)] == rows and {r["T"] for r in again[len(rows) :]} == {"22"}
 
 
 def test_the_page_says_where_a_task_starts_needing_learned_memory(tmp_path: Path) -> None:

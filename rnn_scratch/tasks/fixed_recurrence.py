@@ -56,7 +56,18 @@ N_TRAIN = 2048
 N_EVAL = 2048
 TASKS = {"temporal_order": {}, "recall_keys": {"distractors": "keys"}, "copy": {}}
 LENGTHS = (10, 20, 50, 100, 200, 500, 1000)
-COLUMNS = ("task", "T", "baseline", "setting", "accuracy", "solved_rule_pass", "features", "seconds")
+LONG, N_LONG = 500, 1024  # from this length on, 1,024 training and 1,024 fresh sequences (one core's cost)
+COLUMNS = (
+    "task",
+    "T",
+    "baseline",
+    "setting",
+    "accuracy",
+    "solved_rule_pass",
+    "n_train",
+    "features",
+    "seconds",
+)
 Step = Callable[[Tensor, Tensor], Tensor]  # (state (B, S), one-hot input (B, V)) -> new state
 
 
@@ -136,16 +147,8 @@ def fixed_scores(
     started = time.perf_counter()
     free = order_free_scores(task, n_train, n_eval, seed)
     for name in ("integrator", "counts"):
-        rows.append(
-            _row(
-                task,
-                name,
-                "W_hh = I" if name == "integrator" else "symbol counts",
-                free[f"{name}_acc"],
-                0,
-                started,
-            )
-        )
+        setting = "W_hh = I" if name == "integrator" else "symbol counts"
+        rows.append(_row(task, name, setting, free[f"{name}_acc"], 0, started) | {"n_train": n_train})
     for baseline, setting, step, width in settings(task.seq_len, task.input_size, seed):
         started = time.perf_counter()
         X, y = run_fixed(task, train, step, width)
@@ -153,7 +156,7 @@ def fixed_scores(
         if not (torch.isfinite(X).all() and torch.isfinite(Xt).all()):
             continue
         acc, _ = score(Xt, yt, fit_readout(X, y, task.n_outputs))
-        rows.append(_row(task, baseline, setting, acc, width, started))
+        rows.append(_row(task, baseline, setting, acc, width, started) | {"n_train": n_train})
     return rows
 
 
@@ -170,18 +173,29 @@ def lengths_of(name: str, lengths: tuple[int, ...] = LENGTHS) -> list[int]:
     return [T for T in lengths if name != "copy" or T >= 21]
 
 
-def write_csv(path: Path, tasks: dict[str, dict[str, Any]], lengths: tuple[int, ...], **options: Any) -> None:
-    """Score every task at every length it takes, appending rows to ``path`` as each length finishes."""
+def write_csv(
+    path: Path, tasks: dict[str, dict[str, Any]], lengths: tuple[int, ...], n_train: int = N_TRAIN,
+    n_eval: int = N_EVAL,
+) -> None:  # fmt: skip
+    """Score every task at every length it takes into ``path``, a (task, T) at a time; the (task, T)
+    already in ``path`` are kept, not re-run (an interrupted run resumes). From ``LONG`` on, at most
+    ``N_LONG`` training and fresh sequences each (the ``n_train`` column says which)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    done: set[tuple[str, str]] = set()
+    if path.exists():
+        with path.open() as f:
+            done = {(r["task"], r["T"]) for r in csv.DictReader(f)}
+    with path.open("a" if done else "w", newline="") as f:
         out = csv.DictWriter(f, COLUMNS)
-        out.writeheader()
+        if not done:
+            out.writeheader()
         for name, task_options in tasks.items():
             for T in lengths_of(name, lengths):
-                for row in fixed_scores(
-                    make_task(name.replace("recall_keys", "recall"), T, **task_options), **options
-                ):
-                    out.writerow({"task": name, **row})
+                if (name, str(T)) in done:
+                    continue
+                n, m = (min(n_train, N_LONG), min(n_eval, N_LONG)) if T >= LONG else (n_train, n_eval)
+                task = make_task(name.replace("recall_keys", "recall"), T, **task_options)
+                out.writerows({"task": name, **row} for row in fixed_scores(task, n, m))
                 f.flush()
 
 
