@@ -68,7 +68,7 @@ def choose_length(summary: Path, task: str, cell: str, max_t: int = MAX_T) -> in
     with summary.open() as f:
         for row in csv.DictReader(f):
             if row.get("task") == task and row.get("cell") == cell and int(row["seq_len"]) <= max_t:
-                fresh = row.get("fresh_eval_acc")
+                fresh = row.get("fresh_eval_acc") or ""
                 found[int(row["seq_len"])].append(
                     row["status"] == "solved" and bool(fresh) and float(fresh) >= 0.9
                 )
