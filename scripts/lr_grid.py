@@ -4,7 +4,7 @@
     python scripts/lr_grid.py --only recall_keys:gru copy:lstm
 
 Each grid point trains the memory preset's run on the tuning seeds (100, 101) with one thread, one at a
-time, into outputs/lr_grid/<task>_<cell>_seq<T>/lr=<lr>/ (a finished point is read back, not re-run), and
+time, into outputs/lr_grid/<task>_<cell>_seq<T>/lr_<lr>/ (a finished point is read back, not re-run), and
 each finished (task, cell) writes configs/lr/<task>_<cell>.yaml and its .grid.csv.
 """
 
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description="Per-cell, per-task lr on a log grid (memory preset).")
-    parser.add_argument("--only", nargs="+", default=None, help="task:cell pairs (default: all, in order)")
+    parser.add_argument("--only", nargs="+", default=None, help="task:cell pairs, run in this order")
     parser.add_argument("--summary", type=Path, default=ROOT / "docs" / "study" / "memory" / "summary.csv")
     parser.add_argument("--outputs", type=Path, default=ROOT / "outputs" / "lr_grid")
     parser.add_argument("--max-t", type=int, default=MAX_T)
@@ -32,7 +32,7 @@ def main() -> int:
         if bad := [":".join(p) for p in wanted if p not in ORDER]:
             print(f"error: --only: not a memory (task:cell) pair: {', '.join(bad)}", file=sys.stderr)
             return 2
-        pairs = [p for p in ORDER if p in wanted]
+        pairs = list(dict.fromkeys(wanted))  # in the order given
     for task, cell in pairs:
         T = choose_length(args.summary, task, cell, args.max_t)
         points = search(ROOT, args.outputs, task, cell, T)

@@ -124,7 +124,7 @@ def search(root: Path, outputs: Path, task: str, cell: str, T: int) -> dict[floa
     points: dict[float, dict[str, Any]] = {}
 
     def run(lr: float) -> None:
-        out = outputs / f"{lr_name(task, cell)}_seq{T}" / f"lr={lr:.3g}"
+        out = outputs / f"{lr_name(task, cell)}_seq{T}" / f"lr_{lr:.3g}"  # no "=": Hydra's grammar
         points[lr] = run_point(root, out, task, cell, T, lr)
         print(f"[lr] {task} {cell} T={T} lr={lr:.3g}: objective {points[lr]['objective']:.4f}", flush=True)
 
