@@ -109,13 +109,19 @@ def test_the_grid_widens_past_an_edge_and_the_choice_is_config(
     assert (
         "Not at the grid's edge" in write_choice(tmp_path / "configs", "copy", "lstm", 21, inner).read_text()
     )
+    # no point solved a tuning seed: the file says the choice rests on the tie-break
+    monkeypatch.setattr(lr_grid, "run_point", lambda *a: objective(0.009 if a[-1] == 0.01 else 0.005))
+    flat = search(tmp_path, tmp_path / "out3", "copy", "rnn", 21)
+    text = write_choice(tmp_path / "configs", "copy", "rnn", 21, flat).read_text()
+    assert "rests on the tie-break" in text and yaml.safe_load(text)["optim"]["lr"] == 0.01
 
 
 def test_memory_jobs_take_their_cells_lr(tmp_path: Path) -> None:
     """The planner adds ``+lr=<task>_<cell>`` where a choice exists, and it composes over the cell's own."""
     configs = tmp_path / "configs"
     shutil.copytree(ROOT / "configs", configs, ignore=shutil.ignore_patterns("*.csv"))
-    (configs / "lr").mkdir(exist_ok=True)
+    shutil.rmtree(configs / "lr", ignore_errors=True)  # only the choice this test makes
+    (configs / "lr").mkdir()
     (configs / "lr" / "recall_keys_rnn_tuned.yaml").write_text("# @package _global_\noptim:\n  lr: 0.0316\n")
     assert lr_override(configs, "recall_keys", "rnn_tuned") == "+lr=recall_keys_rnn_tuned"
     assert lr_override(configs, "copy", "rnn_tuned") is None

@@ -152,16 +152,23 @@ def write_choice(configs: Path, task: str, cell: str, T: int, points: dict[float
         writer = csv.DictWriter(f, COLUMNS)
         writer.writeheader()
         writer.writerows(grid_row(lr, points[lr]) for lr in points)
-    grid = ", ".join(f"{lr:.3g}: {points[lr]['objective']:.3f}" for lr in points)
+    grid = [f"{lr:.3g}: {points[lr]['objective']:.3f}" for lr in points]
     seeds = ", ".join(str(s) for s in TUNE_SEEDS)
+    solved_any = any(s["solved"] for p in points.values() for s in p["seeds"].values())
     lines = [
         "# @package _global_",
         f"# cell={cell} on task={task}: Adam's lr chosen on a log grid (rnn_scratch/study/lr_grid.py) at",
         f"# seq_len {T}, the memory preset's run otherwise, tuning seeds {seeds}, by the tuning objective",
-        f"# (mean over seeds; every point in {name}.grid.csv). Grid, lr: objective: {grid}.",
+        f"# (mean over seeds; every point in {name}.grid.csv). lr: objective:",
+        *(f"#   {', '.join(grid[i : i + 5])}" for i in range(0, len(grid), 5)),
         "# At the grid's edge even after widening: the best lies beyond it."
         if edge
         else "# Not at the grid's edge.",
+        *(
+            []
+            if solved_any
+            else ["# No grid point solved a tuning seed: the choice rests on the tie-break (fresh eval acc)."]
+        ),
         "optim:",
         f"  lr: {best:.3g}",
     ]
