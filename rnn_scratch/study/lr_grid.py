@@ -170,7 +170,7 @@ def write_choice(configs: Path, task: str, cell: str, T: int, points: dict[float
             else ["# No grid point solved a tuning seed: the choice rests on the tie-break (fresh eval acc)."]
         ),
         "optim:",
-        f"  lr: {best:.3g}",
+        f"  lr: {float(f'{best:.3g}')!r}",  # a float in YAML (1.0, not 1)
     ]
     path = folder / f"{name}.yaml"
     path.write_text("\n".join(lines) + "\n")
