@@ -34,7 +34,11 @@ def main() -> int:
             return 2
         pairs = list(dict.fromkeys(wanted))  # in the order given
     for task, cell in pairs:
-        T = choose_length(args.summary, task, cell, args.max_t)
+        try:
+            T = choose_length(args.summary, task, cell, args.max_t)
+        except ValueError as why:
+            print(f"[lr] skipped: {why}", flush=True)
+            continue
         points = search(ROOT, args.outputs, task, cell, T)
         print(f"[lr] wrote {write_choice(ROOT / 'configs', task, cell, T, points)}", flush=True)
     return 0

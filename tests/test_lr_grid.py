@@ -67,9 +67,9 @@ def test_the_length_is_neither_trivially_solved_nor_hopeless(tmp_path: Path) -> 
     )  # the longest
     assert choose_length(summary(tmp_path, {21: none, 28: none}), "copy", "rnn") == 21  # the least hopeless
     assert choose_length(summary(tmp_path, {50: five, 71: none, 100: none}), "copy", "rnn") == 50
-    assert (
-        choose_length(summary(tmp_path, {50: five, 200: [True] * 2 + [False] * 3}), "copy", "rnn", 100) == 50
-    )
+    # solved in every run up to max_t, and published longer: refused (the objective would rank speed alone)
+    with pytest.raises(ValueError, match=r"trivially solved there\); tune it longer: --max-t 200"):
+        choose_length(summary(tmp_path, {50: five, 200: [True] * 2 + [False] * 3}), "copy", "rnn", 100)
     with pytest.raises(ValueError, match="no published runs of cell lstm"):
         choose_length(summary(tmp_path, {10: five}), "copy", "lstm")
 

@@ -12,8 +12,9 @@ preset's run as it is (its budget, hidden size, clipping, eval schedule; the cel
 The length: one where the cell is neither trivially solved nor hopeless, read from the published runs
 (``docs/study/memory/summary.csv``): of the lengths up to ``MAX_T`` (cost) where the cell ran, the one
 whose success rate is closest to one half (ties: the more often solved, then the longer). A cell solved
-at every length is tuned at the longest (its time to solve still ranks the lrs); one that never solved,
-at the shortest.
+in every run up to ``MAX_T`` but published longer is refused (trivially solved there: the objective would
+rank speed alone; ``--max-t`` takes it longer); solved at every length it ran, it is tuned at the
+longest; one that never solved, at the shortest.
 
 The choice is written as config, ``configs/lr/<task>_<cell>.yaml`` (``optim.lr``, and the grid in its
 comment), with the whole grid beside it, ``configs/lr/<task>_<cell>.grid.csv``. The study's planner
@@ -65,9 +66,12 @@ def lr_override(configs: Path, task: str, cell: str) -> str | None:
 def choose_length(summary: Path, task: str, cell: str, max_t: int = MAX_T) -> int:
     """The length to tune at (see the module docstring), from a published ``summary.csv``."""
     found: dict[int, list[bool]] = defaultdict(list)
+    beyond: set[int] = set()  # published lengths past max_t
     with summary.open() as f:
         for row in csv.DictReader(f):
-            if row.get("task") == task and row.get("cell") == cell and int(row["seq_len"]) <= max_t:
+            if row.get("task") == task and row.get("cell") == cell and int(row["seq_len"]) > max_t:
+                beyond.add(int(row["seq_len"]))
+            elif row.get("task") == task and row.get("cell") == cell:
                 fresh = row.get("fresh_eval_acc") or ""
                 found[int(row["seq_len"])].append(
                     row["status"] == "solved" and bool(fresh) and float(fresh) >= 0.9
@@ -75,6 +79,11 @@ def choose_length(summary: Path, task: str, cell: str, max_t: int = MAX_T) -> in
     if not found:
         raise ValueError(f"{summary}: no published runs of cell {cell} on task {task} up to T = {max_t}")
     rate = {T: sum(v) / len(v) for T, v in found.items()}
+    if min(rate.values()) == 1 and beyond:
+        raise ValueError(
+            f"cell {cell} on task {task} solved every published run up to T = {max_t} (trivially solved "
+            f"there); tune it longer: --max-t {min(beyond)}"
+        )
     # closest to one half; then the more often solved; then the longer where some seed solved, the
     # shorter where none did (a length every seed failed at is hopeless, the shortest the least so)
     return min(rate, key=lambda T: (abs(rate[T] - 0.5), -rate[T], -T if rate[T] > 0 else T))
