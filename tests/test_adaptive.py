@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import ROOT, run_script
 
 from rnn_scratch.study.adaptive import (
@@ -33,7 +34,7 @@ from rnn_scratch.study.horizon import (
     separated,
 )  # fmt: skip
 from rnn_scratch.study.memory import fisher_power, label, seeds_needed
-from rnn_scratch.study.runs import Job
+from rnn_scratch.study.runs import Job, load_job
 
 GRID = [10, 20, 50, 100, 200]
 
@@ -195,6 +196,12 @@ def test_the_memory_preset_runs_adaptively_in_the_smoke_profile(tmp_path: Path) 
         and "+cell=rnn,seed=1,seq_len=10,task=temporal_order" in folders
     )
     assert not any("seq_len=20," in f for f in folders)
+    # each job at its cell's lr for the task where one was chosen (configs/lr), else the preset's 3e-3
+    for folder in (tmp_path / "smoke" / "memory").glob("+cell=*"):
+        job = load_job(folder)
+        chosen = ROOT / "configs" / "lr" / f"{job.overrides['task']}_{job.overrides['cell']}.yaml"
+        want = yaml.safe_load(chosen.read_text())["optim"]["lr"] if chosen.exists() else 3e-3
+        assert job.config["optim"]["lr"] == pytest.approx(want), folder.name
     page = (tmp_path / "smoke" / "pages" / "study.md").read_text()
     assert "#### copy memory" in page and "#### temporal order" in page and "Order-free baselines" in page
     assert (tmp_path / "smoke" / "pages" / "study" / "memory" / "memory.png").is_file()

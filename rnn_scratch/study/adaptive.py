@@ -14,8 +14,10 @@ length every seed solved and one no seed solved the grid says nothing. So the le
    are inserted until no ratio does: T_i = a (b / a)^(i / m), m = ceil(ln(b / a) / ln 1.5).
 
 A length below a task's minimum (copy needs 21) is replaced by the minimum. ``run_rounds`` drives it: each
-round is one Hydra multirun per (task, length) over the cells and seeds planned there, into the preset's
-folder with ``skip_completed=true``, so an interrupted study resumes where it stopped.
+round is one Hydra multirun per (task, length) over the cells and seeds planned there (split by learning
+rate: a cell whose lr was chosen for the task, ``configs/lr/<task>_<cell>.yaml``, runs with ``+lr=...``;
+``rnn_scratch.study.lr_grid``), into the preset's folder with ``skip_completed=true``, so an interrupted
+study resumes where it stopped. The lr is config, not a swept key: it stays out of the folder's name.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnn_scratch.study.lr_grid import lr_override
 from rnn_scratch.study.runs import find_jobs, load_job
 
 MAX_RATIO = 1.5
@@ -176,6 +179,16 @@ def seed_from(source: Path, runs: Path) -> int:
     return copied
 
 
+def by_lr(configs: Path, task: str, cells: list[str]) -> dict[str | None, list[str]]:
+    """The cells of one multirun split by their learning rate's override: ``+lr=<task>_<cell>`` where
+    ``configs/lr/<task>_<cell>.yaml`` holds the lr chosen for them (``rnn_scratch.study.lr_grid``), None
+    (the preset's lr, or a tuned cell's own) where none was chosen yet."""
+    out: dict[str | None, list[str]] = defaultdict(list)
+    for cell in cells:
+        out[lr_override(configs, task, cell)].append(cell)
+    return dict(out)
+
+
 def run_rounds(
     preset: str, runs: Path, sweep: dict[str, list[str]], fixed: list[str], script: Path, cwd: Path,
     max_rounds: int = 50,
@@ -188,7 +201,11 @@ def run_rounds(
     worst, started = 0, time.perf_counter()
     # Every job folder is named by the four planned keys (a round fixes some of them, and scripts/train.py
     # would leave a single-valued key out of the name): task, cell, seq_len and seed; nothing else.
-    hidden = [*NOT_IN_NAME, *(split_list(o)[0] for o in fixed if not o.startswith(("hydra.", "hydra/")))]
+    hidden = [
+        *NOT_IN_NAME,
+        "lr",
+        *(split_list(o)[0] for o in fixed if not o.startswith(("hydra.", "hydra/"))),
+    ]
     naming = f"hydra.job.config.override_dirname.exclude_keys=[{','.join(dict.fromkeys(hidden))}]"
     for round_no in range(1, max_rounds + 1):
         todo = plan(tasks, cells, grid, tallies(runs, len(seeds)))
@@ -200,13 +217,14 @@ def run_rounds(
             f"[study] {preset} round {round_no} ({time.perf_counter() - started:.0f} s): {said}", flush=True
         )
         for (task, T), todo_cells in sorted(todo.items()):
-            command = [
-                sys.executable, str(script), "-m", f"+experiment={preset}", f"hydra.sweep.dir={runs}",
-                f"task={task}", f"seq_len={T}", f"+cell={','.join(todo_cells)}", f"seed={','.join(seeds)}",
-                *fixed, naming,
-            ]  # fmt: skip
-            code = subprocess.run(command, cwd=cwd, check=False).returncode
-            worst = max(worst, code)
+            for lr, lr_cells in by_lr(cwd / "configs", task, todo_cells).items():
+                command = [
+                    sys.executable, str(script), "-m", f"+experiment={preset}", f"hydra.sweep.dir={runs}",
+                    f"task={task}", f"seq_len={T}", f"+cell={','.join(lr_cells)}", f"seed={','.join(seeds)}",
+                    *([lr] if lr else []), *fixed, naming,
+                ]  # fmt: skip
+                code = subprocess.run(command, cwd=cwd, check=False).returncode
+                worst = max(worst, code)
         if todo == plan(tasks, cells, grid, tallies(runs, len(seeds))):
             print(f"[study] {preset}: the same round again (jobs failing?); stopping", flush=True)
             return max(worst, 1)

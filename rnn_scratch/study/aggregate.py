@@ -81,18 +81,8 @@ def metric_label(jobs: list[Job], metric: str) -> str:
 
 
 def time_to_solve(job: Job) -> tuple[float, bool] | None:
-    """(training sequences, solved): to the first eval that met the rule, or the budget when it never
-    did (right-censored); None when unknown (no budget recorded)."""
-    m, config = job.metrics, job.metrics.get("config") or {}
-    batch = config.get("batch_size")
-    if job.solved:
-        seq = m.get("sequences_to_solve")
-        seq = seq if seq is not None else (m["steps_to_solve"] * batch if batch else None)
-        return None if seq is None else (float(seq), True)
-    budget = m.get("budget_sequences")
-    if budget is None and batch and config.get("steps"):
-        budget = config["steps"] * batch
-    return None if budget is None else (float(budget), False)
+    """(training sequences, solved): ``Job.time_to_solve``, the censoring every table uses."""
+    return job.time_to_solve
 
 
 def solve_after_sequences(job: Job, at: float) -> float:
@@ -173,7 +163,7 @@ class Group:
 
     @property
     def median_steps(self) -> float | None:
-        return median(j.metrics.get("steps_to_solve") for j in self.finished)
+        return median(j.metrics.get("steps_to_solve") for j in self.finished if j.solved)
 
     @property
     def seeds(self) -> list[str]:

@@ -1,4 +1,4 @@
-"""The order-free baselines of the task a set of runs trained on, at every length they ran.
+"""The order-free and fixed-recurrence baselines of the task a set of runs trained on.
 
 ``rnn_scratch.tasks.order_free`` scores a fixed integrator (W_hh = I, random input weights) and the symbol
 counts, each with a trained softmax read-out; the horizon and memory pages print them beside each task's
@@ -8,7 +8,9 @@ options) for one page build.
 
 from __future__ import annotations
 
+import csv
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from rnn_scratch.study.runs import Job
@@ -62,3 +64,69 @@ def order_free_lines(jobs: list[Job]) -> list[str]:
             "it is the vanishing-gradient demonstration. The memory preset's tasks need order.",
         ]
     return [*lines, ""]
+
+
+def fixed_recurrence_rows(path: Path, task: str) -> dict[int, list[dict[str, str]]]:
+    """T -> the rows of ``fixed_recurrence.csv`` (``rnn_scratch.tasks.fixed_recurrence``) for ``task``."""
+    out: dict[int, list[dict[str, str]]] = {}
+    if not path.exists():
+        return out
+    with path.open() as f:
+        for row in csv.DictReader(f):
+            if row["task"] == task:
+                out.setdefault(int(row["T"]), []).append(row)
+    return dict(sorted(out.items()))
+
+
+def fixed_memory_reach(rows: dict[int, list[dict[str, str]]]) -> int | None:
+    """The longest T up to which, at every length, some fixed recurrence (or order-free read-out) meets
+    the solved rule: where the task stops being solvable without learned memory; None if at none."""
+    reach = None
+    for T, at in rows.items():
+        if not any(r["solved_rule_pass"] == "True" for r in at):
+            break
+        reach = T
+    return reach
+
+
+def fixed_recurrence_lines(path: Path, task: str) -> list[str]:
+    """Per length: the best fixed recurrence (its setting and accuracy), the best of each kind, and the
+    length up to which no learned memory is needed."""
+    rows = fixed_recurrence_rows(path, task)
+    if not rows:
+        return []
+    lines = [
+        "Fixed recurrences, untrained but for the same softmax read-out "
+        f"(`rnn_scratch.tasks.fixed_recurrence`, every setting in `{path.name}`): the best eval accuracy "
+        "of each kind, and the best overall:",
+        "",
+        "| T | leaky filter (one decay) | leaky bank | echo state network | best fixed recurrence | rule |",
+        "|---|---|---|---|---|---|",
+    ]
+    for T, at in rows.items():
+        best_of = [max((float(r["accuracy"]) for r in at if r["baseline"] == kind), default=None)
+                   for kind in ("leaky", "leaky_bank", "esn")]  # fmt: skip
+        top = max(at, key=lambda r: float(r["accuracy"]))
+        shown = " | ".join(f"{v:.3f}" if v is not None else "-" for v in best_of)
+        best = f"{top['baseline']} ({top['setting']}): {float(top['accuracy']):.3f}"
+        lines.append(
+            f"| {T} | {shown} | {best} | {'met' if top['solved_rule_pass'] == 'True' else 'missed'} |"
+        )
+    return [*lines, "", f"So {reach_words(rows)}.", ""]
+
+
+def reach_words(rows: dict[int, list[dict[str, str]]]) -> str:
+    """Where the task starts needing learned memory, in words."""
+    reach, lengths = fixed_memory_reach(rows), list(rows)
+    if reach is None:
+        return (
+            f"no fixed recurrence meets the rule even at T = {lengths[0]}: it needs learned memory throughout"
+        )
+    if reach == lengths[-1]:
+        return (
+            f"a fixed recurrence meets the rule at every length to T = {reach}: no learned memory is needed"
+        )
+    after = lengths[lengths.index(reach) + 1]
+    return (
+        f"a fixed recurrence meets the rule up to T = {reach}; from T = {after} the task needs learned memory"
+    )

@@ -61,17 +61,18 @@ class Outcome:
 def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
     """The finished runs as outcomes (a diverged run counts as not solved; missing ones are left out).
     A job without ``cell_key`` in its overrides is named by its model (``model=lstm`` -> ``lstm``).
-    Solved is ``Job.solved``: a run the fresh eval overturns is censored where it stopped."""
+    Solved and the training sequences used are ``Job.solved`` and ``Job.time_to_solve``: a run not
+    solved (a pass the fresh eval overturned included) is censored at its budget."""
     out = []
     for job in jobs:
         if not job.finished:
             continue
-        config = job.metrics.get("config") or {}
+        config = job.config
         batch = float(config.get("batch_size") or 1)
-        steps = job.record.steps_to_solve
         cell = job.overrides.get(cell_key) or str((config.get("model") or {}).get("name"))
         budget = float(config.get("steps") or 0) * batch
-        used = budget if steps is None else float(steps) * batch
+        found = job.time_to_solve
+        used = budget if found is None else found[0]
         T, seed = int(config.get("seq_len", 0)), str(config.get("seed"))
         out.append(Outcome(cell, T, seed, job.solved, used, budget, job.record.diverged, job.overturned))
     return out

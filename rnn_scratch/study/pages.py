@@ -65,10 +65,12 @@ checkpoint, jobs still missing are listed under their preset.
   else its last eval. `tests/test_stats.py` checks each interval's coverage at these n.
 - **Solved**: recall and temporal order: eval accuracy >= 0.9; the adding problem: eval MSE <= 0.1 x 1/6
   (1/6 is the MSE of always answering 1); names and text: no rule (the metric only). A pass counts only
-  when a second, larger set (`final_eval_size` new sequences) confirms it during training, and the run
-  counts as solved only if its fresh eval at the end meets the rule too (runs made before the
-  confirmation existed: the fresh eval alone decides). Success counts read `k/n [lo, hi]` with the 95%
-  exact (Clopper-Pearson) interval, whose coverage is >= 95% at every n and p.
+  when the fresh set (`final_eval_size` new sequences) confirms it, right then; a run stops only on a
+  confirmed pass, and that confirming eval is its final fresh metric, so no run ends `solved` with a
+  failing fresh eval; an unconfirmed pass never stops a run (it trains on to its budget), and a run not
+  solved is censored at its budget in every table (runs made before this: solved only if the fresh eval
+  at the end meets the rule too; `RunRecord.solved` decides, once). Success counts read `k/n [lo, hi]`
+  with the 95% exact (Clopper-Pearson) interval, whose coverage is >= 95% at every n and p.
 - **Tests**: a contrast between groups run on the same seeds (each seed both ways: a paired design) gets
   McNemar's exact test on the seeds that differ; groups on different seeds get Fisher's exact test on
   the counts; both two-sided. A preset's contrasts are one family: each p is shown beside its Holm-

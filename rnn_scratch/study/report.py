@@ -89,6 +89,9 @@ def rows(jobs: list[Job], keys: list[str]) -> list[dict[str, Any]]:
         row.update({k: job.overrides.get(k, "") for k in keys})
         row.update({c: job.metrics.get(c) for c in COLUMNS})
         row["status"] = job.status
+        rule = job.finished and job.metrics.get("solved_rule")
+        row["solved"] = job.solved if rule else None  # the study's count (RunRecord.solved)
+        row["lr"] = ((job.config.get("optim") or {}).get("lr")) if job.config else None  # the run's own lr
         code = job.metrics.get("code")
         row["code"] = code.get("hash") if isinstance(code, dict) else None  # the sources the run came from
         out.append(row)

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from rnn_scratch.tasks.registry import make_task
 from rnn_scratch.training.record import RunRecord, Status
 
 NOT_SWEPT = ("experiment", "name")  # override keys that never describe a job (hydra.* neither)
@@ -50,23 +49,31 @@ class Job:
 
     @property
     def passed_eval(self) -> bool:
-        """The task's rule held at some eval (``RunRecord.solved``; since issue 27 the training loop
-        also confirms that pass on a second set before it counts it)."""
+        """The task's rule held at some eval (``RunRecord.passed_eval``)."""
+        return self.record.passed_eval
+
+    @property
+    def solved(self) -> bool:
+        """Solved, the one meaning the study has: ``RunRecord.solved`` (the rule held at an eval and,
+        where the run measured one, on the fresh eval too). Every table asks this."""
         return self.record.solved
 
-    @cached_property
-    def solved(self) -> bool:
-        """Solved, the one meaning the study has: the rule held at an eval and, where the run measured
-        one, on the fresh eval at the end (``final_eval_size`` new sequences) too."""
-        if not self.passed_eval:
-            return False
-        fresh = {k[len("fresh_eval_") :]: v for k, v in self.metrics.items() if k.startswith("fresh_eval_")}
-        fresh = {k: v for k, v in fresh.items() if v is not None and k != "size"}
-        if not fresh:
-            return True
-        task_cfg = dict(self.config.get("task") or {})
-        task = make_task(task_cfg.pop("name"), int(self.config.get("seq_len", 0)), **task_cfg)
-        return bool(task.solved(fresh))
+    @property
+    def time_to_solve(self) -> tuple[float, bool] | None:
+        """(training sequences, solved), the one censoring every table and curve uses: to the first
+        eval that counted the run solved, or, for a run not solved (never passed, a pass the fresh eval
+        overturned, diverged), its budget (right-censored there, never where it stopped); None when
+        unknown (no budget recorded)."""
+        m, config = self.metrics, self.config
+        batch = config.get("batch_size")
+        if self.solved:
+            seq = m.get("sequences_to_solve")
+            seq = seq if seq is not None else (m["steps_to_solve"] * batch if batch else None)
+            return None if seq is None else (float(seq), True)
+        budget = m.get("budget_sequences")
+        if budget is None and batch and config.get("steps"):
+            budget = config["steps"] * batch
+        return None if budget is None else (float(budget), False)
 
     @property
     def overturned(self) -> bool:

@@ -37,8 +37,7 @@ from rnn_scratch.training.instruments import drive
 from rnn_scratch.training.monitor import SATURATION_THRESHOLD, recurrent_dynamics
 
 PROBE_SEED_OFFSET = 2_000_029  # the probe batch's stream: disjoint from training's and the eval set's
-FRESH_SEED_OFFSET = 3_000_017  # the fresh final eval set's stream
-CONFIRM_SEED_OFFSET = 4_000_037  # the confirmation set's stream: a passing eval is checked on it
+FRESH_SEED_OFFSET = 3_000_017  # the fresh eval set's stream: it confirms a pass and is the final metric
 LYAPUNOV_SEQUENCES = 16
 
 
@@ -126,13 +125,6 @@ def views(model: CharClassifier, data: Batch) -> dict[str, float | None]:
 def fresh_eval_set(cfg: TrainConfig, task: Task, device: torch.device) -> Batch:
     """``final_eval_size`` sequences from a stream disjoint from the eval set's and training's."""
     gen = torch.Generator(device).manual_seed(cfg.seed + FRESH_SEED_OFFSET)
-    return task.eval_set(cfg.final_eval_size or cfg.eval_size, gen)
-
-
-def confirm_set(cfg: TrainConfig, task: Task, device: torch.device) -> Batch:
-    """``final_eval_size`` sequences that confirm a passing eval before the run counts as solved: a
-    stream disjoint from training's, the eval set's and the fresh final eval's."""
-    gen = torch.Generator(device).manual_seed(cfg.seed + CONFIRM_SEED_OFFSET)
     return task.eval_set(cfg.final_eval_size or cfg.eval_size, gen)
 
 

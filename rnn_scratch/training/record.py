@@ -4,14 +4,20 @@ Training builds one ``RunRecord`` at the end of a run (``rnn_scratch.training.lo
 ``record.to_json()``; resume, the sweep summary and the study read files back with ``RunRecord.read`` and
 ask the record, never the raw strings, how the run ended:
 
-* ``status`` (``Status``): ``completed`` (its whole budget), ``solved`` (``stop_when_solved``: stopped at
-  the first eval that met the task's rule), ``diverged`` (a non-finite loss or gradient, or a loss above
-  ``diverge_above``), ``interrupted`` (SIGINT, SIGTERM: a checkpoint to resume from). A folder read back
+* ``status`` (``Status``): ``completed`` (its whole budget), ``solved`` (``stop_when_solved``: the first
+  eval that met the task's rule and that the fresh set confirmed; the run stopped there, or it was the
+  last), ``diverged`` (a non-finite loss or gradient, or a loss above ``diverge_above``),
+  ``interrupted`` (SIGINT, SIGTERM: a checkpoint to resume from). A folder read back
   without a ``metrics.json`` is ``missing``; with one no run wrote, ``unreadable``.
 * **finished** (completed, solved, diverged): a result, counted in a group's n; **ended** (completed,
   solved): nothing left to resume.
-* **solved**: the task's solved rule held at some eval (``steps_to_solve`` is not null). ``metrics.json``'s
-  ``solved`` is that, or null when the task has no rule.
+* **solved** (``RunRecord.solved``, the one place that decides it; the study's tables, the tuning
+  objective and the sweep summary all ask it): the task's rule held at an eval (``steps_to_solve`` is not
+  null) and, where the run measured a fresh eval (``final_eval_size`` new sequences), the fresh eval meets
+  the rule too. Training confirms each passing eval on the fresh set before it counts it, and a run that
+  stops on a pass reports that confirming eval as its fresh eval, so for runs of this code the second
+  clause always holds; it decides only for records written before (an early stop on a pass the final
+  fresh eval then missed: unsolved). ``metrics.json``'s ``solved`` is this, or null without a rule.
 
 The file's layout is fixed (tests, docs and every finished study read it): the keys in the order
 ``status, diverged, steps``, the run's last measured values (``measured``: train and eval metrics,
@@ -29,6 +35,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+from rnn_scratch.tasks.registry import make_task
 
 
 class Status(str, Enum):
@@ -67,6 +75,18 @@ _HEAD = ("status", "diverged", "steps")
 _SOLVE = ("steps_to_solve", "sequences_to_solve", "budget_sequences", "solved_rule", "solved")
 
 
+def as_eval(found: dict[str, Any]) -> dict[str, Any]:
+    """The ``fresh_eval_*`` metrics of ``found`` as the eval metrics ``Task.solved`` reads
+    (``fresh_eval_acc`` -> ``acc``; its size and step and unmeasured values left out)."""
+    skip = ("fresh_eval_size", "fresh_eval_step")
+    prefix = "fresh_eval_"
+    return {
+        k[len(prefix) :]: v
+        for k, v in found.items()
+        if k.startswith(prefix) and k not in skip and v is not None
+    }
+
+
 @dataclass
 class RunRecord:
     """One run's ``metrics.json``: how it ended, its budget and time to solve, its config, and the rest
@@ -87,8 +107,8 @@ class RunRecord:
         return self.status == Status.DIVERGED
 
     @property
-    def solved(self) -> bool:
-        """The task's solved rule held at some eval of this run."""
+    def passed_eval(self) -> bool:
+        """The task's rule held at some eval (confirmed on the fresh set, for runs of this code)."""
         return self.steps_to_solve is not None
 
     @property
@@ -99,6 +119,22 @@ class RunRecord:
         if isinstance(found, dict):
             return found
         return {"device": self.end["device"]} if self.end.get("device") else {}
+
+    @property
+    def solved(self) -> bool:
+        """Solved, the one meaning: an eval met the rule, and the fresh eval, where one was measured,
+        meets it too (``fresh_passes``)."""
+        return self.passed_eval and self.fresh_passes() is not False
+
+    def fresh_passes(self) -> bool | None:
+        """Whether the recorded fresh eval meets the task's rule; None without a fresh eval or a rule."""
+        fresh = as_eval({**self.measured, **self.end})
+        task_cfg = dict(self.config.get("task") or {})
+        if not fresh or "name" not in task_cfg:
+            return None
+        task = make_task(task_cfg.pop("name"), int(self.config.get("seq_len") or 0), **task_cfg)
+        verdict = task.solved(fresh)
+        return None if verdict is None else bool(verdict)
 
     def to_json(self) -> dict[str, Any]:
         """The dict ``metrics.json`` holds, keys in the file's order (a key of ``measured`` that the
