@@ -188,7 +188,7 @@ def test_an_interrupted_run_says_how_to_resume_and_resuming_elsewhere_names_its_
             "model.forget_biass=3",
             "error: model.forget_biass: unknown key of model (did you mean forget_bias?)",
         ),
-        ("task.lagg=3", "error: task.lagg: unknown key of task (did you mean lag?)"),
+        ("task.lagg=3", "error: task.lagg: not a key of task=recall (did you mean lag?)"),
         ("model=lstmm", "error: model=lstmm: no such option (did you mean lstm?)"),
         ("model=LSTM", "error: model=LSTM: no such option (did you mean lstm?)"),  # case aside
         ("task=recal", "error: task=recal: no such option (did you mean recall?)"),
