@@ -228,6 +228,7 @@ def test_verify_plan_and_certify_on_a_published_study(tmp_path: Path) -> None:
     refused = run_script([*base, "--certify"], cwd=ROOT, script=STUDY, timeout=600)
     assert refused.returncode == 1 and "vanishing: differs: stale at" in refused.stdout
     assert not (docs / "study" / "vanishing" / "certified.json").exists()
+    assert f"**stale at {now}**: re-running 1 of its jobs" in (docs / "study.md").read_text()
 
 
 def test_a_run_saved_before_an_option_existed_is_still_the_same_config(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ holds (``ledger.cheapest_per_pair``) with this checkout's code, and compares the
 same, the page is **certified** at this code version: ``docs/study/<preset>/certified.json`` records the
 version, the versions that made the page, the jobs re-run, their largest differences and the machine, and
 the page's ``Code:`` line in ``docs/study.md`` says "made by A; certified at B by re-running k jobs". Any
-difference leaves the page stale: it must be rebuilt (``scripts/study.py --only <preset> --publish``).
+difference leaves the page stale, and its ``Code:`` line says so ("made by A; stale at B"), so a reader
+of the page sees it: it must be rebuilt (``scripts/study.py --only <preset> --publish``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def certified_words(made: str, version: str, k: int) -> str:
     return (f"made by code version {made}; certified at {version} by re-running {k} of its jobs "
             f"(the cheapest of each cell and task: the same outcomes, metrics within {REL_TOL:g} relative; "
             "`python scripts/study.py --certify`)")  # fmt: skip
+
+
+def stale_words(made: str, version: str, k: int, preset: str) -> str:
+    return (f"made by code version {made}; **stale at {version}**: re-running {k} of its jobs (the cheapest "
+            "of each cell and task) gave other outcomes or metrics, so this code would not make this page; "
+            f"`python scripts/study.py --only {preset} --publish` rebuilds it")  # fmt: skip
 
 
 def mark_page(study_md: Path, preset: str, words: str) -> bool:
@@ -55,11 +62,13 @@ def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) 
         print(f"[certify] {found.preset}: re-running {len(picked)} of its {len(found.stale)} jobs "
               "(the cheapest of each cell and task)", flush=True)  # fmt: skip
         seen = Comparison()
+        made = ", ".join(found.made) or "unrecorded"
         if verify(picked, train_script, cwd, seen):
+            words = stale_words(made, found.version, len(picked), found.preset)
+            mark_page(docs / "study.md", found.preset, words)
             print(f"[certify] {found.preset}: differs: stale at {found.version}; rebuild it")
             stale += 1
             continue
-        made = ", ".join(found.made) or "unrecorded"
         record = {
             "certified": found.version, "made": dict(found.made), "jobs": [j.row["job"] for j in picked],
             "largest_relative_difference": seen.largest, "tolerance": REL_TOL,
