@@ -38,6 +38,7 @@ References: Cho et al. (2014); torch's ``GRUCell`` for ``b_hn`` inside the reset
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -81,66 +82,20 @@ class GRURecurrence(torch.autograd.Function):
         scale = u.new_ones(3, hidden)
         scale[2] = 2.0
         scale = scale.view(-1)
-        acts = u * scale  # becomes r, z, n in place, step by step
-        if compile_steps:  # the kernels assume contiguous rows; a batch-first u gives strided acts
-            acts = acts.contiguous()
-        rec = torch.empty_like(acts)  # w_t (its n block doubled), kept: w^n_t is needed backward
-        hs = torch.empty(steps, batch, hidden, dtype=u.dtype, device=u.device)
+        acts = (u * scale).contiguous()  # becomes r, z, n in place, step by step (whole rows)
         w_t = (weight_hh * scale[:, None]).t()
         b_hh = bias_hh * scale if bias_hh is not None else None
-        rz_s, rec_rz_s = acts[:, :, : 2 * hidden].unbind(0), rec[:, :, : 2 * hidden].unbind(0)
-        r_s, z_s, n_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(3))
-        a_s, rec_s, rec_n_s = acts.unbind(0), rec.unbind(0), rec[:, :, 2 * hidden :].unbind(0)
-        m_s = mask[:, :, None].unbind(0) if mask is not None else None
-        new = torch.empty_like(h0)
-        # For the backward pass, each step also writes p_n and q (see the top) while its values are
-        # in the cache: a few small ops instead of many passes over (T, B, 3H) tensors afterwards.
         grad = grad_enabled and any(ctx.needs_input_grad[:4])  # type: ignore[attr-defined]
-        p_n = torch.empty_like(hs) if grad else hs
-        q = torch.empty(steps, batch, 3, hidden, dtype=u.dtype, device=u.device) if grad else acts
         step = None  # the compiled step kernel, when asked for and available (no mask, for backward)
         if compile_steps and grad and mask is None:
             step = fused.compiled(fused.gru_forward_step, *fused.examples(u, [3, 3, 1, 1, 3, 1, 1]))
-        own_carry = grad and (mask is not None or step is not None)
-        carry_h = torch.empty_like(hs) if own_carry else acts[:, :, hidden : 2 * hidden]
-        pn_s, carry_s, q_s = p_n.unbind(0), carry_h.unbind(0), q.unbind(0) if grad else ()
-        ones, minus_one, zero = torch.ones_like(h0), u.new_full((), -1.0), u.new_zeros(())
-        one_z = torch.empty_like(h0)
-        h = h0
         ctx.compiled = step is not None  # type: ignore[attr-defined]
         if step is not None:  # one matmul and one fused kernel a step, into the same buffers
-            h, q_flat = h0.contiguous(), q.view(steps, batch, three_h).unbind(0)
-            for t in range(steps):
-                rec_t = torch.mm(h, w_t) if b_hh is None else torch.addmm(b_hh, h, w_t)
-                step(a_s[t], rec_t, h, hs[t], q_flat[t], pn_s[t], carry_s[t])
-                h = hs[t]
-        for t in range(steps if step is None else 0):
-            if b_hh is None:
-                torch.mm(h, w_t, out=rec_s[t])
-            else:
-                torch.addmm(b_hh, h, w_t, out=rec_s[t])
-            rz_s[t].add_(rec_rz_s[t]).sigmoid_()
-            r, z, n = r_s[t], z_s[t], n_s[t]
-            n.addcmul_(r, rec_n_s[t]).sigmoid_()
-            torch.add(minus_one, n, alpha=2.0, out=n)  # n = 2 sigma(2 a^n) - 1 = tanh(a^n), one op
-            if grad:
-                torch.sub(ones, z, out=one_z)
-                pn = torch.addcmul(ones, n, n, value=-1.0, out=pn_s[t]).mul_(one_z)  # (1 - n^2)(1 - z)
-                q_r, q_z, q_n = q_s[t].unbind(1)
-                torch.sub(h, n, out=q_z).mul_(z).mul_(one_z)  # (h_{t-1} - n) z (1 - z)
-                if m_s is not None:
-                    pn.mul_(m_s[t])
-                    q_z.mul_(m_s[t])
-                    torch.where(m_s[t], z, ones, out=carry_s[t])
-                # r (1 - r) w^n p_n; 0.5: the n block of w was doubled
-                torch.addcmul(r, r, r, value=-1.0, out=q_r)
-                torch.addcmul(zero, q_r, rec_n_s[t], value=0.5, out=q_r).mul_(pn)
-                torch.mul(pn, r, out=q_n)
-            if m_s is None:
-                h = torch.lerp(n, h, z, out=hs[t])
-            else:
-                torch.lerp(n, h, z, out=new)
-                h = torch.where(m_s[t], new, h, out=hs[t])
+            q, p_n, carry_h, hs = _forward_compiled(step, acts, h0, w_t, b_hh)
+        else:
+            rec = torch.empty_like(acts)  # w_t (its n block doubled), kept: w^n_t is needed backward
+            hs = _forward_loop(acts, rec, h0, w_t, b_hh, mask)
+            q, p_n, carry_h = _backward_factors(acts, rec, hs, h0, mask) if grad else (acts,) * 3
         ctx.save_for_backward(q, p_n, carry_h, hs, h0, weight_hh, mask)  # type: ignore[arg-type]
         ctx.truncate = truncate  # type: ignore[attr-defined]
         ctx.norm_out = norm_out  # type: ignore[attr-defined]
@@ -158,19 +113,21 @@ class GRURecurrence(torch.autograd.Function):
         gh.copy_(grad_hs)
         e = torch.empty(steps, batch, three_h, dtype=hs.dtype, device=hs.device)
         gh_s, e_s, e3_s = gh.unbind(0), e.unbind(0), e.view(steps, batch, 3, hidden).unbind(0)
+        gh_b = gh.view(steps, batch, 1, hidden).unbind(0)  # gh_t as (B, 1, H): broadcast over r, z, n
         q_s, carry_s = q.unbind(0), carry_h.unbind(0)
         truncate: int | None = ctx.truncate
         step = None
         if ctx.compiled:  # e_t and gh_{t-1} += gh_t z_t in one kernel (compiled in forward)
             ex = (gh_s[0], q_s[0], carry_s[0], torch.empty_like(gh_s[0]), e3_s[0])
             step = fused.compiled(fused.gru_backward_step, *ex)
+        cut = [is_chunk_start(t, truncate) for t in range(steps)]
         for t in range(steps - 1, -1, -1):
-            if step is not None and t > 0 and not is_chunk_start(t, truncate):
+            if step is not None and t > 0 and not cut[t]:
                 step(gh_s[t], q_s[t], carry_s[t], gh_s[t - 1], e3_s[t])
                 gh_s[t - 1].addmm_(e_s[t], weight_hh)
                 continue
-            torch.mul(gh_s[t][:, None], q_s[t], out=e3_s[t])
-            if t > 0 and not is_chunk_start(t, truncate):
+            torch.mul(gh_b[t], q_s[t], out=e3_s[t])
+            if t > 0 and not cut[t]:
                 gh_s[t - 1].addcmul_(gh_s[t], carry_s[t]).addmm_(e_s[t], weight_hh)
         if ctx.norm_out is not None:
             ctx.norm_out.copy_(step_norms(gh))
@@ -186,6 +143,96 @@ class GRURecurrence(torch.autograd.Function):
         if need_b and ctx.has_bias:
             grad_b = e.view(-1, three_h).sum(0)
         return grad_u, grad_h0, grad_w, grad_b, None, None, None, None, None
+
+
+def _forward_loop(
+    acts: Tensor, rec: Tensor, h0: Tensor, w_t: Tensor, b_hh: Tensor | None, mask: Tensor | None
+) -> Tensor:
+    """The forward recurrence, six small ops and one matmul a step, in place.
+
+    acts: (T, B, 3H) ``u_t`` (n block doubled), becoming r, z, n; rec: (T, B, 3H), filled with
+    ``w_t`` (n block doubled); w_t: (H, 3H) ``W_hh^T``, b_hh: (3H,) or None, both n-doubled.
+    Returns hs (T, B, H), the state after every step.
+    """
+    steps, batch, three_h = acts.shape
+    hidden = three_h // 3
+    hs = torch.empty(steps, batch, hidden, dtype=acts.dtype, device=acts.device)
+    rz_s, rec_rz_s = acts[:, :, : 2 * hidden].unbind(0), rec[:, :, : 2 * hidden].unbind(0)
+    r_s, z_s, n_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(3))
+    rec_s, rec_n_s, hs_s = rec.unbind(0), rec[:, :, 2 * hidden :].unbind(0), hs.unbind(0)
+    m_s = mask[:, :, None].unbind(0) if mask is not None else None
+    new, minus_one = torch.empty_like(h0), acts.new_full((), -1.0)
+    h = h0
+    for t in range(steps):
+        if b_hh is None:
+            torch.mm(h, w_t, out=rec_s[t])
+        else:
+            torch.addmm(b_hh, h, w_t, out=rec_s[t])
+        rz_s[t].add_(rec_rz_s[t]).sigmoid_()
+        n = n_s[t].addcmul_(r_s[t], rec_n_s[t]).sigmoid_()
+        torch.add(minus_one, n, alpha=2.0, out=n)  # n = 2 sigma(2 a^n) - 1 = tanh(a^n), one op
+        if m_s is None:
+            h = torch.lerp(n, h, z_s[t], out=hs_s[t])
+        else:
+            torch.lerp(n, h, z_s[t], out=new)
+            h = torch.where(m_s[t], new, h, out=hs_s[t])
+    return hs
+
+
+def _backward_factors(
+    acts: Tensor, rec: Tensor, hs: Tensor, h0: Tensor, mask: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """What multiplies ``gh_t`` in the backward pass (see the top), for all steps at once.
+
+    acts: (T, B, 3H) r, z, n; rec: (T, B, 3H) ``w_t`` (n block doubled); hs: (T, B, H); h0: (B, H).
+    Returns ``Q`` (T, B, 3, H), ``(1 - z)(1 - n^2)`` (T, B, H) (the factor of dL/du^n) and the carry
+    factor (T, B, H), ``z_t`` (1 on padding). A dozen ops over all steps after the loop cost less
+    than a dozen small ones a step in it (each small op pays the dispatcher's microsecond or two).
+    """
+    steps, batch, three_h = acts.shape
+    hidden = three_h // 3
+    r, z, n = (acts[:, :, k * hidden : (k + 1) * hidden] for k in range(3))
+    q = torch.empty(steps, batch, 3, hidden, dtype=acts.dtype, device=acts.device)
+    q_r, q_z, q_n = q.unbind(2)
+    one_z = torch.sub(1.0, z)
+    p_n = torch.addcmul(torch.ones_like(n), n, n, value=-1.0).mul_(one_z)  # (1 - n^2)(1 - z)
+    torch.sub(h0, n[0], out=q_z[0])
+    torch.sub(hs[:-1], n[1:], out=q_z[1:])
+    q_z.mul_(z).mul_(one_z)  # (h_{t-1} - n) z (1 - z)
+    carry = z
+    if mask is not None:
+        m = mask[:, :, None]
+        p_n.mul_(m)
+        q_z.mul_(m)
+        carry = torch.where(m, z, acts.new_ones(()))
+    torch.addcmul(r, r, r, value=-1.0, out=q_r)  # r (1 - r)
+    q_r.mul_(rec[:, :, 2 * hidden :]).mul_(0.5).mul_(p_n)  # w^n r (1 - r) p_n; 0.5: w^n was doubled
+    torch.mul(p_n, r, out=q_n)
+    return q, p_n, carry
+
+
+def _forward_compiled(
+    step: Any, acts: Tensor, h0: Tensor, w_t: Tensor, b_hh: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The forward loop with each step's elementwise part (and its factors) one compiled kernel:
+    returns q, p_n, carry_h, hs (as ``_forward_loop`` and ``_backward_factors``)."""
+    steps, batch, three_h = acts.shape
+    hidden = three_h // 3
+    new = partial(torch.empty, dtype=acts.dtype, device=acts.device)
+    hs, p_n, carry_h, q = (
+        new(steps, batch, hidden),
+        new(steps, batch, hidden),
+        new(steps, batch, hidden),
+        new(steps, batch, 3, hidden),
+    )
+    a_s, hs_s, q_flat = acts.unbind(0), hs.unbind(0), q.view(steps, batch, three_h).unbind(0)
+    pn_s, carry_s = p_n.unbind(0), carry_h.unbind(0)
+    h = h0.contiguous()
+    for t in range(steps):
+        rec_t = torch.mm(h, w_t) if b_hh is None else torch.addmm(b_hh, h, w_t)
+        step(a_s[t], rec_t, h, hs_s[t], q_flat[t], pn_s[t], carry_s[t])
+        h = hs_s[t]
+    return q, p_n, carry_h, hs
 
 
 def gru_recurrence(

@@ -109,75 +109,23 @@ class LSTMRecurrence(torch.autograd.Function):
         grad_enabled: bool = True,
         compile_steps: bool = False,
     ) -> tuple[Tensor, Tensor]:
-        steps, batch, four_h = u.shape
-        hidden = four_h // 4
+        hidden = u.shape[2] // 4
         scale = gate_scale(hidden, u)
-        # acts: u_t + b_hh for all steps (g block doubled), then in place, step by step,
-        # + h_{t-1} W_hh^T and the gate nonlinearities: the saved i, f, g, o.
+        # acts: u_t + b_hh for all steps (g block doubled); the loop adds h_{t-1} W_hh^T and applies
+        # the gate nonlinearities in place, so afterwards it holds i, f, g, o of every step.
         acts = u * scale if bias_hh is None else torch.addcmul(bias_hh * scale, u, scale)
-        if compile_steps:  # the kernels assume contiguous rows; a batch-first u gives strided acts
-            acts = acts.contiguous()
+        acts = acts.contiguous()  # a batch-first u gives strided acts; the steps want whole rows
         w_t = (weight_hh * scale[:, None]).t()
-        new = partial(torch.empty, dtype=u.dtype, device=u.device)
-        # cs holds 2 c_t, the sigmoid's argument in tanh(c) = 2 sigma(2 c) - 1, so no step doubles
-        # it; doubling (and halving) is exact, so every value is the one of the plain equations.
-        cs, hs, tc = new(steps, batch, hidden), new(steps, batch, hidden), new(batch, hidden)
-        a_s = acts.unbind(0)
-        i_s, f_s, g_s, o_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(4))
-        m_s = mask[:, :, None].unbind(0) if mask is not None else None
-        new_c, new_h = (torch.empty_like(h0) for _ in range(2))
-        # For the backward pass, each step also writes the factors that multiply gh_t and gc_t
-        # there (see the top): computed here, while the step's values are in the cache, they cost
-        # a few small ops instead of many passes over (T, B, 4H) tensors afterwards.
         grad = grad_enabled and any(ctx.needs_input_grad[:5])  # type: ignore[attr-defined]
-        factors = new(steps, batch, four_h) if grad else acts
-        h_path = new(steps, batch, hidden) if grad else cs  # o_t (1 - tanh(c_t)^2) (* m_t)
         step = None  # the compiled step kernel, when asked for and available (no mask, for backward)
         if compile_steps and grad and mask is None:
             step = fused.compiled(fused.lstm_forward_step, *fused.examples(u, [4, 1, 1, 1, 4, 1, 1]))
-        own_carry = grad and (mask is not None or step is not None)
-        carry_c = new(steps, batch, hidden) if own_carry else acts[:, :, hidden : 2 * hidden]
-        shift = torch.zeros(4, hidden, dtype=u.dtype, device=u.device)
-        shift[2] = 1.0  # (a + shift)(1 - a): s (1 - s) on the sigmoid blocks, (1 + g)(1 - g) on g
-        shift, one = shift.view(-1), u.new_ones(())
-        minus_one, zero = u.new_full((), -1.0), u.new_zeros(())
-        p_s, hp_s, carry_s = factors.unbind(0), h_path.unbind(0), carry_c.unbind(0)
-        p_i_s, p_f_s, p_g_s, p_o_s = (
-            factors[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(4)
-        )
-        h, c = h0, c0 * 2.0
         ctx.compiled = step is not None  # type: ignore[attr-defined]
-        if step is not None:  # one matmul and one fused kernel a step, into the same buffers
-            h, c = h0.contiguous(), c.contiguous()
-            for t in range(steps):
-                step(a_s[t].addmm_(h, w_t), c, hs[t], cs[t], p_s[t], hp_s[t], carry_s[t])
-                h, c = hs[t], cs[t]
-        for t in range(steps if step is None else 0):
-            a_s[t].addmm_(h, w_t).sigmoid_()
-            torch.add(minus_one, g_s[t], alpha=2.0, out=g_s[t])  # g = 2 sigma(2 a^g) - 1 = tanh(a^g)
-            c_t = cs[t] if m_s is None else new_c
-            h_t = hs[t] if m_s is None else new_h
-            torch.mul(f_s[t], c, out=c_t).addcmul_(i_s[t], g_s[t], value=2.0)  # 2 c_t
-            torch.add(minus_one, torch.sigmoid(c_t, out=tc), alpha=2.0, out=tc)  # tanh(c_t)
-            torch.mul(o_s[t], tc, out=h_t)
-            if grad:
-                p = torch.add(a_s[t], shift, out=p_s[t])
-                p.addcmul_(p, a_s[t], value=-1.0)
-                p_i_s[t].mul_(g_s[t])
-                torch.addcmul(zero, c, p_f_s[t], value=0.5, out=p_f_s[t])  # c_{t-1} = (2 c_{t-1}) / 2
-                p_g_s[t].mul_(i_s[t])
-                p_o_s[t].mul_(tc)
-                torch.mul(h_t, tc, out=hp_s[t])  # o tanh(c)^2 (h_t is still o_t tanh(c_t) here)
-                torch.sub(o_s[t], hp_s[t], out=hp_s[t])
-                if m_s is not None:
-                    p.mul_(m_s[t])
-                    hp_s[t].mul_(m_s[t])
-                    torch.where(m_s[t], f_s[t], one, out=carry_s[t])
-            if m_s is None:
-                h, c = h_t, c_t
-            else:
-                c = torch.where(m_s[t], c_t, c, out=cs[t])
-                h = torch.where(m_s[t], h_t, h, out=hs[t])
+        if step is not None:
+            factors, h_path, carry_c, hs, cs = _forward_compiled(step, acts, h0, c0, w_t)
+        else:
+            hs, cs, tcs = _forward_loop(acts, h0, c0, w_t, mask, keep_tanh=grad)
+            factors, h_path, carry_c = _backward_factors(acts, cs, tcs, hs, c0, mask) if grad else (acts,) * 3
         ctx.save_for_backward(factors, h_path, carry_c, hs, h0, weight_hh, mask)  # type: ignore[arg-type]
         ctx.truncate = truncate  # type: ignore[attr-defined]
         ctx.norms = (norm_h, norm_c)  # type: ignore[attr-defined]
@@ -200,27 +148,30 @@ class LSTMRecurrence(torch.autograd.Function):
 
         gh = torch.empty_like(hs)  # the direct dL/dh_t, becoming the total step by step
         gh.copy_(grad_hs)
-        gc = torch.empty_like(gh)  # the total dL/dc_t
+        gc = torch.empty_like(gh)  # gc_{t+1} f_{t+1} (what reaches c_t from later steps), then dL/dc_t
+        gc[-1].copy_(grad_c_last)
         delta = torch.empty_like(factors)
-        gh_s, gc_s, d_s = gh.unbind(0), gc.unbind(0), delta.unbind(0)
+        gh_s, d_s = gh.unbind(0), delta.unbind(0)
+        gc_s = gc.view(steps, batch, 1, hidden).unbind(0)  # (B, 1, H): broadcast over i, f, g
+        gh_b, h_path_s, carry_s = (x.view(steps, batch, 1, hidden).unbind(0) for x in (gh, h_path, carry_c))
         d_ifg_s = delta[:, :, : 3 * hidden].view(steps, batch, 3, hidden).unbind(0)
         p_ifg_s = factors[:, :, : 3 * hidden].view(steps, batch, 3, hidden).unbind(0)
         d_o_s, p_o_s = delta[:, :, 3 * hidden :].unbind(0), factors[:, :, 3 * hidden :].unbind(0)
-        h_path_s, carry_s = h_path.unbind(0), carry_c.unbind(0)
-        carry = grad_c_last.clone()  # gc_{t+1} f_{t+1}: what reaches c_t from later steps
-        truncate: int | None = ctx.truncate
-        for t in range(steps - 1, -1, -1):
-            gc_t = torch.addcmul(carry, gh_s[t], h_path_s[t], out=gc_s[t])
-            torch.mul(gc_t[:, None], p_ifg_s[t], out=d_ifg_s[t])
+        cut = [is_chunk_start(t, ctx.truncate) for t in range(steps)]
+        for t in range(steps - 1, 0, -1):
+            gc_t = gc_s[t].addcmul_(gh_b[t], h_path_s[t])
+            torch.mul(gc_t, p_ifg_s[t], out=d_ifg_s[t])
             torch.mul(gh_s[t], p_o_s[t], out=d_o_s[t])
-            if is_chunk_start(t, truncate):
-                carry.zero_()
+            if cut[t]:
+                gc_s[t - 1].zero_()
                 continue
-            torch.mul(gc_t, carry_s[t], out=carry)
-            if t > 0:
-                gh_s[t - 1].addmm_(d_s[t], weight_hh)
-                if not_m:
-                    gh_s[t - 1].addcmul_(gh_s[t], not_m[t])
+            torch.mul(gc_t, carry_s[t], out=gc_s[t - 1])
+            gh_s[t - 1].addmm_(d_s[t], weight_hh)
+            if not_m:
+                gh_s[t - 1].addcmul_(gh_s[t], not_m[t])
+        gc_0 = gc_s[0].addcmul_(gh_b[0], h_path_s[0])
+        torch.mul(gc_0, p_ifg_s[0], out=d_ifg_s[0])
+        torch.mul(gh_s[0], p_o_s[0], out=d_o_s[0])
         norm_h, norm_c = ctx.norms
         if norm_h is not None:
             norm_h.copy_(step_norms(gh))
@@ -237,8 +188,100 @@ class LSTMRecurrence(torch.autograd.Function):
             grad_w = weight_grad(delta, h0, hs)
         if need_b and ctx.has_bias:
             grad_b = delta.view(-1, four_h).sum(0)
-        grad_c0 = carry if need_c0 else None
+        grad_c0 = (gc_0 * carry_s[0]).view(batch, hidden) if need_c0 else None
         return (delta if need_u else None), grad_h0, grad_c0, grad_w, grad_b, *(None,) * 6
+
+
+def _forward_loop(
+    acts: Tensor, h0: Tensor, c0: Tensor, w_t: Tensor, mask: Tensor | None, keep_tanh: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The forward recurrence, seven small ops and one matmul a step, in place in ``acts``.
+
+    acts: (T, B, 4H) ``u_t + b_hh`` (g block doubled), w_t: (H, 4H) ``W_hh^T`` (g block doubled).
+    Afterwards acts holds i, f, g, o of every step. Returns hs (T, B, H), the states after every
+    step; cs (T, B, H), ``2 c_t`` after every step (the sigmoid's argument in
+    ``tanh(c) = 2 sigma(2 c) - 1``, so no step doubles it; doubling and halving are exact); and tcs
+    (T, B, H), ``tanh`` of each step's new cell state (before a mask carries the old one), kept
+    for the backward's factors when ``keep_tanh`` (else one reused (B, H) row, returned as is).
+    """
+    steps, batch, four_h = acts.shape
+    hidden = four_h // 4
+    new = partial(torch.empty, dtype=acts.dtype, device=acts.device)
+    hs, cs = new(steps, batch, hidden), new(steps, batch, hidden)
+    tcs = new(steps if keep_tanh else 1, batch, hidden)
+    a_s = acts.unbind(0)
+    tc_s = tcs.unbind(0) if keep_tanh else tcs.unbind(0) * steps  # no grad: one row, reused
+    i_s, f_s, g_s, o_s = (acts[:, :, k * hidden : (k + 1) * hidden].unbind(0) for k in range(4))
+    m_s = mask[:, :, None].unbind(0) if mask is not None else None
+    # With a mask each step's new state goes to scratch rows, and the carried one into hs, cs.
+    c_out = cs.unbind(0) if m_s is None else (torch.empty_like(h0),) * steps
+    h_out = hs.unbind(0) if m_s is None else (torch.empty_like(h0),) * steps
+    minus_one = acts.new_full((), -1.0)
+    h, c = h0, c0 * 2.0
+    for t in range(steps):
+        a_s[t].addmm_(h, w_t).sigmoid_()
+        g = torch.add(minus_one, g_s[t], alpha=2.0, out=g_s[t])  # g = 2 sigma(2 a^g) - 1 = tanh(a^g)
+        c_t = torch.mul(f_s[t], c, out=c_out[t]).addcmul_(i_s[t], g, value=2.0)  # 2 c_t
+        tc = torch.add(minus_one, torch.sigmoid(c_t, out=tc_s[t]), alpha=2.0, out=tc_s[t])  # tanh(c_t)
+        h_t = torch.mul(o_s[t], tc, out=h_out[t])
+        if m_s is None:
+            h, c = h_t, c_t
+        else:
+            c = torch.where(m_s[t], c_t, c, out=cs[t])
+            h = torch.where(m_s[t], h_t, h, out=hs[t])
+    return hs, cs, tcs
+
+
+def _backward_factors(
+    acts: Tensor, cs: Tensor, tcs: Tensor, hs: Tensor, c0: Tensor, mask: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """What multiplies ``gh_t`` and ``gc_t`` in the backward pass (see the top), for all steps at once.
+
+    acts: (T, B, 4H) i, f, g, o; cs: (T, B, H) ``2 c_t``; tcs: (T, B, H) tanh of each step's new cell;
+    hs: (T, B, H); c0: (B, H). Returns the gate factors (T, B, 4H)
+    ``[g i (1 - i), c_{t-1} f (1 - f), i (1 - g^2), tanh(c_t) o (1 - o)]``, the h-path
+    ``o_t (1 - tanh(c_t)^2)`` (T, B, H) and the carry factor (T, B, H), ``f_t`` (1 on padding).
+    A handful of ops over (T, B, 4H) after the loop cost less than a dozen small ones per step in it.
+    """
+    hidden = acts.shape[2] // 4
+    shift = torch.zeros(4, hidden, dtype=acts.dtype, device=acts.device)
+    shift[2] = 1.0  # (a + shift)(1 - a): s (1 - s) on the sigmoid blocks, (1 + g)(1 - g) on g
+    factors = torch.add(acts, shift.view(-1))
+    factors.addcmul_(factors, acts, value=-1.0)
+    block = [slice(k * hidden, (k + 1) * hidden) for k in range(4)]
+    (p_i, p_f, p_g, p_o), (i, f, g, o) = ([x[:, :, b] for b in block] for x in (factors, acts))
+    p_i.mul_(g)
+    p_g.mul_(i)
+    p_o.mul_(tcs)
+    p_f[0].mul_(c0)  # c_{t-1}, from cs = 2 c: halving is exact
+    p_f[1:].mul_(cs[:-1]).mul_(0.5)
+    h_path = torch.mul(hs if mask is None else o * tcs, tcs)  # o tanh(c)^2
+    torch.sub(o, h_path, out=h_path)
+    if mask is None:
+        return factors, h_path, f
+    mb, mf, _ = mask_factors(mask, acts)
+    factors.mul_(mf)
+    h_path.mul_(mf)
+    return factors, h_path, torch.where(mb, f, acts.new_ones(()))
+
+
+def _forward_compiled(
+    step: Any, acts: Tensor, h0: Tensor, c0: Tensor, w_t: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The forward loop with each step's elementwise part (and its factors) one compiled kernel:
+    returns factors, h_path, carry_c, hs, cs (as ``_forward_loop`` and ``_backward_factors``)."""
+    steps, batch, four_h = acts.shape
+    hidden = four_h // 4
+    new = partial(torch.empty, dtype=acts.dtype, device=acts.device)
+    hs, cs = new(steps, batch, hidden), new(steps, batch, hidden)
+    factors, h_path, carry_c = new(steps, batch, four_h), new(steps, batch, hidden), new(steps, batch, hidden)
+    a_s, hs_s, cs_s = acts.unbind(0), hs.unbind(0), cs.unbind(0)
+    p_s, hp_s, carry_s = factors.unbind(0), h_path.unbind(0), carry_c.unbind(0)
+    h, c = h0.contiguous(), (c0 * 2.0).contiguous()
+    for t in range(steps):  # one matmul and one fused kernel a step, into the same buffers
+        step(a_s[t].addmm_(h, w_t), c, hs_s[t], cs_s[t], p_s[t], hp_s[t], carry_s[t])
+        h, c = hs_s[t], cs_s[t]
+    return factors, h_path, carry_c, hs, cs
 
 
 def _backward_compiled(
