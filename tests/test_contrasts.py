@@ -67,6 +67,8 @@ def test_where_success_cannot_separate_the_time_to_solve_decides():
     assert row.time_p is not None and row.time_p < 0.01 and row.p == row.time_p
     same = contest_row("same", fast, arm("lstm", [True] * 5, at=1_000.0))
     assert same.decisive == "time" and same.p > 0.5
+    balanced = contest_row("1 / 1", arm("a", [True, False, True], at=500.0), arm("a", [False, True, True]))
+    assert (balanced.design, balanced.a_only, balanced.b_only, balanced.decisive) == ("paired", 1, 1, "time")
     never = contest_row("never", arm("a", [False] * 5), arm("b", [False] * 5))
     assert (never.decisive, never.p, never.time_p) == ("success", 1.0, None)
     assert logrank(arm("a", [False] * 3), arm("b", [False] * 3)) is None

@@ -12,8 +12,9 @@ Which test applies:
   k_a of n_a against k_b of n_b.
 * **The log-rank test** on the times to solve (``lifelines.statistics.logrank_test``: each run's
   solving eval, or its budget, right-censored, when unsolved) where the success counts cannot separate
-  the arms: equal counts (no discordant seed, or k_a / n_a = k_b / n_b), and some run solved. There
-  the success test's p is 1 by construction, while the times can differ by an order of magnitude.
+  the arms: equal counts (as many seeds solved by a alone as by b alone, or k_a / n_a = k_b / n_b), and
+  some run solved. There the success test's p is 1 by construction, while the times can differ by an
+  order of magnitude.
 
 ``design(a, b)`` says which applies (paired when both arms are one cell on one task and length and
 share seeds); ``contest_row`` runs both tests and names the decisive one by the rule above (the time
@@ -85,7 +86,7 @@ def contest_row(label: str, a: list[Trial], b: list[Trial], paired: bool | None 
         pairs = len(common)
         a_only = sum(x and not y for x, y in zip(xs, ys, strict=True))
         b_only = sum(y and not x for x, y in zip(xs, ys, strict=True))
-        success_p, test, separable = mcnemar(xs, ys), "mcnemar", a_only + b_only > 0
+        success_p, test, separable = mcnemar(xs, ys), "mcnemar", a_only != b_only
     else:
         success_p, test = fisher(ka, len(a), kb, len(b)), "fisher"
         separable = ka * len(b) != kb * len(a)

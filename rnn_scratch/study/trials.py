@@ -85,7 +85,8 @@ def trials_from_jobs(jobs: Iterable[Job], cell_key: str = "cell") -> list[Trial]
         config, m = job.config, job.metrics
         batch = float(config.get("batch_size") or 1)
         budget = float(m.get("budget_sequences") or (config.get("steps") or 0) * batch)
-        if job.solved and (bounds := job.solve_bounds) is not None:
+        bounds = job.solve_bounds  # None unless solved with a recorded step
+        if bounds is not None:
             lower, upper = bounds[0] * batch, found[0]
         else:
             lower, upper = budget, math.inf
@@ -95,7 +96,7 @@ def trials_from_jobs(jobs: Iterable[Job], cell_key: str = "cell") -> list[Trial]
         out.append(Trial(
             task=job.overrides.get("task") or str((config.get("task") or {}).get("name")),
             cell=job.overrides.get(cell_key) or str((config.get("model") or {}).get("name")),
-            length=length, seed=str(config.get("seed")), solved=job.solved, lower=float(lower),
+            length=length, seed=str(config.get("seed")), solved=bounds is not None, lower=float(lower),
             upper=float(upper), budget=budget, status=job.status.value,
             lr=_float((config.get("optim") or {}).get("lr")), grad_norm_max=_float(m.get("grad_norm_max")),
             ln_first_last=ratio,
@@ -135,7 +136,8 @@ def trials_from_csv(path: Path, eval_every: int, eval_schedule: str = "fixed") -
         if row["status"] not in ("completed", "solved", "diverged"):
             continue
         length, budget = int(row["seq_len"]), float(row["budget_sequences"])
-        solved, steps = _solved_in_row(row), _float(row["steps_to_solve"])
+        steps = _float(row["steps_to_solve"])
+        solved = bool(steps) and _solved_in_row(row)  # a time to solve is needed too
         if solved and steps:
             at = _float(row.get("sequences_to_solve")) or steps
             batch = at / steps
