@@ -17,6 +17,7 @@ from rnn_scratch.study.curves import (
     likelihood_ratio,
     max_loglik,
     pairwise_contrasts,
+    slopes_differ,
     with_holm,
 )
 from rnn_scratch.study.trials import Trial
@@ -131,3 +132,14 @@ def test_holm_is_statsmodels_over_the_family_given():
     assert [c.holm for c in found] == pytest.approx(list(expected))
     doubled = with_holm(found + found)
     assert all(d.holm >= c.holm for d, c in zip(doubled, found, strict=False))
+
+
+def test_the_common_slope_test_sees_different_slopes_and_only_estimable_cells():
+    rng = np.random.default_rng(5)
+    same = simulate("a", 40.0, rng) + simulate("b", 150.0, rng)
+    steep = simulate("a", 60.0, rng, slope=-8.0) + simulate("b", 60.0, rng, slope=-0.8)
+    assert slopes_differ(same).p > 0.05 and slopes_differ(same).cells == ("a", "b")
+    assert slopes_differ(steep).p < 1e-3 and slopes_differ(steep).df == 1
+    separated = hand("c", {10: [True] * 5, 20: [False] * 5})
+    found = slopes_differ(simulate("a", 40.0, rng) + separated)
+    assert found.cells == ("a",) and found.p is None

@@ -28,7 +28,9 @@ the longest None ("beyond the grid"); an end is never extrapolated.
 curve each: 2 (l_A + l_B - l_AB) against chi2 with df = k_A + k_B - k_AB (k = 2 parameters, 1 where a
 cell ran at one length). Each l is the supremum of the log-likelihood, finite under separation too
 (``max_loglik``: the step function's saturated-per-length value); a contrast that used such a supremum
-is marked ``degenerate`` (its chi2 reference is then an approximation). The p-values are Holm-adjusted
+is marked ``degenerate`` (its chi2 reference is then an approximation). ``slopes_differ`` asks whether
+the data support a slope per cell at all (one shared slope against one each, over the cells whose
+curve is estimable). The p-values are Holm-adjusted
 over the family returned (``with_holm`` re-adjusts over a larger one, e.g. every task's pairs).
 A cluster-permutation test would respect the seed clusters exactly but cannot go below 2 / C(10, 5) =
 0.008 at 5 seeds a cell, 0.17 after Holm over 21 pairs: it could decide nothing, so it is not used.
@@ -43,6 +45,7 @@ from itertools import combinations
 
 import numpy as np
 import statsmodels.api as sm
+import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
@@ -248,3 +251,34 @@ def cells_differ(trials: list[Trial]) -> tuple[float, int, float, bool]:
     """The omnibus test that the cell matters at all on one task: (statistic, df, p, degenerate) of one
     curve for every cell against ``solved ~ C(cell) * ln T``."""
     return likelihood_ratio([[t for t in trials if t.cell == c] for c in cells_of(trials)])
+
+
+@dataclass(frozen=True)
+class SlopeTest:
+    """Whether the data support a slope per cell: ``solved ~ C(cell) + ln T`` (one slope, an intercept
+    per cell) against ``solved ~ C(cell) * ln T``, by likelihood ratio, over ``cells``: those whose
+    curve is estimable (``fit == logistic``); a separated or one-sided cell's slope is not, and is left
+    out. Statistic and p are None below 2 such cells."""
+
+    cells: tuple[str, ...]
+    statistic: float | None
+    df: int
+    p: float | None
+
+
+def slopes_differ(trials: list[Trial]) -> SlopeTest:
+    """The common-slope test on one task's trials (statsmodels GLM Binomial, the cell a factor)."""
+    import pandas as pd  # statsmodels' formulas take a DataFrame
+
+    fitted = tuple(c for c in cells_of(trials) if cell_curve(trials, c, resamples=0).fit == "logistic")
+    if len(fitted) < 2:
+        return SlopeTest(fitted, None, 0, None)
+    used = [t for t in trials if t.cell in fitted]
+    data = pd.DataFrame({"y": [float(t.solved) for t in used], "lnT": [math.log(t.length) for t in used],
+                         "cell": [t.cell for t in used]})  # fmt: skip
+    family = sm.families.Binomial()
+    full = smf.glm("y ~ C(cell) * lnT", data, family=family).fit()
+    common = smf.glm("y ~ C(cell) + lnT", data, family=family).fit()
+    stat = max(0.0, 2.0 * float(full.llf - common.llf))
+    df = len(fitted) - 1
+    return SlopeTest(fitted, stat, df, float(stats.chi2.sf(stat, df)))
