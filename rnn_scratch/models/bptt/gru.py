@@ -17,10 +17,10 @@ Backward. With ``gh_t`` the total dL/dh_t and ``e_t = dL/dw_t`` (B, 3H), from t 
     e^n_t    = dn_t * r_t                                           (while dL/du^n_t = dn_t)
 
 Every factor but ``gh_t`` is known in the forward pass, so ``e_t = gh_t * Q_t`` with
-``Q_t = [(1 - z)(1 - n^2) w^n r (1 - r), (h_{t-1} - n) z (1 - z), (1 - z)(1 - n^2) r]`` written
-there, step by step while the step's values are in the cache: the loop is one broadcast
-multiply, one ``addcmul`` and one (B, 3H) x (3H, H)
-matmul per step. (The forward pass computes the tanh as ``2 sigma(2x) - 1``, see
+``Q_t = [(1 - z)(1 - n^2) w^n r (1 - r), (h_{t-1} - n) z (1 - z), (1 - z)(1 - n^2) r]``, computed
+once the forward loop is done, for all steps at once (a dozen ops over (T, B, H) cost less than a
+dozen small ones a step): the backward loop is one broadcast multiply, one ``addcmul`` and one
+(B, 3H) x (3H, H) matmul per step. (The forward pass computes the tanh as ``2 sigma(2x) - 1``, see
 ``rnn_scratch.models.bptt.common.tanh_from_sigmoid_``.) After it, as single matmuls over all (t, batch) rows::
 
     dW_hh = sum_t e_t^T h_{t-1}   (3H, H)     db_hh = sum_t e_t   (3H,)
