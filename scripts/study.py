@@ -49,7 +49,7 @@ from rnn_scratch.study.budget import spend
 from rnn_scratch.study.certify import certify
 from rnn_scratch.study.ledger import plan, priority, seconds
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
-from rnn_scratch.study.resume import missing_jobs
+from rnn_scratch.study.resume import Todo, missing_jobs
 from rnn_scratch.study.verify import mixed_pages, pick_random, published_jobs, round_robin, verify
 from rnn_scratch.training.version import code_version
 
@@ -135,6 +135,15 @@ def plan_or_certify(args: argparse.Namespace, names: list[str], overrides: list[
     return 0
 
 
+def estimated(jobs: list[Todo]) -> str:
+    """``~120 s`` from the jobs' estimates; ``no estimate`` when none has one (nothing published)."""
+    known = [j.estimate_s for j in jobs if j.estimate_s is not None]
+    if not known:
+        return "no estimate"
+    unknown = len(jobs) - len(known)
+    return f"~{sum(known):.0f} s" + (f", {unknown} without an estimate" if unknown else "")
+
+
 def budgeted(args: argparse.Namespace, names: list[str], overrides: list[str]) -> int:
     """--time-budget: run the jobs missing at this code version one at a time, in priority order, while
     their estimates fit, stop the running one at the deadline, publish each finished job's row into its
@@ -155,9 +164,7 @@ def budgeted(args: argparse.Namespace, names: list[str], overrides: list[str]) -
           f"presets in priority order: {order}", flush=True)  # fmt: skip
     spent = spend(mine, args.profile, overrides, docs, budget, ROOT)
     left = {p: t for p, t in spent.missing.items() if t}
-    words = "; ".join(
-        f"{p} ({len(t)} jobs, ~{sum(j.estimate_s or 0.0 for j in t):.0f} s)" for p, t in left.items()
-    )
+    words = "; ".join(f"{p} ({len(t)} jobs, {estimated(t)})" for p, t in left.items())
     stopped = f" (stopped at the deadline: {spent.stopped})" if spent.stopped else ""
     print(f"[study] --time-budget: {len(spent.published)} jobs published at {now}{stopped}; "
           f"still missing: {words or 'nothing'}", flush=True)  # fmt: skip

@@ -79,7 +79,9 @@ def publish_row(docs: Path, preset: str, job: Job, every_key: list[str]) -> None
     fields = fields or list(new)
     fields += [k for k in new if k not in fields]
     mine = row_key(new, keys)  # the same job: its name and the swept keys its name lacks
-    merged = [r for r in old if row_key(r, keys) != mine] + [new]
+    at = [i for i, r in enumerate(old) if row_key(r, keys) == mine]  # its place, when it had one
+    merged = [r for r in old if row_key(r, keys) != mine]
+    merged.insert(at[0] if at else len(merged), new)
     write_atomic(table, fields, merged)
 
 
