@@ -16,6 +16,7 @@ from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.resume import estimate, missing_jobs
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.status import code_status, coverage, hardware
+from rnn_scratch.training.record import Status
 from rnn_scratch.training.version import code_version
 
 STUDY = ROOT / "scripts" / "study.py"
@@ -133,7 +134,7 @@ def test_a_published_row_replaces_its_own_and_names_its_machine(tmp_path: Path) 
     machine = {"torch": "2.13.0+cpu", "processor": "AMD EPYC", "cpu_capability": "AVX2", "threads": 1,
                "device": "cpu"}  # fmt: skip
     metrics = {"wall_time_s": 1.25, "code": {"hash": NOW}, "machine": machine, "steps": 4}
-    job = Job(tmp_path / "seed=1,seq_len=4", {"seed": "1", "seq_len": "4"}, "completed", metrics)
+    job = Job(tmp_path / "seed=1,seq_len=4", {"seed": "1", "seq_len": "4"}, Status.COMPLETED, metrics)
     publish_row(docs, "vanishing", job, ["seed", "seq_len"])
     after = read(table)
     assert [r["job"] for r in after] == SMOKE_VANISHING  # in its own place
@@ -147,7 +148,7 @@ def test_a_published_row_replaces_its_own_and_names_its_machine(tmp_path: Path) 
     assert not (table.parent / ".summary.csv.tmp").exists()
     published, missing = coverage(table.parent, NOW)
     assert [r["job"] for r in published] == ["seed=1,seq_len=4"] and missing is None
-    new = Job(tmp_path / "seed=2,seq_len=4", {"seed": "2", "seq_len": "4"}, "completed", metrics)
+    new = Job(tmp_path / "seed=2,seq_len=4", {"seed": "2", "seq_len": "4"}, Status.COMPLETED, metrics)
     publish_row(docs, "vanishing", new, ["seed", "seq_len"])
     assert [r["job"] for r in read(table)] == [*SMOKE_VANISHING, "seed=2,seq_len=4"]  # a new job: at the end
     assert hardware(table.parent) == [
