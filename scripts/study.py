@@ -11,7 +11,9 @@
     python scripts/study.py --only horizon --publish  # one preset again, its section of docs/ rewritten
     python scripts/study.py --plan                  # run nothing: what is published at this version, missing
     python scripts/study.py --certify --only cells  # re-run the cheapest job per cell and task: certified
-    python scripts/study.py --time-budget 2h        # the missing presets, headline first, until 2 h; publish
+    python scripts/study.py --time-budget 2h        # the missing jobs, headline first, until 2 h; publish
+
+--time-budget resumes from what is published rather than from outputs/: see rnn_scratch/study/budget.py.
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
 the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -44,9 +45,11 @@ import yaml
 
 from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
+from rnn_scratch.study.budget import spend
 from rnn_scratch.study.certify import certify
-from rnn_scratch.study.ledger import certified_at, plan, seconds, within_budget
+from rnn_scratch.study.ledger import plan, priority, seconds
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
+from rnn_scratch.study.resume import Todo, missing_jobs
 from rnn_scratch.study.verify import mixed_pages, pick_random, published_jobs, round_robin, verify
 from rnn_scratch.training.version import code_version
 
@@ -65,9 +68,7 @@ def pages_folder(args: argparse.Namespace) -> Path:
     return Path(args.outputs) / args.profile / "pages"
 
 
-def run_preset(
-    preset: Preset, profile: str, overrides: list[str], deadline: float | None = None
-) -> tuple[int, float]:
+def run_preset(preset: Preset, profile: str, overrides: list[str]) -> tuple[int, float]:
     """The preset's Hydra multiruns into its stable folder, one per sweep of the profile (``Preset.
     sweeps``: a subfolder each; an adaptive preset: its rounds of multiruns,
     ``rnn_scratch.study.adaptive``); (the first non-zero exit code or 0, seconds)."""
@@ -75,18 +76,14 @@ def run_preset(
     codes, seconds = [], 0.0
     for name, own in (preset.sweeps(profile) or {}).items():
         extra = merge_overrides(["skip_completed=true"], launcher, own, overrides)
-        code, took = run_sweep(preset, preset.runs / name if name else preset.runs, extra, deadline)
+        code, took = run_sweep(preset, preset.runs / name if name else preset.runs, extra)
         codes.append(code)
         seconds += took
     return next((c for c in codes if c), 0), seconds
 
 
-def run_sweep(
-    preset: Preset, runs: Path, extra: list[str], deadline: float | None = None
-) -> tuple[int, float]:
-    """One multirun of ``preset`` into ``runs``; (exit code, seconds). At ``deadline`` (a
-    ``time.perf_counter`` value: --time-budget) it gets SIGTERM: the running job checkpoints and stops,
-    the jobs not run stay missing (an adaptive preset's rounds run to their end)."""
+def run_sweep(preset: Preset, runs: Path, extra: list[str]) -> tuple[int, float]:
+    """One multirun of ``preset`` into ``runs``; (exit code, seconds)."""
     if preset.study.grid == "adaptive":
         started = time.perf_counter()
         params = (yaml.safe_load(preset.config.read_text()) or {}).get("hydra", {}).get("sweeper", {})
@@ -99,54 +96,79 @@ def run_sweep(
     ]  # fmt: skip
     print(f"[study] {preset.name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT)
-    try:
-        proc.wait(None if deadline is None else max(deadline - started, 0.0))
-    except subprocess.TimeoutExpired:
-        print(f"[study] {preset.name}: the time budget is spent; stopping it (its running job checkpoints)")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait()
-    return proc.returncode, time.perf_counter() - started
+    code = subprocess.run(command, cwd=ROOT, check=False).returncode
+    return code, time.perf_counter() - started
 
 
-def plan_or_certify(args: argparse.Namespace, names: list[str]) -> int:
+def plan_or_certify(args: argparse.Namespace, names: list[str], overrides: list[str]) -> int:
     """--plan: what docs/ publishes at this code version and what is missing, per preset of the profile;
     --certify: re-run a few jobs of each stale page and certify it where they are the same."""
     docs, now = args.docs or ROOT / "docs", code_version()["hash"]
     every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
     mine = [p for p in every if p.config.is_file() and p.overrides(args.profile) is not None]
-    jobs = published_jobs(docs, mine, args.profile, certified_at(docs, [p.name for p in mine]))
+    jobs = published_jobs(docs, mine, args.profile)
     plans = plan(jobs, [p.name for p in mine], now, docs)
     if args.certify:
         return 1 if certify(plans, docs, ROOT / "scripts" / "train.py", ROOT) else 0
     print(f"[plan] profile {args.profile}, code version {now}: nothing is run")
-    for found in plans:
-        print(f"[plan] {found.line()}")
+    never, todo_s, todo_n = 0, 0.0, 0
+    for found, preset in zip(plans, mine, strict=True):
+        todo = missing_jobs(preset, args.profile, overrides, docs, now, ROOT)
+        new = [t for t in todo if t.why == "never run"]
+        cost = sum(t.estimate_s or 0.0 for t in todo)
+        never, todo_s, todo_n = never + len(new), todo_s + cost, todo_n + len(todo)
+        what = "its next round" if preset.study.grid == "adaptive" else "its grid"
+        nxt = (
+            f"; --time-budget runs {len(todo)} jobs of {what} ({len(new)} never run), about {cost:.0f} s"
+            if todo
+            else ""
+        )
+        print(f"[plan] {found.line()}{nxt}")
     missing = sum(len(p.missing) for p in plans)
     seconds = sum(p.core_seconds() for p in plans)
     published = sum(len(p.published) for p in plans)
     print(f"[plan] {published} jobs published at {now}, {missing} missing: about {seconds:.0f} core-s "
           f"({seconds / 3600:.1f} core-h) from their published wall times")  # fmt: skip
+    order = ", ".join(p.name for p in priority(mine))
+    print(f"[plan] --time-budget would run {todo_n} jobs now ({never} never run; an adaptive preset's later "
+          f"rounds follow from their results), about {todo_s:.0f} s, in this order: {order}")  # fmt: skip
     return 0
 
 
-def budgeted(args: argparse.Namespace, names: list[str]) -> tuple[list[str], list[str], float]:
-    """--time-budget: (the presets to run, those left missing, the deadline); the chosen presets'
-    sections are then rewritten in place (as --only ... --publish)."""
-    budget = seconds(args.time_budget)
-    docs, now = args.docs or ROOT / "docs", code_version()["hash"]
+def estimated(jobs: list[Todo]) -> str:
+    """``~120 s`` from the jobs' estimates; ``no estimate`` when none has one (nothing published)."""
+    known = [j.estimate_s for j in jobs if j.estimate_s is not None]
+    if not known:
+        return "no estimate"
+    unknown = len(jobs) - len(known)
+    return f"~{sum(known):.0f} s" + (f", {unknown} without an estimate" if unknown else "")
+
+
+def budgeted(args: argparse.Namespace, names: list[str], overrides: list[str]) -> int:
+    """--time-budget: run the jobs missing at this code version one at a time, in priority order, while
+    their estimates fit, stop the running one at the deadline, publish each finished job's row into its
+    page's summary.csv and write each page's missing.csv (``rnn_scratch.study.budget``); 0, or 2 on a
+    bad duration."""
+    try:
+        budget = seconds(args.time_budget)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
     mine = [p for p in every if p.config.is_file() and p.overrides(args.profile) is not None]
-    jobs = published_jobs(docs, mine, args.profile, certified_at(docs, [p.name for p in mine]))
-    plans = plan(jobs, [p.name for p in mine], now, docs)
-    chosen, left = within_budget(plans, mine, budget)
-    cost = {p.preset: p.core_seconds() for p in plans}
-    said = ", ".join(f"{n} (~{cost[n]:.0f} s)" for n in chosen) or "nothing fits"
-    rest = ", ".join(f"{n} (~{cost[n]:.0f} s)" for n in left) or "none"
-    print(f"[study] --time-budget {args.time_budget} ({budget:.0f} s) at code version {now}: running {said}; "
-          f"left missing: {rest}", flush=True)  # fmt: skip
-    args.only, args.publish = ",".join(chosen), True
-    return chosen, left, time.perf_counter() + budget
+    published = args.profile in PUBLISHED and all(o.startswith(("hydra.", "hydra/")) for o in overrides)
+    docs = args.docs or (ROOT / "docs" if published else args.outputs / args.profile / "pages")
+    now = code_version()["hash"]
+    order = ", ".join(p.name for p in priority(mine))
+    print(f"[study] --time-budget {args.time_budget} ({budget:.0f} s) at code version {now}, into {docs}; "
+          f"presets in priority order: {order}", flush=True)  # fmt: skip
+    spent = spend(mine, args.profile, overrides, docs, budget, ROOT)
+    left = {p: t for p, t in spent.missing.items() if t}
+    words = "; ".join(f"{p} ({len(t)} jobs, {estimated(t)})" for p, t in left.items())
+    stopped = f" (stopped at the deadline: {spent.stopped})" if spent.stopped else ""
+    print(f"[study] --time-budget: {len(spent.published)} jobs published at {now}{stopped}; "
+          f"still missing: {words or 'nothing'}", flush=True)  # fmt: skip
+    return 0
 
 
 def main() -> int:
@@ -195,8 +217,12 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument(
         "--time-budget", default=None, metavar="T",
-        help="e.g. 2h: run the presets with jobs missing at this code version (--plan) in priority order "
-        "(headline, contrasts, the rest) while their estimate fits, stop at T, publish their sections",
+        help="e.g. 2h: run the jobs missing at this code version (published rows count as done on any "
+        "machine), one at a time, in priority order: the headline's preset (memory) first, then the presets "
+        "whose claim rests on a contrast, then the rest, each in page order; a job starts only when its "
+        "estimate (its published wall time or its nearest neighbour's) fits what is left; at T the running "
+        "job is stopped (SIGTERM: checkpointed, not published). Each finished job's row joins its page's "
+        "summary.csv; each page's missing.csv lists what is left. Pages are not rebuilt",
     )  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()
@@ -204,21 +230,13 @@ def main() -> int:
     names = args.only.split(",") if args.only else study_presets(EXPERIMENTS)
     overrides = [*([f"hydra/launcher={args.launcher}"] if args.launcher else []), *args.overrides]
     if args.plan or args.certify:
-        return plan_or_certify(args, names)
-    deadline: float | None = None
-    left: list[str] = []  # --time-budget: presets it could not fit
+        return plan_or_certify(args, names, overrides)
     if args.time_budget:
-        try:
-            names, left, deadline = budgeted(args, names)
-        except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        if not names:
-            return 0
+        return budgeted(args, names, overrides)
     if args.verify is not None:
         every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
         docs = args.docs or ROOT / "docs"
-        jobs = published_jobs(docs, every, args.profile, certified_at(docs, names))
+        jobs = published_jobs(docs, every, args.profile)
         n = None if args.verify == "all" else int(args.verify)
         if args.random:
             seed = random.randrange(10**6) if args.seed is None else args.seed
@@ -246,7 +264,7 @@ def main() -> int:
         elif not args.report_only:
             if args.profile == "long":  # long extends quick: start from its finished runs
                 seed_from(args.outputs / "quick" / name, preset.runs)
-            preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides, deadline)
+            preset.exit_code, preset.elapsed_s = run_preset(preset, args.profile, overrides)
         presets.append(preset)
     pages = pages_folder(args)
     if pages == ROOT / "docs" and not args.allow_mixed and (mixed := mixed_pages(presets)):
@@ -260,9 +278,6 @@ def main() -> int:
         print(f"[study] wrote {path}")
     if pages != ROOT / "docs":
         print(f"[study] pages: {pages / 'study.md'} (the published study in docs/ is left as it was)")
-    if left:
-        print(f"[study] --time-budget: still missing at this code version: {', '.join(left)} "
-              "(python scripts/study.py --plan)")  # fmt: skip
     print(f"[study] took {time.perf_counter() - started:.0f} s", flush=True)
     return 0
 

@@ -227,7 +227,8 @@ def test_verify_plan_and_certify_on_a_published_study(tmp_path: Path) -> None:
     rewrite(table, lambda rows: [r.update(train_loss="0.5") for r in rows])  # other code, other results
     refused = run_script([*base, "--certify"], cwd=ROOT, script=STUDY, timeout=600)
     assert refused.returncode == 1 and "vanishing: differs: stale at" in refused.stdout
-    assert not (docs / "study" / "vanishing" / "certified.json").exists()
+    record = json.loads((docs / "study" / "vanishing" / "certified.json").read_text())
+    assert record["certified"] is None and record["stale_at"] == now and record["differences"]
     assert f"**stale at {now}**: re-running 1 of its jobs" in (docs / "study.md").read_text()
 
 

@@ -6,8 +6,11 @@ holds (``ledger.cheapest_per_pair``) with this checkout's code, and compares the
 same, the page is **certified** at this code version: ``docs/study/<preset>/certified.json`` records the
 version, the versions that made the page, the jobs re-run, their largest differences and the machine, and
 the page's ``Code:`` line in ``docs/study.md`` says "made by A; certified at B by re-running k jobs". Any
-difference leaves the page stale, and its ``Code:`` line says so ("made by A; stale at B"), so a reader
-of the page sees it: it must be rebuilt (``scripts/study.py --only <preset> --publish``).
+difference leaves the page stale: ``certified.json`` then records ``"certified": null``, ``stale_at`` and
+the differences, and its ``Code:`` line says so ("made by A; stale at B"), so a reader of the page sees
+it: it must be rebuilt (``scripts/study.py --only <preset> --publish``). The record is the data:
+``rnn_scratch.study.status.code_status`` reads it for the page builder, which can render the ``Code:``
+line from it; ``mark_page`` only keeps a page built before that in step.
 """
 
 from __future__ import annotations
@@ -64,6 +67,12 @@ def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) 
         seen = Comparison()
         made = ", ".join(found.made) or "unrecorded"
         if verify(picked, train_script, cwd, seen):
+            differs = {
+                "certified": None, "stale_at": found.version, "made": dict(found.made),
+                "jobs": [j.row["job"] for j in picked], "differences": seen.flips + seen.beyond,
+                "tolerance": REL_TOL, "machine": {**machine("cpu"), "threads": 1},
+            }  # fmt: skip
+            write_certificate(docs, found.preset, differs)  # data: status.code_status reads it as stale
             words = stale_words(made, found.version, len(picked), found.preset)
             mark_page(docs / "study.md", found.preset, words)
             print(f"[certify] {found.preset}: differs: stale at {found.version}; rebuild it")

@@ -26,10 +26,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from rnn_scratch.study.runs import MACHINE_COLUMNS
+
 REL_TOL = 1e-4
 FLOOR = 1e-3  # values below it are compared to it: an absolute REL_TOL * FLOOR = 1e-7 at zero
 OUTCOMES = ("status", "steps", "steps_to_solve", "sequences_to_solve", "budget_sequences")
-NOT_COMPARED = frozenset({"job", "wall_time_s", "code", "seq_per_s"})  # timings and the version differ
+# timings, the code version and the machine (runs.MACHINE_COLUMNS) differ between a run and its re-run
+NOT_COMPARED = frozenset({"job", "wall_time_s", "code", "seq_per_s", *MACHINE_COLUMNS})
 
 
 def relative(a: float, b: float) -> float:

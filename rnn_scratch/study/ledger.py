@@ -24,21 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rnn_scratch.study import status
 from rnn_scratch.study.presets import Preset
+from rnn_scratch.study.status import FINISHED
 from rnn_scratch.study.verify import UNRECORDED, Published
-
-CERTIFICATE = "certified.json"
-FINISHED = ("completed", "solved", "diverged")
 
 
 def certificate(docs: Path, preset: str) -> dict[str, Any]:
-    """The page's ``certified.json`` as written, or ``{}`` (none, or not a dict)."""
-    path = docs / "study" / preset / CERTIFICATE
-    try:
-        found = json.loads(path.read_text()) if path.is_file() else {}
-    except ValueError:
-        return {}
-    return found if isinstance(found, dict) else {}
+    """The page's ``certified.json`` as written, or ``{}`` (``status.certificate``)."""
+    return status.certificate(docs / "study" / preset)
 
 
 def certified_at(docs: Path, presets: list[str]) -> dict[str, str]:
@@ -48,7 +42,7 @@ def certified_at(docs: Path, presets: list[str]) -> dict[str, str]:
 
 
 def write_certificate(docs: Path, preset: str, record: dict[str, Any]) -> Path:
-    path = docs / "study" / preset / CERTIFICATE
+    path = docs / "study" / preset / status.CERTIFICATE
     path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     return path
 
@@ -148,26 +142,6 @@ def priority(presets: list[Preset]) -> list[Preset]:
         return 0 if p.study.headline else 1 if p.study.contrast != "auto" else 2
 
     return sorted(presets, key=rank)  # stable: page order within a rank
-
-
-def within_budget(
-    plans: list[PresetPlan], presets: list[Preset], budget_s: float
-) -> tuple[list[str], list[str]]:
-    """(presets to run, presets left missing): in ``priority`` order, each preset with missing jobs
-    whose estimate (``core_seconds``) fits what the budget has left; the others are left."""
-    by_name = {p.preset: p for p in plans}
-    run, left, spent = [], [], 0.0
-    for preset in priority(presets):
-        found = by_name.get(preset.name)
-        if found is None or not found.missing:
-            continue
-        cost = found.core_seconds()
-        if spent + cost <= budget_s:
-            run.append(preset.name)
-            spent += cost
-        else:
-            left.append(preset.name)
-    return run, left
 
 
 def seconds(text: str) -> float:

@@ -46,7 +46,7 @@ from rnn_scratch.study.aggregate import (
 from rnn_scratch.study.evidence import group_settings
 from rnn_scratch.study.evidence_plots import plot_decay_vs_lyapunov, plot_gradients, plot_survival
 from rnn_scratch.study.plots import plot_curves, plot_metric
-from rnn_scratch.study.runs import Job, find_jobs, load_job
+from rnn_scratch.study.runs import Job, find_jobs, load_job, machine_row
 from rnn_scratch.study.tuning import Tuning, read_tuning, tuning_jobs, tuning_lines
 from rnn_scratch.training.record import NOT_A_RESULT
 from rnn_scratch.training.results import tuning_seeds
@@ -94,6 +94,7 @@ def rows(jobs: list[Job], keys: list[str]) -> list[dict[str, Any]]:
         row["lr"] = ((job.config.get("optim") or {}).get("lr")) if job.config else None  # the run's own lr
         code = job.metrics.get("code")
         row["code"] = code.get("hash") if isinstance(code, dict) else None  # the sources the run came from
+        row.update(machine_row(job.metrics))  # where it ran: torch, processor, threads (pages name it)
         out.append(row)
     return out
 

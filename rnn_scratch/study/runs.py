@@ -19,6 +19,9 @@ import yaml
 from rnn_scratch.training.record import RunRecord, Status
 
 NOT_SWEPT = ("experiment", "name")  # override keys that never describe a job (hydra.* neither)
+# Where a run ran, as its row of summary.csv records it (metrics.json's "machine", written by
+# rnn_scratch.training.version.machine): so that a page names its hardware and a difference can be traced.
+MACHINE_COLUMNS = ("torch", "processor", "cpu_capability", "threads", "gpu")
 
 
 @dataclass
@@ -104,6 +107,13 @@ class Job:
         except (OSError, yaml.YAMLError):
             return {}
         return found if isinstance(found, dict) else {}
+
+
+def machine_row(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``MACHINE_COLUMNS`` of a run's ``metrics.json`` (None each where it recorded no machine)."""
+    found = metrics.get("machine")
+    found = found if isinstance(found, dict) else {}
+    return {c: found.get(c) for c in MACHINE_COLUMNS}
 
 
 def find_jobs(sweep_dir: Path) -> list[Path]:

@@ -29,8 +29,7 @@ from rnn_scratch.study.compare import REL_TOL, Comparison
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.report import COLUMNS
 from rnn_scratch.study.runs import Job, find_jobs, load_job
-
-UNRECORDED = "unrecorded"
+from rnn_scratch.study.status import UNRECORDED, certificate, row_version
 
 
 def version_of(job: Job) -> str:
@@ -83,13 +82,10 @@ def job_overrides(row: dict[str, str], keys: list[str]) -> list[str]:
     return pairs + extra
 
 
-def published_jobs(
-    docs: Path, presets: list[Preset], profile: str, certified: dict[str, str] | None = None
-) -> list[Published]:
+def published_jobs(docs: Path, presets: list[Preset], profile: str) -> list[Published]:
     """Every row of each preset's published summary.csv, with its overrides, preset by preset; a row's
-    version is its own code hash, or the version its page was certified at (``certified``: preset ->
-    hash)."""
-    certified = certified or {}
+    version is its own code hash, or the version its page is certified at where the certificate covers
+    the code that made the row (``status.row_version``: a row added at a newer version keeps its own)."""
     out = []
     for preset in presets:
         table = docs / "study" / preset.name / "summary.csv"
@@ -101,13 +97,13 @@ def published_jobs(
             fields = list(reader.fieldnames or [])
         keys = fields[1 : fields.index("status")] if "status" in fields else []  # the swept-key columns
         own = preset.overrides(profile) or []
+        cert = certificate(docs / "study" / preset.name)
         for row in rows:
             mine = job_overrides(row, keys)
             named = {o.split("=", 1)[0].lstrip("+~") for o in mine}
             shared = [o for o in own if o.split("=", 1)[0].lstrip("+~") not in named and "," not in o]
-            made = row.get("code") or UNRECORDED
             overrides = [f"+experiment={preset.name}", *shared, *mine]
-            out.append(Published(preset.name, row, overrides, certified.get(preset.name, made)))
+            out.append(Published(preset.name, row, overrides, row_version(row, cert)))
     return out
 
 

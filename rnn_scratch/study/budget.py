@@ -1,0 +1,174 @@
+"""Spend a time budget on the jobs still missing at this code version, one job at a time, and publish them.
+
+``spend`` takes the presets in ``ledger.priority`` order (the headline's preset first, then the presets
+whose claim rests on a contrast, then the rest, each in page order) and, inside a preset, its missing jobs
+in sweep order (``resume.missing_jobs``). Before each job it re-plans from what docs/ publishes (an
+adaptive preset's next round appears once its round is published), and starts the first job whose
+estimate fits what is left of the budget: its published wall time (or its nearest neighbour's) plus the
+start-up the jobs run so far took beyond their own wall time (Python, torch, Hydra: measured, not
+assumed). A job without any estimate (nothing published for its preset) is started while time is left.
+A job that does not fit is left missing, never started.
+
+Each job runs as the study's sweeps run it (``scripts/train.py -m`` into the preset's folder under
+``outputs/``, ``skip_completed=true``, the job's folder named by Hydra as the page names its row), on
+Hydra's basic launcher (one job at a time, one torch thread, as joblib's jobs have). At the deadline the
+job's process group gets SIGTERM: the run checkpoints and ends ``interrupted`` (resumable from its folder),
+and its row is not published. A finished job's row (``report.rows``: metrics, outcome, wall time, code
+version, machine; the swept keys from the page's own columns) replaces or joins its row in
+``docs/study/<preset>/summary.csv``, written to a temporary file and renamed, so a reader never sees half
+a table; event files and checkpoints stay in ``outputs/``. Then each preset's ``missing.csv`` (job, why,
+estimate_s) says what is still missing, for its page to list.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rnn_scratch.study.ledger import priority
+from rnn_scratch.study.presets import Preset
+from rnn_scratch.study.report import rows
+from rnn_scratch.study.resume import Todo, missing_jobs, row_key
+from rnn_scratch.study.runs import Job, load_job
+from rnn_scratch.study.status import MISSING
+
+MISSING_COLUMNS = ("job", "why", "estimate_s")
+
+
+@dataclass
+class Spent:
+    """What a budget bought: jobs published, the one stopped at the deadline, those left missing."""
+
+    published: list[str] = field(default_factory=list)  # preset/job
+    failed: list[str] = field(default_factory=list)  # ran, did not finish (a failed run, no metrics)
+    stopped: str | None = None  # preset/job stopped at the deadline
+    missing: dict[str, list[Todo]] = field(default_factory=dict)  # preset -> jobs left
+
+
+def write_atomic(path: Path, fields: list[str], table: list[dict[str, str]]) -> None:
+    """Write a CSV beside ``path`` and rename it over ``path``: never half a table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(table)
+    os.replace(tmp, path)
+
+
+def publish_row(docs: Path, preset: str, job: Job, every_key: list[str]) -> None:
+    """Put ``job``'s row into ``docs/study/<preset>/summary.csv``, replacing the row of the same name.
+    The swept-key columns are the table's own (``every_key`` where it has none yet); columns the table
+    lacks (the machine's, on a page made before they were recorded) join it at its end."""
+    table = docs / "study" / preset / "summary.csv"
+    old: list[dict[str, str]] = []
+    fields: list[str] = []
+    if table.is_file():
+        with table.open(newline="") as f:
+            reader = csv.DictReader(f)
+            old, fields = list(reader), list(reader.fieldnames or [])
+    keys = fields[1 : fields.index("status")] if "status" in fields else every_key
+    new = {k: "" if v is None else str(v) for k, v in rows([job], keys)[0].items()}
+    fields = fields or list(new)
+    fields += [k for k in new if k not in fields]
+    mine = row_key(new, keys)  # the same job: its name and the swept keys its name lacks
+    at = [i for i, r in enumerate(old) if row_key(r, keys) == mine]  # its place, when it had one
+    merged = [r for r in old if row_key(r, keys) != mine]
+    merged.insert(at[0] if at else len(merged), new)
+    write_atomic(table, fields, merged)
+
+
+def write_missing(docs: Path, preset: str, left: list[Todo]) -> Path:
+    """``docs/study/<preset>/missing.csv``: a row per job still missing at this version (none: the
+    header alone)."""
+    path = docs / "study" / preset / MISSING
+    table = [
+        {"job": t.name, "why": t.why, "estimate_s": "" if t.estimate_s is None else f"{t.estimate_s:.1f}"}
+        for t in left
+    ]
+    write_atomic(path, list(MISSING_COLUMNS), table)
+    return path
+
+
+def run_job(todo: Todo, script: Path, cwd: Path, deadline: float) -> tuple[int | None, float]:
+    """Run one job; (its exit code, or None when the deadline stopped it; seconds)."""
+    command = [
+        sys.executable, str(script), "-m", *todo.overrides, f"hydra.sweep.dir={todo.sweep_dir}",
+        "skip_completed=true", "hydra/launcher=basic", *todo.hydra,
+    ]  # fmt: skip
+    print(f"[budget] {todo.preset}/{todo.name}: running ({todo.why})", flush=True)
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=cwd, start_new_session=True)  # its own group: SIGTERM reaches all
+    try:
+        code: int | None = proc.wait(max(deadline - started, 0.0))
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)  # the run checkpoints between steps and ends interrupted
+        proc.wait()
+        code = None
+    return code, time.perf_counter() - started
+
+
+def job_keys(todos: list[Todo]) -> list[str]:
+    """The keys whose values differ between a preset's jobs (its page's swept-key columns)."""
+    found = [t.values for t in todos]
+    keys = list(dict.fromkeys(k for p in found for k in p))
+    return [k for k in keys if len({p.get(k) for p in found}) > 1] if len(found) > 1 else keys
+
+
+def spend(
+    presets: list[Preset], profile: str, overrides: list[str], docs: Path, budget_s: float, root: Path
+) -> Spent:
+    """Run the missing jobs of ``presets`` in priority order within ``budget_s`` seconds, publishing each
+    finished one into ``docs``; then write every preset's missing.csv."""
+    from rnn_scratch.training.version import code_version
+
+    version, script = code_version()["hash"], root / "scripts" / "train.py"
+    deadline = time.perf_counter() + budget_s
+    startup: list[float] = []  # per job run: its seconds beyond its own recorded wall time
+    passed: set[tuple[str, str]] = set()  # jobs tried or not fitting: not tried again in this budget
+    out = Spent()
+    ordered = priority(presets)
+    while out.stopped is None:
+        todo = None
+        for preset in ordered:
+            left = missing_jobs(preset, profile, overrides, docs, version, root)
+            todo = next((t for t in left if (t.preset, t.name) not in passed), None)
+            if todo is not None:
+                keys = job_keys(left)
+                break
+        if todo is None:
+            break
+        passed.add((todo.preset, todo.name))
+        remaining = deadline - time.perf_counter()
+        extra = statistics.mean(startup) if startup else 0.0
+        need = None if todo.estimate_s is None else todo.estimate_s + extra
+        if remaining <= 0 or (need is not None and need > remaining):
+            print(f"[budget] {todo.preset}/{todo.name}: about {need or 0:.0f} s does not fit the "
+                  f"{max(remaining, 0):.0f} s left; not started", flush=True)  # fmt: skip
+            continue
+        code, took = run_job(todo, script, root, deadline)
+        if code is None:
+            out.stopped = f"{todo.preset}/{todo.name}"
+            print(f"[budget] {out.stopped}: the time budget ran out; stopped (checkpointed in "
+                  f"{todo.sweep_dir / todo.name}, not published)", flush=True)  # fmt: skip
+            break
+        job = load_job(todo.sweep_dir / todo.name)
+        if not job.finished:
+            out.failed.append(f"{todo.preset}/{todo.name}")
+            print(f"[budget] {todo.preset}/{todo.name}: {job.status.value} (exit {code}); not published")
+            continue
+        startup.append(max(took - float(job.metrics.get("wall_time_s") or 0.0), 0.0))
+        publish_row(docs, todo.preset, job, keys)
+        out.published.append(f"{todo.preset}/{todo.name}")
+        print(f"[budget] {todo.preset}/{todo.name}: {job.status.value}; published ({took:.0f} s)", flush=True)
+    for preset in ordered:
+        out.missing[preset.name] = missing_jobs(preset, profile, overrides, docs, version, root)
+        write_missing(docs, preset.name, out.missing[preset.name])
+    return out

@@ -1,0 +1,215 @@
+"""Resume from what is published: the jobs a page lacks at this code version, a time budget spent one job
+at a time that publishes each finished row and stops the running job at its deadline, and the data a
+page needs about its runs (code status, hardware, what is missing)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_script
+
+from rnn_scratch.study.budget import publish_row
+from rnn_scratch.study.presets import Preset
+from rnn_scratch.study.resume import estimate, missing_jobs
+from rnn_scratch.study.runs import Job
+from rnn_scratch.study.status import code_status, coverage, hardware
+from rnn_scratch.training.record import Status
+from rnn_scratch.training.version import code_version
+
+STUDY = ROOT / "scripts" / "study.py"
+EXPERIMENTS = ROOT / "configs" / "experiment"
+NOW = code_version()["hash"]
+SMOKE_VANISHING = ["seed=0,seq_len=4", "seed=1,seq_len=4", "seed=0,seq_len=8", "seed=1,seq_len=8"]
+
+
+def preset(name: str, tmp_path: Path) -> Preset:
+    return Preset(name, EXPERIMENTS / f"{name}.yaml", tmp_path / "outputs" / name)
+
+
+def write_rows(docs: Path, preset: str, rows: list[dict[str, str]]) -> Path:
+    """A page's summary.csv written by hand, as another machine or other code would have left it."""
+    table = docs / "study" / preset / "summary.csv"
+    table.parent.mkdir(parents=True, exist_ok=True)
+    with table.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return table
+
+
+def read(table: Path) -> list[dict[str, str]]:
+    with table.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def vanishing_row(job: str, code: str, wall: str, status: str = "completed") -> dict[str, str]:
+    keys = dict(p.split("=") for p in job.split(","))
+    return {"job": job, "seed": keys["seed"], "seq_len": keys["seq_len"], "status": status,
+            "wall_time_s": wall, "code": code}  # fmt: skip
+
+
+def test_a_job_published_at_this_version_is_done_on_any_machine(tmp_path: Path) -> None:
+    """The smoke grid of vanishing is named as Hydra names its folders; rows at this version (or at a
+    version the page is certified at) are done, stale and interrupted rows and absent ones are missing,
+    each with why and an estimate from the same job's wall time or its nearest neighbour's."""
+    docs = tmp_path / "docs"
+    van = preset("vanishing", tmp_path)
+    assert [t.name for t in missing_jobs(van, "smoke", [], docs, NOW, ROOT)] == SMOKE_VANISHING
+    write_rows(docs, "vanishing", [
+        vanishing_row("seed=0,seq_len=4", NOW, "2.0"),
+        vanishing_row("seed=1,seq_len=4", "000000000000", "3.0"),
+        vanishing_row("seed=0,seq_len=8", NOW, "50.0", status="interrupted"),
+    ])  # fmt: skip
+    left = missing_jobs(van, "smoke", [], docs, NOW, ROOT)
+    assert [(t.name, t.why, t.estimate_s) for t in left] == [
+        ("seed=1,seq_len=4", "stale (made by 000000000000)", 3.0),
+        ("seed=0,seq_len=8", "interrupted", 50.0),
+        ("seed=1,seq_len=8", "never run", 50.0),  # the nearest: same seq_len, other seed
+    ]
+    (docs / "study" / "vanishing" / "certified.json").write_text(
+        json.dumps({"certified": NOW, "made": {"000000000000": 1}})
+    )
+    assert [t.name for t in missing_jobs(van, "smoke", [], docs, NOW, ROOT)] == SMOKE_VANISHING[2:]
+    status = code_status(docs / "study" / "vanishing", NOW)
+    assert (status["state"], status["published"], status["stale"], status["unfinished"]) == (
+        "certified",
+        2,
+        0,
+        1,
+    )
+    assert code_status(docs / "study" / "vanishing", "111111111111")["state"] == "stale"
+
+
+def test_a_preset_of_several_multiruns_tells_alike_named_jobs_apart(tmp_path: Path) -> None:
+    """contest runs one multirun per task, so its jobs are named alike in each (``+tuned=...,seed=0``):
+    the task column, not the name alone, says which is done, and publishing one leaves the other."""
+    docs = tmp_path / "docs"
+    contest = preset("contest", tmp_path)
+    jobs = missing_jobs(contest, "quick", [], docs, NOW, ROOT)
+    names = [t.name for t in jobs]
+    assert len(names) > len(set(names))  # the same name in two multiruns
+    first = jobs[0]
+    row = {"job": first.name, "tuned": first.values["tuned"], "task": first.values["task"],
+           "seed": first.values["seed"], "status": "solved", "wall_time_s": "7", "code": NOW}  # fmt: skip
+    write_rows(docs, "contest", [row])
+    left = missing_jobs(contest, "quick", [], docs, NOW, ROOT)
+    assert len(left) == len(jobs) - 1 and first.name in [t.name for t in left]
+
+
+def test_an_adaptive_preset_plans_its_next_round_from_the_published_rows(tmp_path: Path) -> None:
+    """memory's smoke planner (rnn, lstm; temporal_order at 10, 20; copy at 21; seeds 0, 1): with no row
+    at this version it asks for round one; with round one published (copy's rnn failing everywhere), the
+    next round is temporal_order at T = 20 for both cells, and nothing more for copy."""
+    docs = tmp_path / "docs"
+    memory = preset("memory", tmp_path)
+    first = missing_jobs(memory, "smoke", [], docs, NOW, ROOT)
+    assert sorted({(t.values["task"], t.values["seq_len"]) for t in first}) == [
+        ("copy", "21"), ("temporal_order", "10")
+    ]  # fmt: skip
+    assert len(first) == 8
+    solved = {("temporal_order", "rnn"): True, ("temporal_order", "lstm"): True, ("copy", "rnn"): False,
+              ("copy", "lstm"): True}  # fmt: skip
+    rows = [
+        {"job": t.name, "task": t.values["task"], "cell": t.values["cell"], "seq_len": t.values["seq_len"],
+         "seed": t.values["seed"], "status": "solved" if solved[(t.values["task"], t.values["cell"])]
+         else "completed", "wall_time_s": "1.5", "code": NOW}
+        for t in first
+    ]  # fmt: skip
+    write_rows(docs, "memory", rows)
+    after = missing_jobs(memory, "smoke", [], docs, NOW, ROOT)
+    assert sorted(t.name for t in after) == sorted(
+        f"+cell={c},seed={s},seq_len=20,task=temporal_order" for c in ("rnn", "lstm") for s in (0, 1)
+    )
+    assert all(t.estimate_s == 1.5 and t.why == "never run" for t in after)
+    write_rows(docs, "memory", [{**r, "code": "000000000000"} for r in rows])  # other code: round one again
+    assert len(missing_jobs(memory, "smoke", [], docs, NOW, ROOT)) == 8
+
+
+def test_a_published_row_replaces_its_own_and_names_its_machine(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    table = write_rows(docs, "vanishing", [vanishing_row(j, "000000000000", "1") for j in SMOKE_VANISHING])
+    machine = {"torch": "2.13.0+cpu", "processor": "AMD EPYC", "cpu_capability": "AVX2", "threads": 1,
+               "device": "cpu"}  # fmt: skip
+    metrics = {"wall_time_s": 1.25, "code": {"hash": NOW}, "machine": machine, "steps": 4}
+    job = Job(tmp_path / "seed=1,seq_len=4", {"seed": "1", "seq_len": "4"}, Status.COMPLETED, metrics)
+    publish_row(docs, "vanishing", job, ["seed", "seq_len"])
+    after = read(table)
+    assert [r["job"] for r in after] == SMOKE_VANISHING  # in its own place
+    mine = after[1]
+    assert (mine["code"], mine["wall_time_s"], mine["processor"], mine["threads"]) == (
+        NOW,
+        "1.25",
+        "AMD EPYC",
+        "1",
+    )
+    assert not (table.parent / ".summary.csv.tmp").exists()
+    published, missing = coverage(table.parent, NOW)
+    assert [r["job"] for r in published] == ["seed=1,seq_len=4"] and missing is None
+    new = Job(tmp_path / "seed=2,seq_len=4", {"seed": "2", "seq_len": "4"}, Status.COMPLETED, metrics)
+    publish_row(docs, "vanishing", new, ["seed", "seq_len"])
+    assert [r["job"] for r in read(table)] == [*SMOKE_VANISHING, "seed=2,seq_len=4"]  # a new job: at the end
+    assert hardware(table.parent) == [
+        {"torch": None, "processor": None, "cpu_capability": None, "threads": None, "gpu": None, "runs": 3},
+        {"torch": "2.13.0+cpu", "processor": "AMD EPYC", "cpu_capability": "AVX2", "threads": "1",
+         "gpu": None, "runs": 2},
+    ]  # fmt: skip
+
+
+def test_an_estimate_takes_the_nearest_published_job() -> None:
+    from rnn_scratch.study.resume import Todo
+
+    rows = [vanishing_row("seed=0,seq_len=10", NOW, "4"), vanishing_row("seed=0,seq_len=50", NOW, "40"),
+            vanishing_row("seed=1,seq_len=50", NOW, "44")]  # fmt: skip
+    job = Todo("vanishing", Path("."), "seed=2,seq_len=40", ["seed=2", "seq_len=40"])
+    assert estimate(job, rows, ["seed", "seq_len"]) == 44.0  # T = 50 is nearer 40 than 10; the slower seed
+    assert estimate(job, [], ["seed", "seq_len"]) is None
+
+
+@pytest.mark.slow
+def test_a_time_budget_runs_what_fits_publishes_it_and_a_second_call_resumes(tmp_path: Path) -> None:
+    """A page of other code whose seq_len = 4 jobs took 1 s and seq_len = 8 jobs 1e6 s: a 1 h budget runs
+    the two that fit (each re-made by this code), publishes exactly those two rows at this version and
+    lists the other two as missing; a 700 h budget then runs those and leaves nothing missing."""
+    docs, outputs = tmp_path / "docs", tmp_path / "outputs"
+    stale = [vanishing_row(j, "000000000000", "1" if j.endswith("=4") else "1e6") for j in SMOKE_VANISHING]
+    table = write_rows(docs, "vanishing", stale)
+    base = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs), "--outputs", str(outputs)]
+    first = run_script([*base, "--time-budget", "1h"], cwd=ROOT, script=STUDY, timeout=600)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    rows = {r["job"]: r for r in read(table)}
+    assert sorted(j for j, r in rows.items() if r["code"] == NOW) == SMOKE_VANISHING[:2]
+    assert all(rows[j]["status"] == "completed" and rows[j]["steps"] == "4" for j in SMOKE_VANISHING[:2])
+    assert [r["job"] for r in read(table.parent / "missing.csv")] == SMOKE_VANISHING[2:]
+    assert "does not fit" in first.stdout
+    assert f"2 jobs published at {NOW}; still missing: vanishing (2 jobs, ~2000000 s)" in first.stdout
+    again = run_script([*base, "--time-budget", "700h"], cwd=ROOT, script=STUDY, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert sorted(r["job"] for r in read(table) if r["code"] == NOW) == sorted(SMOKE_VANISHING)
+    assert read(table.parent / "missing.csv") == []
+    assert "still missing: nothing" in again.stdout
+    planned = run_script([*base, "--plan"], cwd=ROOT, script=STUDY)
+    assert f"[plan] vanishing: 4 published at {NOW}, 0 missing" in planned.stdout
+
+
+@pytest.mark.slow
+def test_the_deadline_stops_the_running_job_and_publishes_nothing_of_it(tmp_path: Path) -> None:
+    """A 40 s budget and a job of 10^6 steps: the job is stopped at the deadline (SIGTERM: it checkpoints
+    and ends interrupted), no row is published, and the command exits 0 naming what is missing."""
+    docs, outputs = tmp_path / "docs", tmp_path / "outputs"
+    args = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs), "--outputs", str(outputs),
+            "--time-budget", "40s", "steps=1000000"]  # fmt: skip
+    done = run_script(args, cwd=ROOT, script=STUDY, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "vanishing/seed=0,seq_len=4: the time budget ran out; stopped" in done.stdout
+    last = [line for line in done.stdout.splitlines() if line.startswith("[study] --time-budget:")]
+    assert last == [
+        f"[study] --time-budget: 0 jobs published at {NOW} (stopped at the deadline: "
+        "vanishing/seed=0,seq_len=4); still missing: vanishing (4 jobs, no estimate)"
+    ]
+    assert not (docs / "study" / "vanishing" / "summary.csv").exists()
+    assert [r["job"] for r in read(docs / "study" / "vanishing" / "missing.csv")] == SMOKE_VANISHING
+    run = outputs / "smoke" / "vanishing" / "seed=0,seq_len=4"
+    assert json.loads((run / "metrics.json").read_text())["status"] == "interrupted"
