@@ -45,6 +45,7 @@ import yaml
 from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
 from rnn_scratch.study.certify import certify
+from rnn_scratch.study.forecast import new_jobs
 from rnn_scratch.study.ledger import certified_at, plan, seconds, within_budget
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
 from rnn_scratch.study.verify import mixed_pages, pick_random, published_jobs, round_robin, verify
@@ -127,6 +128,14 @@ def plan_or_certify(args: argparse.Namespace, names: list[str]) -> int:
     published = sum(len(p.published) for p in plans)
     print(f"[plan] {published} jobs published at {now}, {missing} missing: about {seconds:.0f} core-s "
           f"({seconds / 3600:.1f} core-h) from their published wall times")  # fmt: skip
+    new = [n for p in mine if (n := new_jobs(p, args.profile, docs, ROOT / "configs")).jobs]
+    for unpublished in new:
+        print(f"[plan] new: {unpublished.line()}")
+    if new:
+        extra = sum(f.core_seconds for f in new)
+        print(f"[plan] {sum(len(f.jobs) for f in new)} new jobs (no published row): about {extra:.0f} "
+              f"core-s ({extra / 3600:.1f} core-h), each run to its budget at its cell's published cost per "
+              "sequence step (rnn_scratch/study/forecast.py)")  # fmt: skip
     return 0
 
 

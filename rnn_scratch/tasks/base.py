@@ -65,6 +65,10 @@ class Task:
     # The best accuracy any read-out that ignores order can reach, where it is known exactly
     # (temporal order: 3/4); the measured order-free baselines are ``rnn_scratch.tasks.order_free``.
     order_free_ceiling: ClassVar[float | None] = None
+    # The length a study plots and plans in: ``seq_len - length_offset`` (copy: Arjovsky's T, the
+    # blanks to bridge, = seq_len - 20), named ``length_axis`` on a page's axis.
+    length_offset: ClassVar[int] = 0
+    length_axis: ClassVar[str] = "T (seq_len)"
 
     seq_len: int
     input_size: int = 0
