@@ -213,6 +213,13 @@ class IndRNNCell(RecurrentCell):
         return {"recurrent_max": None if seq_len is None else math.pow(2.0, 1.0 / seq_len)}
 
     @classmethod
+    def suggest(cls, trial: Any, model: Mapping[str, Any]) -> None:
+        """As the base, but ``li`` stays out of the search space (Li et al.'s init comes with the rest of
+        their settings, ``cell=indrnn_li``), and a sweep at ``init=li`` keeps it."""
+        if model.get("init") not in ("identity", "li"):
+            trial.suggest_categorical("model.init", ["default"])
+
+    @classmethod
     def ignores(cls, key: str, cfg: ModelConfig) -> str | None:
         """As the base, and ``init_gain`` with ``init=li`` (Li et al.'s ranges take no gain)."""
         if key == "init_gain" and cfg.init == "li":
