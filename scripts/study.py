@@ -47,6 +47,7 @@ from rnn_scratch.study import Preset, update_study, write_study
 from rnn_scratch.study.adaptive import adaptive_sweep, run_rounds, seed_from
 from rnn_scratch.study.budget import spend
 from rnn_scratch.study.certify import certify
+from rnn_scratch.study.forecast import new_jobs
 from rnn_scratch.study.ledger import plan, priority, seconds
 from rnn_scratch.study.presets import OPT_IN, PROFILES, PUBLISHED, merge_overrides, study_presets
 from rnn_scratch.study.resume import Todo, missing_jobs
@@ -132,6 +133,14 @@ def plan_or_certify(args: argparse.Namespace, names: list[str], overrides: list[
     order = ", ".join(p.name for p in priority(mine))
     print(f"[plan] --time-budget would run {todo_n} jobs now ({never} never run; an adaptive preset's later "
           f"rounds follow from their results), about {todo_s:.0f} s, in this order: {order}")  # fmt: skip
+    new = [n for p in mine if (n := new_jobs(p, args.profile, docs, ROOT / "configs")).jobs]
+    for unpublished in new:
+        print(f"[plan] new: {unpublished.line()}")
+    if new:
+        extra = sum(f.core_seconds for f in new)
+        print(f"[plan] {sum(len(f.jobs) for f in new)} new jobs (no published row): about {extra:.0f} "
+              f"core-s ({extra / 3600:.1f} core-h), each run to its budget at its cell's published cost per "
+              "sequence step (rnn_scratch/study/forecast.py)")  # fmt: skip
     return 0
 
 

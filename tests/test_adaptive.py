@@ -84,14 +84,15 @@ def test_solved_everywhere_needs_no_refinement_but_a_partial_top_does() -> None:
 
 
 def test_a_task_below_its_minimum_length_starts_at_the_minimum() -> None:
-    assert task_grid(GRID, "copy") == [21, 50, 100, 200]
-    assert task_grid([20, 10], "temporal_order") == [10, 20]
+    assert task_grid(GRID, "copy") == GRID  # copy's lengths are Arjovsky's T = seq_len - 20, from T = 1
+    assert task_grid([0, 10], "copy") == [1, 10]
+    assert task_grid([20, 5], "temporal_order") == [10, 20]  # its MIN_SEQ_LEN
 
 
 def test_plan_groups_the_round_by_task_and_length() -> None:
-    seen = {("copy", "rnn"): {21: tally(5)}, ("copy", "lstm"): {21: tally(0)}}
+    seen = {("copy", "rnn"): {10: tally(5)}, ("copy", "lstm"): {10: tally(0)}}
     got = plan(["copy"], ["rnn", "lstm", "gru"], GRID, seen)
-    assert got == {("copy", 50): ["rnn"], ("copy", 21): ["gru"]}
+    assert got == {("copy", 20): ["rnn"], ("copy", 10): ["gru"]}
 
 
 def test_adaptive_sweep_takes_the_planned_keys_and_keeps_the_rest_fixed() -> None:
@@ -192,7 +193,7 @@ def test_the_memory_preset_runs_adaptively_in_the_smoke_profile(tmp_path: Path) 
     assert "adaptive grid done after 1 rounds" in proc.stdout
     folders = sorted(p.name for p in (tmp_path / "smoke" / "memory").iterdir() if p.is_dir())
     assert (
-        "+cell=lstm,seed=0,seq_len=21,task=copy" in folders
+        "+cell=lstm,seed=0,seq_len=30,task=copy" in folders  # T = 10
         and "+cell=rnn,seed=1,seq_len=10,task=temporal_order" in folders
     )
     assert not any("seq_len=20," in f for f in folders)

@@ -22,7 +22,7 @@ from rnn_scratch.errors import ConfigError
 from rnn_scratch.models.classifier import build_model
 from rnn_scratch.models.config import ModelConfig
 from rnn_scratch.models.registry import idle_setting, model_cell, model_names
-from rnn_scratch.study.adaptive import task_grid
+from rnn_scratch.study.adaptive import offset, task_grid
 from rnn_scratch.study.presets import Study
 from rnn_scratch.tasks import REGISTRY, make_task, order_free
 from rnn_scratch.tasks.names import Names
@@ -141,14 +141,15 @@ def test_a_sweep_of_a_hundred_values_checks_them_all_in_about_a_second(train_scr
 
 def test_every_preset_passes_the_check(train_script: ModuleType) -> None:
     """Every preset's sweep is valid; an adaptive one (its lengths chosen per task in rounds) on each
-    task's own grid, as the planner runs it (copy starts at its minimum length, 21)."""
+    task's own grid, as the planner runs it (copy in T = seq_len - 20)."""
     for preset in sorted((CONFIGS / "experiment").glob("*.yaml")):
         if Study.parse(preset.read_text(), str(preset)).grid != "adaptive":
             assert check(train_script, "-m", f"+experiment={preset.stem}") is None, preset.stem
             continue
         params = yaml.safe_load(preset.read_text())["hydra"]["sweeper"]["params"]
         for task in params["task"].split(","):
-            lengths = ",".join(str(t) for t in task_grid(map(int, str(params["seq_len"]).split(",")), task))
+            grid = task_grid(map(int, str(params["seq_len"]).split(",")), task)
+            lengths = ",".join(str(t + offset(task)) for t in grid)  # copy plans in T = seq_len - 20
             args = ("-m", f"+experiment={preset.stem}", f"task={task}", f"seq_len={lengths}")
             assert check(train_script, *args) is None, (preset.stem, task)
     # as a plain Cartesian sweep, the adaptive preset names the length copy cannot take, before any job

@@ -33,6 +33,7 @@ def test_every_study_preset_declares_its_part_in_its_yaml() -> None:
         "series",
         "horizon",
         "memory",
+        "chrono",
         "literature",
     ]  # fmt: skip  (the page order: each block's `page`)
     studies = {n: Preset(n, EXPERIMENTS / f"{n}.yaml", Path("runs")).study for n in names}

@@ -35,7 +35,7 @@ NONLINEARITIES = ("tanh", "relu")
 GATE_INITS = ("constant", "chrono")  # a gated cell's keep-gate bias (rnn_scratch.models.gated)
 # The ModelConfig keys that only some cells read (``RecurrentCell.own_keys`` says which); the others
 # (init, bias, bptt, ...) every cell reads.
-CELL_KEYS = ("nonlinearity", "gate_init", "forget_bias", "chrono_tmax")
+CELL_KEYS = ("nonlinearity", "gate_init", "forget_bias", "chrono_tmax", "project_recurrent")
 
 State = Tensor | tuple[Tensor, ...]
 """A cell's state: ``h`` (B, H), or a tuple of its parts (``(h, c)`` for the LSTM), each (B, H)."""
@@ -92,8 +92,9 @@ class RecurrentCell(nn.Module):
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
 
-    def init_recurrent(self, scheme: str, gain: float = 1.0) -> None:
-        """Re-initialise each (H, H) block of ``weight_hh``.
+    def init_recurrent(self, scheme: str, gain: float = 1.0, top: bool = True) -> None:
+        """Re-initialise each (H, H) block of ``weight_hh`` (``top``: whether this cell is the top
+        layer of a stack, which a cell's own scheme may treat apart, as the IndRNN's ``li``).
 
         * ``default``: leave torch's uniform initialisation.
         * ``orthogonal``: a random orthogonal matrix times ``gain`` (Saxe et al. 2014): every
@@ -115,6 +116,10 @@ class RecurrentCell(nn.Module):
                     block.copy_(gain * torch.eye(self.hidden_size, dtype=block.dtype))
             if scheme == "identity" and self.bias_hh is not None:
                 self.bias_hh.zero_()
+
+    def project_(self) -> None:
+        """Bring the parameters back into the set the cell constrains them to, in place (after an
+        optimiser step, ``model.project_recurrent``); a cell without a constraint has nothing to do."""
 
     def input_projection(self, x: Tensor) -> Tensor:
         """``u = x W_ih^T + b_ih``. x: (..., I) -> (..., G*H)."""

@@ -60,6 +60,9 @@ class TorchRecurrentBaseline(nn.Module):
         """W_hh, shaped as the hand-written layers' (G*H, H)."""
         return cast(Tensor, self.rnn.weight_hh_l0)
 
+    def project_(self) -> None:
+        """torch.nn's cells carry no constraint: nothing to project (``Recurrent.project_``)."""
+
     def forward(
         self, x: Tensor, state: State | None = None, mask: Tensor | None = None
     ) -> tuple[Tensor, State]:

@@ -111,6 +111,6 @@ def build_model(
             cuda_graph=cfg.cuda_graph, compile_steps=cfg.compile_steps, cell_class=cell,
             **cell.options(cfg, seq_len),
         )  # fmt: skip
-        for layer_cell in core.cells:
-            layer_cell.init_recurrent(cfg.init, cfg.init_gain)
+        for i, layer_cell in enumerate(core.cells):
+            layer_cell.init_recurrent(cfg.init, cfg.init_gain, top=i == len(core.cells) - 1)
     return CharClassifier(core, n_outputs)

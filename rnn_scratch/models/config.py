@@ -25,6 +25,10 @@ class ModelConfig:
     # constant: initial b_if + b_hf (LSTM) or b_iz + b_hz (GRU); null: LSTM 1.0, GRU torch's init
     forget_bias: float | None = None
     chrono_tmax: float | None = None  # chrono's T_max; null: the run's seq_len
+    # IndRNN: after each optimiser step, project the recurrent weights into their bound |w| <= 2^(1/T)
+    # (Li et al.'s code clips the parameter itself); off: only the forward pass clamps, and a weight
+    # pushed past the bound stays there, its gradient zero
+    project_recurrent: bool = False
     bptt: str = "manual"  # manual (hand-derived backward, models/bptt/) | autograd; torch_*: ignored
     truncate: int | None = None  # truncated BPTT: gradient flows back at most this many steps
     cuda_graph: bool = False  # replay the manual recurrence as CUDA graphs (device=cuda, bptt=manual)

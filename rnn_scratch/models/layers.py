@@ -150,6 +150,11 @@ class Recurrent(nn.Module):
         """Every layer's cell, bottom (layer 0, reading the input) to top (read out)."""
         return tuple(layer.cell for layer in self.layers)
 
+    def project_(self) -> None:
+        """Every layer's cell back into its constraint (``RecurrentCell.project_``), in place."""
+        for cell in self.cells:
+            cell.project_()
+
     @property
     def state_grad_norms(self) -> dict[str, Tensor]:
         """``||dL/ds_t||`` per state part, filled by backward: (T,) for one layer; stacked, (L, T)

@@ -13,11 +13,17 @@ length every seed solved and one no seed solved the grid says nothing. So the le
    there). Between neighbouring lengths in it whose ratio exceeds ``MAX_RATIO`` = 1.5, geometric lengths
    are inserted until no ratio does: T_i = a (b / a)^(i / m), m = ceil(ln(b / a) / ln 1.5).
 
-A length below a task's minimum (copy needs 21) is replaced by the minimum. ``run_rounds`` drives it: each
+**Lengths are the task's own.** A task may plan and plot in a length of its own, ``seq_len -
+length_offset`` (``rnn_scratch.tasks.base.Task``): copy's grid is Arjovsky et al.'s T, the blanks to
+bridge (seq_len = T + 20), so ``seq_len=10,100,500`` in a preset asks copy for T = 10, 100, 500 (seq_len
+30, 120, 520). A length below a task's minimum is replaced by the minimum. ``run_rounds`` drives it: each
 round is one Hydra multirun per (task, length) over the cells and seeds planned there (split by learning
 rate: a cell whose lr was chosen for the task, ``configs/lr/<task>_<cell>.yaml``, runs with ``+lr=...``;
 ``rnn_scratch.study.lr_grid``), into the preset's folder with ``skip_completed=true``, so an interrupted
-study resumes where it stopped. The lr is config, not a swept key: it stays out of the folder's name.
+study resumes where it stopped. **Budgets are per task**: where ``configs/budget/<preset>_<task>.yaml``
+exists, every cell of that task runs with ``+budget=<preset>_<task>`` (its ``steps``, at the preset's
+batch: one budget in training sequences for every cell of the task). The lr and the budget are config,
+not swept keys: they stay out of the folder's name.
 """
 
 from __future__ import annotations
@@ -34,9 +40,28 @@ from pathlib import Path
 
 from rnn_scratch.study.lr_grid import lr_override
 from rnn_scratch.study.runs import find_jobs, load_job
-from rnn_scratch.tasks.registry import min_length
+from rnn_scratch.tasks.registry import TASKS
+from rnn_scratch.tasks.registry import min_length as min_seq_len
 
 MAX_RATIO = 1.5
+
+
+def offset(task: str) -> int:
+    """``seq_len - T`` for ``task``: the task's ``length_offset`` (copy: 20), 0 for an unknown name."""
+    found = TASKS.get(task)
+    return 0 if found is None else found.length_offset
+
+
+def min_length(task: str) -> int:
+    """A task's shortest length on its own axis (copy: T = 1, seq_len 21), at least 1."""
+    return max(1, min_seq_len(task) - offset(task))
+
+
+def budget_override(configs: Path, preset: str, task: str) -> str | None:
+    """``+budget=<preset>_<task>`` where ``configs/budget/<preset>_<task>.yaml`` sets that task's budget
+    (its ``steps``), else None (the preset's own ``steps``)."""
+    name = f"{preset}_{task}"
+    return f"+budget={name}" if (configs / "budget" / f"{name}.yaml").exists() else None
 
 
 @dataclass(frozen=True)
@@ -56,8 +81,9 @@ class Tally:
 
 
 def task_grid(grid: Iterable[int], task: str) -> list[int]:
-    """The profile's lengths for ``task``: ascending, any below the task's minimum replaced by it."""
-    low = min_length(task)  # the task's own MIN_SEQ_LEN (copy: 21)
+    """The profile's lengths for ``task`` on its own axis: ascending, any below the task's minimum
+    replaced by it."""
+    low = min_length(task)
     return sorted({max(int(t), low) for t in grid})
 
 
@@ -101,7 +127,8 @@ def next_lengths(grid: list[int], done: dict[int, Tally]) -> list[int]:
 
 
 def tallies(runs: Path, seeds: int) -> dict[tuple[str, str], dict[int, Tally]]:
-    """(task, cell) -> length -> Tally, from the finished jobs under ``runs`` (the preset's folder).
+    """(task, cell) -> length (the task's own, ``seq_len - offset``) -> Tally, from the finished jobs
+    under ``runs`` (the preset's folder).
     A length counts as run once ``seeds`` of its jobs exist (finished or not), so a crashed job does not
     make the planner ask for it forever."""
     found: dict[tuple[str, str], dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
@@ -110,7 +137,7 @@ def tallies(runs: Path, seeds: int) -> dict[tuple[str, str], dict[int, Tally]]:
         task, cell, T = job.overrides.get("task"), job.overrides.get("cell"), job.overrides.get("seq_len")
         if task is None or cell is None or T is None:
             continue
-        found[(task, cell)][int(T)].append(job.solved if job.finished else False)
+        found[(task, cell)][int(T) - offset(task)].append(job.solved if job.finished else False)
     return {
         key: {T: Tally(sum(runs_at), len(runs_at)) for T, runs_at in by_T.items() if len(runs_at) >= seeds}
         for key, by_T in found.items()
@@ -204,6 +231,7 @@ def run_rounds(
     hidden = [
         *NOT_IN_NAME,
         "lr",
+        "budget",
         *(split_list(o)[0] for o in fixed if not o.startswith(("hydra.", "hydra/"))),
     ]
     naming = f"hydra.job.config.override_dirname.exclude_keys=[{','.join(dict.fromkeys(hidden))}]"
@@ -217,11 +245,13 @@ def run_rounds(
             f"[study] {preset} round {round_no} ({time.perf_counter() - started:.0f} s): {said}", flush=True
         )
         for (task, T), todo_cells in sorted(todo.items()):
+            budget = budget_override(cwd / "configs", preset, task)
             for lr, lr_cells in by_lr(cwd / "configs", task, todo_cells).items():
                 command = [
                     sys.executable, str(script), "-m", f"+experiment={preset}", f"hydra.sweep.dir={runs}",
-                    f"task={task}", f"seq_len={T}", f"+cell={','.join(lr_cells)}", f"seed={','.join(seeds)}",
-                    *([lr] if lr else []), *fixed, naming,
+                    f"task={task}", f"seq_len={T + offset(task)}", f"+cell={','.join(lr_cells)}",
+                    f"seed={','.join(seeds)}", *([lr] if lr else []), *([budget] if budget else []), *fixed,
+                    naming,
                 ]  # fmt: skip
                 code = subprocess.run(command, cwd=cwd, check=False).returncode
                 worst = max(worst, code)

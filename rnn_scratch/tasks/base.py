@@ -69,6 +69,10 @@ class Task:
     # study reads both from here (``rnn_scratch.tasks.registry.task_words``, ``min_length``).
     words: ClassVar[str] = ""
     MIN_SEQ_LEN: ClassVar[int] = 1
+    # The length a study plots and plans in: ``seq_len - length_offset`` (copy: Arjovsky's T, the
+    # blanks to bridge, = seq_len - 20), named ``length_axis`` on a page's axis.
+    length_offset: ClassVar[int] = 0
+    length_axis: ClassVar[str] = "T (seq_len)"
 
     seq_len: int
     input_size: int = 0

@@ -38,6 +38,20 @@ from rnn_scratch.tasks.registry import TaskConfig, register_task
 SOLVED_ACC = 0.9  # per recalled symbol, over the 10 supervised steps
 N_COPY = 10  # symbols to remember
 N_SYMBOLS = 8  # drawn from this many
+# The loss of a network that forgets the symbols: ln 8 = 2.079 nats per recalled symbol (our eval_loss
+# averages over the 10 supervised steps only); the line a page draws copy's loss curves against.
+MEMORYLESS_LOSS = math.log(N_SYMBOLS)
+
+
+def blanks(seq_len: int) -> int:
+    """Arjovsky et al.'s T for a sequence of ``seq_len`` steps: ``seq_len - 20``."""
+    return seq_len - 2 * N_COPY
+
+
+def seq_len_for(T: int) -> int:
+    """The ``seq_len`` of Arjovsky et al.'s T: ``T + 20`` (10 symbols, T - 1 blanks, the marker, 10
+    recall steps)."""
+    return T + 2 * N_COPY
 
 
 @dataclass
@@ -64,20 +78,22 @@ class Copy(Task):
     words = "copy memory (Arjovsky et al. 2016; seq_len = T + 20)"
     MIN_SEQ_LEN = 2 * N_COPY + 1  # T >= 1: at least the marker's step between the symbols and the recall
     per_step = True
+    length_offset = 2 * N_COPY  # the study plans and plots Arjovsky's T = seq_len - 20
+    length_axis = "T (Arjovsky: blanks to bridge)"
 
     def __post_init__(self) -> None:
         self.alphabet = "abcdefgh_:"
         self.input_size = len(self.alphabet)
         self.n_outputs = N_SYMBOLS
         self.chance = 1.0 / N_SYMBOLS
-        self.info = {"blanks_T": float(self.seq_len - 2 * N_COPY), "memoryless_loss": math.log(N_SYMBOLS)}
+        self.info = {"blanks_T": float(blanks(self.seq_len)), "memoryless_loss": MEMORYLESS_LOSS}
         self.solved_rule = f"eval_acc >= {SOLVED_ACC} (per symbol, over the {N_COPY} recalled symbols)"
 
     def solved(self, metrics: dict[str, float]) -> bool | None:
         return metrics["acc"] >= SOLVED_ACC
 
     def baselines(self) -> dict[str, float]:
-        return {"chance_acc": self.chance, "memoryless_loss": math.log(N_SYMBOLS)}
+        return {"chance_acc": self.chance, **self.info}  # blanks_T: the run's T, on Arjovsky's axis
 
     def sample(self, n: int, generator: torch.Generator) -> Batch:
         device = generator.device

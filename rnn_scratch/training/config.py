@@ -176,7 +176,9 @@ def validate(cfg: TrainConfig, cuda_available: bool | None = None) -> None:
         if not cuda_available:
             raise ConfigError("device", "cuda was asked for but torch sees no CUDA device")
     _one_of("model.name", cfg.model.name, model_names())  # the registered cells and their torch.nn twins
-    _one_of("model.init", cfg.model.init, INITS)
+    # every registered cell's inits (each cell then refuses those it lacks: check_config)
+    _one_of("model.init", cfg.model.init, tuple(dict.fromkeys([*INITS, *(
+        i for name in model_names() for i in model_cell(name).inits)])))  # fmt: skip
     _positive("model.init_gain", cfg.model.init_gain)
     _one_of("model.bptt", cfg.model.bptt, BPTT_MODES)
     _validate_gates(cfg)

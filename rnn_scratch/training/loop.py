@@ -142,6 +142,8 @@ def train_step(run: Run, step: int, bar: tqdm) -> dict[str, Any] | None:
             "grad_profile_at_divergence": None if norms is None else norms.tolist(),
         }  # fmt: skip
     optimizer.step()
+    if cfg.model.project_recurrent:  # Li et al.'s IndRNN: the parameter itself kept in |w| <= 2^(1/T)
+        model.core.project_()
     run.losses.append(loss_value)
     last = run.last
     last["grad_norm_max"] = max(last.get("grad_norm_max", 0.0), grad_norm)

@@ -12,6 +12,14 @@ initialisation (``init=default``; ``identity``: ``w = gain``), and the bound is 
 using ``clamp(w, -2^(1/T), 2^(1/T))`` in the forward pass (``recurrent_max``; None: no bound), so an
 update cannot carry the recurrence outside it. ``T`` is the run's ``seq_len``.
 
+**As published** (``configs/cell/indrnn_li.yaml``): Li et al.'s code for the adding problem
+(github.com/Sunnydreamrain/IndRNN_Theano_Lasagne, adding/adding.py) clips the *parameter* into
+``[-2^(1/T), 2^(1/T)]`` before every batch, i.e. after every update (``model.project_recurrent``:
+``project_``); the forward clamp alone leaves a weight pushed past the bound there with a zero gradient.
+Its init (``init=li``): every layer but the top ``w ~ U(0, 2^(1/T))``, the top layer
+``w ~ U(2^(-1/T), 2^(1/T))`` (every unit starts near a memory that keeps), input weights ``N(0, 0.001^2)``
+and zero biases (Lasagne's default).
+
 BPTT by hand (``IndRNNRecurrence``), with ``m_t`` the mask of a padded batch as 0/1 (B, 1)::
 
     g_t     = dL/dh_t (direct) + delta_{t+1} * w + (1 - m_{t+1}) * g_{t+1}   (total dL/dh_t)
@@ -112,8 +120,9 @@ class IndRNNCell(RecurrentCell):
     name, words = "indrnn", "IndRNN"
     order = 3
     nonlinearities = ("relu",)  # always ReLU: model.nonlinearity is left at its default or set to relu
-    own_keys = ("nonlinearity",)  # relu, its only one; tanh given is refused (does nothing)
-    inits = ("default", "identity")  # a diagonal has no orthogonal init but +-1
+    own_keys = ("nonlinearity", "project_recurrent")  # relu, its only one; tanh given is refused
+    inits = ("default", "identity", "li")  # a diagonal has no orthogonal init but +-1; li: Li et al.'s
+    LI_INPUT_STD = 1e-3  # init=li: W_ih ~ N(0, 0.001^2), as their adding code's W_in_to_hid
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, *, recurrent_max: float | None = None
@@ -132,13 +141,29 @@ class IndRNNCell(RecurrentCell):
         with torch.no_grad():
             self.weight_hh.uniform_(0.0, self.recurrent_max or 1.0)
 
-    def init_recurrent(self, scheme: str, gain: float = 1.0) -> None:
-        """``default``: keep ``U(0, recurrent_max)``; ``identity``: ``w = gain`` (each unit copies itself)."""
+    def init_recurrent(self, scheme: str, gain: float = 1.0, top: bool = True) -> None:
+        """``default``: keep ``U(0, recurrent_max)``; ``identity``: ``w = gain`` (each unit copies itself);
+        ``li``: Li et al.'s (the module docstring): below the top ``U(0, m)``, the top layer
+        ``U(1/m, m)`` with ``m = recurrent_max`` (2^(1/T)), ``W_ih ~ N(0, 0.001^2)``, zero biases."""
         if scheme not in self.inits:
             raise ValueError(f"unknown init {scheme!r} for the IndRNN; choose one of {', '.join(self.inits)}")
-        if scheme == "identity":
-            with torch.no_grad():
+        with torch.no_grad():
+            if scheme == "identity":
                 self.weight_hh.fill_(gain)
+            elif scheme == "li":
+                high = self.recurrent_max or 1.0
+                self.weight_hh.uniform_(1.0 / high if top else 0.0, high)
+                self.weight_ih.normal_(0.0, self.LI_INPUT_STD)
+                for bias in (self.bias_ih, self.bias_hh):
+                    if bias is not None:
+                        bias.zero_()
+
+    def project_(self) -> None:
+        """The parameter ``w`` clipped into ``[-recurrent_max, recurrent_max]`` in place (Li et al.'s
+        constraint, applied after each optimiser step when ``model.project_recurrent``)."""
+        if self.recurrent_max is not None:
+            with torch.no_grad():
+                self.weight_hh.clamp_(-self.recurrent_max, self.recurrent_max)
 
     def recurrent_weight(self, weight_hh: Tensor | None = None) -> Tensor:
         """w as the forward pass uses it: clamped to ``[-recurrent_max, recurrent_max]``. (H,)"""
@@ -188,9 +213,27 @@ class IndRNNCell(RecurrentCell):
         return {"recurrent_max": None if seq_len is None else math.pow(2.0, 1.0 / seq_len)}
 
     @classmethod
+    def suggest(cls, trial: Any, model: Mapping[str, Any]) -> None:
+        """As the base, but ``li`` stays out of the search space (Li et al.'s init comes with the rest of
+        their settings, ``cell=indrnn_li``), and a sweep at ``init=li`` keeps it."""
+        if model.get("init") not in ("identity", "li"):
+            trial.suggest_categorical("model.init", ["default"])
+
+    @classmethod
+    def ignores(cls, key: str, cfg: ModelConfig) -> str | None:
+        """As the base, and ``init_gain`` with ``init=li`` (Li et al.'s ranges take no gain)."""
+        if key == "init_gain" and cfg.init == "li":
+            return "with model.init=li (Li et al.'s ranges take no gain)"
+        return super().ignores(key, cfg)
+
+    @classmethod
     def describe(cls, model: Mapping[str, Any]) -> tuple[str, list[str], bool]:
-        init = "w = 1" if model.get("init") == "identity" else "w ~ U(0, 2^(1/T))"
-        return f"IndRNN (ReLU, {init}, |w| <= 2^(1/T))", [], True
+        inits = {"identity": "w = 1", "li": "Li et al.'s init"}
+        init = inits.get(str(model.get("init")), "w ~ U(0, 2^(1/T))")
+        layers = int(model.get("num_layers") or 1)
+        stack = f"{layers} layers, " if layers > 1 else ""
+        bound = "|w| <= 2^(1/T)" + (", projected after each step" if model.get("project_recurrent") else "")
+        return f"IndRNN ({stack}ReLU, {init}, {bound})", [], True
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", recurrent_max={self.recurrent_max}"

@@ -50,9 +50,9 @@ class RNNCell(RecurrentCell):
         super().__init__(input_size, hidden_size, bias)
         self.nonlinearity = nonlinearity
 
-    def init_recurrent(self, scheme: str, gain: float = 1.0) -> None:
+    def init_recurrent(self, scheme: str, gain: float = 1.0, top: bool = True) -> None:
         """As the base; ``identity`` with ReLU is Le et al.'s IRNN, so the input bias is zeroed too."""
-        super().init_recurrent(scheme, gain)
+        super().init_recurrent(scheme, gain, top)
         if scheme == "identity" and self.nonlinearity == "relu" and self.bias_ih is not None:
             with torch.no_grad():
                 self.bias_ih.zero_()
