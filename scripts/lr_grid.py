@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnn_scratch.study.lr_grid import MAX_T, ORDER, choose_length, search, write_choice
+from rnn_scratch.study.lr_grid import GRID, MAX_T, ORDER, choose_length, search, write_choice
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,8 +25,20 @@ def main() -> int:
     parser.add_argument("--summary", type=Path, default=ROOT / "docs" / "study" / "memory" / "summary.csv")
     parser.add_argument("--outputs", type=Path, default=ROOT / "outputs" / "lr_grid")
     parser.add_argument("--max-t", type=int, default=MAX_T)
+    parser.add_argument(
+        "--length",
+        type=int,
+        default=None,
+        help="tune at this seq_len instead of the one chosen from the published runs",
+    )
+    parser.add_argument("--grid", default=None, help="comma list of lrs instead of the default grid")
     args = parser.parse_args()
     pairs = list(ORDER)
+    try:
+        grid = tuple(float(x) for x in args.grid.split(",")) if args.grid else GRID
+    except ValueError:
+        print(f"error: --grid: not a comma list of numbers: {args.grid}", file=sys.stderr)
+        return 2
     if args.only:
         wanted = [tuple(p.split(":", 1)) for p in args.only]
         if bad := [":".join(p) for p in wanted if p not in ORDER]:
@@ -35,11 +47,11 @@ def main() -> int:
         pairs = list(dict.fromkeys(wanted))  # in the order given
     for task, cell in pairs:
         try:
-            T = choose_length(args.summary, task, cell, args.max_t)
+            T = args.length or choose_length(args.summary, task, cell, args.max_t)
         except ValueError as why:
             print(f"[lr] skipped: {why}", flush=True)
             continue
-        points = search(ROOT, args.outputs, task, cell, T)
+        points = search(ROOT, args.outputs, task, cell, T, grid)
         print(f"[lr] wrote {write_choice(ROOT / 'configs', task, cell, T, points)}", flush=True)
     return 0
 

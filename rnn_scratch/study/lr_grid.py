@@ -98,6 +98,9 @@ def run_point(
     done = out / "objective.json"
     if not done.exists():
         seeds = ",".join(str(s) for s in TUNE_SEEDS)
+        budget = f"memory_{task}"  # the task's own budget, as the study runs it (configs/budget/)
+        if (root / "configs" / "budget" / f"{budget}.yaml").exists():
+            extra = (f"+budget={budget}", *extra)
         command = [
             sys.executable, str(root / "scripts" / "train.py"), "+experiment=memory", f"task={task}",
             f"+cell={cell}", f"seq_len={T}", f"optim.lr={lr:g}", f"tune_seeds=[{seeds}]", "threads=1",
@@ -128,8 +131,10 @@ def half_decade(lr: float, direction: int) -> float:
     return (0.3 if one else 1.0) * 10**exponent
 
 
-def search(root: Path, outputs: Path, task: str, cell: str, T: int) -> dict[float, dict[str, Any]]:
-    """Run ``GRID`` for (task, cell) at length T, widening past an edge while the best sits there."""
+def search(
+    root: Path, outputs: Path, task: str, cell: str, T: int, grid: tuple[float, ...] = GRID
+) -> dict[float, dict[str, Any]]:
+    """Run ``grid`` for (task, cell) at length T, widening past an edge while the best sits there."""
     points: dict[float, dict[str, Any]] = {}
 
     def run(lr: float) -> None:
@@ -137,7 +142,7 @@ def search(root: Path, outputs: Path, task: str, cell: str, T: int) -> dict[floa
         points[lr] = run_point(root, out, task, cell, T, lr)
         print(f"[lr] {task} {cell} T={T} lr={lr:.3g}: objective {points[lr]['objective']:.4f}", flush=True)
 
-    for lr in GRID:
+    for lr in grid:
         run(lr)
     for _ in range(WIDEN):
         best = max(points, key=lambda lr: points[lr]["objective"])
