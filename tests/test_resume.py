@@ -100,14 +100,14 @@ def test_a_preset_of_several_multiruns_tells_alike_named_jobs_apart(tmp_path: Pa
 
 
 def test_an_adaptive_preset_plans_its_next_round_from_the_published_rows(tmp_path: Path) -> None:
-    """memory's smoke planner (rnn, lstm; temporal_order at 10, 20; copy at 21; seeds 0, 1): with no row
-    at this version it asks for round one; with round one published (copy's rnn failing everywhere), the
-    next round is temporal_order at T = 20 for both cells, and nothing more for copy."""
+    """memory's smoke planner (rnn, lstm; temporal_order at T = 10, 20; copy at Arjovsky's T = 10, 20, i.e.
+    seq_len 30, 40; seeds 0, 1): with no row at this version it asks for round one; with round one
+    published (copy's rnn failing), the next round is T = 20 for every cell that solved T = 10."""
     docs = tmp_path / "docs"
     memory = preset("memory", tmp_path)
     first = missing_jobs(memory, "smoke", [], docs, NOW, ROOT)
     assert sorted({(t.values["task"], t.values["seq_len"]) for t in first}) == [
-        ("copy", "21"), ("temporal_order", "10")
+        ("copy", "30"), ("temporal_order", "10")
     ]  # fmt: skip
     assert len(first) == 8
     solved = {("temporal_order", "rnn"): True, ("temporal_order", "lstm"): True, ("copy", "rnn"): False,
@@ -121,8 +121,11 @@ def test_an_adaptive_preset_plans_its_next_round_from_the_published_rows(tmp_pat
     write_rows(docs, "memory", rows)
     after = missing_jobs(memory, "smoke", [], docs, NOW, ROOT)
     assert sorted(t.name for t in after) == sorted(
-        f"+cell={c},seed={s},seq_len=20,task=temporal_order" for c in ("rnn", "lstm") for s in (0, 1)
+        [f"+cell={c},seed={s},seq_len=20,task=temporal_order" for c in ("rnn", "lstm") for s in (0, 1)]
+        + [f"+cell=lstm,seed={s},seq_len=40,task=copy" for s in (0, 1)]
     )
+    copy_job = next(t for t in after if "task=copy" in t.name)
+    assert "+budget=memory_copy" in copy_job.overrides  # its task's own budget
     assert all(t.estimate_s == 1.5 and t.why == "never run" for t in after)
     write_rows(docs, "memory", [{**r, "code": "000000000000"} for r in rows])  # other code: round one again
     assert len(missing_jobs(memory, "smoke", [], docs, NOW, ROOT)) == 8

@@ -29,7 +29,16 @@ import yaml
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from rnn_scratch.study.adaptive import NOT_IN_NAME, Tally, adaptive_sweep, by_lr, plan, split_list
+from rnn_scratch.study.adaptive import (
+    NOT_IN_NAME,
+    Tally,
+    adaptive_sweep,
+    budget_override,
+    by_lr,
+    offset,
+    plan,
+    split_list,
+)
 from rnn_scratch.study.presets import Preset, merge_overrides
 from rnn_scratch.study.status import FINISHED, SUMMARY, UNRECORDED, coverage, read_table
 
@@ -132,11 +141,12 @@ def row_tallies(rows: list[dict[str, str]], seeds: int) -> dict[tuple[str, str],
     for row in rows:
         keys = dict(p.split("=", 1) for p in row["job"].split(",") if "=" in p)
         keys = {k.lstrip("+~"): v for k, v in keys.items()}
-        task, cell, T = keys.get("task"), keys.get("cell"), keys.get("seq_len")
-        if task is None or cell is None or T is None:
+        task, cell, seq_len = keys.get("task"), keys.get("cell"), keys.get("seq_len")
+        if task is None or cell is None or seq_len is None:
             continue
         solved = row["solved"] == "True" if row.get("solved") else row.get("status") == "solved"
-        found.setdefault((task, cell), {}).setdefault(int(T), []).append(solved)
+        T = int(seq_len) - offset(task)  # the planner's axis (copy: Arjovsky's T = seq_len - 20)
+        found.setdefault((task, cell), {}).setdefault(T, []).append(solved)
     return {
         key: {T: Tally(sum(runs), len(runs)) for T, runs in by_T.items() if len(runs) >= seeds}
         for key, by_T in found.items()
@@ -155,15 +165,17 @@ def adaptive_jobs(
     seeds, grid = sweep["seed"], [int(t) for t in sweep["seq_len"]]
     todo = plan(sweep["task"], sweep["cell"], grid, row_tallies(done, len(seeds)))
     task_fixed = [o for o in fixed if not is_hydra(o)]
-    hidden = [*NOT_IN_NAME, "lr", *(split_list(o)[0] for o in task_fixed)]
+    hidden = [*NOT_IN_NAME, "lr", "budget", *(split_list(o)[0] for o in task_fixed)]
     naming = f"hydra.job.config.override_dirname.exclude_keys=[{','.join(dict.fromkeys(hidden))}]"
     out = []
     for (task, T), cells in sorted(todo.items()):
+        budget = budget_override(root / "configs", preset.name, task)
         for lr, lr_cells in by_lr(root / "configs", task, cells).items():
             for cell in lr_cells:
                 for seed in seeds:
-                    named = [f"+cell={cell}", f"seed={seed}", f"seq_len={T}", f"task={task}"]
-                    single = [f"+experiment={preset.name}", *named, *([lr] if lr else []), *task_fixed]
+                    named = [f"+cell={cell}", f"seed={seed}", f"seq_len={T + offset(task)}", f"task={task}"]
+                    task_own = [*([lr] if lr else []), *([budget] if budget else [])]
+                    single = [f"+experiment={preset.name}", *named, *task_own, *task_fixed]
                     out.append(Todo(preset.name, preset.runs, ",".join(sorted(named)), single, [naming]))
     return out
 
