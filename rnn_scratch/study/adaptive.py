@@ -34,9 +34,9 @@ from pathlib import Path
 
 from rnn_scratch.study.lr_grid import lr_override
 from rnn_scratch.study.runs import find_jobs, load_job
+from rnn_scratch.tasks.registry import min_length
 
 MAX_RATIO = 1.5
-MIN_LENGTH = {"copy": 21}  # a task's shortest sequence (10 symbols, a blank, the marker, 10 recall steps)
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Tally:
 
 def task_grid(grid: Iterable[int], task: str) -> list[int]:
     """The profile's lengths for ``task``: ascending, any below the task's minimum replaced by it."""
-    low = MIN_LENGTH.get(task, 1)
+    low = min_length(task)  # the task's own MIN_SEQ_LEN (copy: 21)
     return sorted({max(int(t), low) for t in grid})
 
 

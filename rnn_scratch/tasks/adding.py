@@ -44,6 +44,7 @@ class AddingConfig(TaskConfig):
 class Adding(Task):
     """x: (B, T, 2) float (value, marker); y: (B, 1) = the sum of the two marked values."""
 
+    words = "the adding problem"
     MIN_SEQ_LEN = 2  # one step per half
 
     def __post_init__(self) -> None:

@@ -65,6 +65,10 @@ class Task:
     # The best accuracy any read-out that ignores order can reach, where it is known exactly
     # (temporal order: 3/4); the measured order-free baselines are ``rnn_scratch.tasks.order_free``.
     order_free_ceiling: ClassVar[float | None] = None
+    # What the pages call the task ("temporal order (H&S 1997, 6a)"), and its shortest sequence: the
+    # study reads both from here (``rnn_scratch.tasks.registry.task_words``, ``min_length``).
+    words: ClassVar[str] = ""
+    MIN_SEQ_LEN: ClassVar[int] = 1
 
     seq_len: int
     input_size: int = 0

@@ -61,6 +61,7 @@ class Copy(Task):
     y: (B, seq_len) long, the symbols at the last 10 steps (0 elsewhere, never read);
     mask: (B, seq_len) bool, True at the last 10 steps."""
 
+    words = "copy memory (Arjovsky et al. 2016; seq_len = T + 20)"
     MIN_SEQ_LEN = 2 * N_COPY + 1  # T >= 1: at least the marker's step between the symbols and the recall
     per_step = True
 

@@ -123,6 +123,18 @@ def idle_setting(task: str, key: str) -> str | None:
     return f"task.{key}: not a key of task={task} ({hint}{other})"
 
 
+def task_words(name: str) -> str:
+    """What the pages call task ``name``: its class's ``words``, else the name itself."""
+    found = TASKS.get(name)
+    return (found.words if found is not None else "") or name
+
+
+def min_length(name: str) -> int:
+    """Task ``name``'s shortest sequence (its class's ``MIN_SEQ_LEN``; 1 for a task that sets none)."""
+    found = TASKS.get(name)
+    return int(found.MIN_SEQ_LEN) if found is not None else 1
+
+
 def make_task(name: str, seq_len: int, **options: Any) -> Task:
     """The task called ``name`` at length ``seq_len``; ``options`` are its own fields (e.g. ``lag``)."""
     if name not in TASKS:

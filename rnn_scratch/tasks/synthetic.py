@@ -67,6 +67,8 @@ class RecallConfig(TaskConfig):
 class Recall(Task):
     """Remember the key seen ``lag`` steps before the end. x: (B, T) long, y: (B,) in [0, n_classes)."""
 
+    words = "recall"
+
     n_classes: int = 8
     n_distractors: int = 8
     lag: int | None = None
@@ -119,6 +121,8 @@ class RecallKeysConfig(RecallConfig):
 class RecallKeys(Recall):
     """Recall among distractors drawn from the keys. x: (B, T) long, y: (B,) in [0, n_classes)."""
 
+    words = "recall among key distractors"
+
     distractors: str = "keys"
 
 
@@ -143,6 +147,7 @@ class TemporalOrderConfig(TaskConfig):
 class TemporalOrder(Task):
     """Classify the order of two X/Y symbols among distractors. x: (B, T) long, y: (B,) in [0, 4)."""
 
+    words = "temporal order (H&S 1997, 6a)"
     MIN_SEQ_LEN = 10  # below this the [10%, 20%) window is empty or collides with the start marker
     # Counts tell XX and YY apart; XY and YX have the same counts: an order-free read-out gets 1/2 of them.
     order_free_ceiling = 0.75
