@@ -173,6 +173,7 @@ def this_job() -> Job:
         overrides=list(hc.overrides.task),
         override_keys=[o.key for o in parse(list(hc.overrides.task)) or []],
         exclude_keys=list(hc.job.config.override_dirname.exclude_keys),
+        choices={str(k): str(v) for k, v in hc.runtime.choices.items() if v is not None},
     )
 
 

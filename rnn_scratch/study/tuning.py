@@ -218,6 +218,7 @@ def tuned_settings(tuning: Tuning) -> dict[str, Any]:
         "optim": {"lr": float(p["optim.lr"])},
         "clip": p.get("clip"),
         "clip_relative": p.get("clip_relative"),
+        "tuned_on": tuning.task,  # the run record's identity carries it (no file name is parsed)
     }
 
 

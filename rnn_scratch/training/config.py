@@ -93,6 +93,9 @@ class TrainConfig:
     # scripts/train.py: train this config once per listed seed (in <run>/seed=<s>) and return the mean
     # score, the tuning objective (rnn_scratch/training/tuning.py); None: one run with ``seed``
     tune_seeds: list[int] | None = None
+    # The task the settings were tuned on, set by a tuned config (configs/tuned/<name>.yaml); None: not
+    # tuned. The run record carries it (``identity``), so no reader parses a file or folder name.
+    tuned_on: str | None = None
     task: TaskConfig = field(default_factory=RecallConfig)  # a subclass per task, chosen by task=
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

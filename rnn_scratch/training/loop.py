@@ -55,7 +55,7 @@ from rnn_scratch.training.probes import (
     record_end,
     record_start,
 )  # fmt: skip
-from rnn_scratch.training.record import RunRecord, Status, as_eval
+from rnn_scratch.training.record import RunRecord, Status, as_eval, identity
 from rnn_scratch.training.results import hparam_values, write_json
 from rnn_scratch.training.resume import finished_metrics
 from rnn_scratch.training.setup import EVAL_SEED_OFFSET, Run, resolve_device, setup
@@ -71,11 +71,14 @@ class Diverged(RuntimeError):
     """Raised after a diverged run's outputs are written, when ``on_diverge=raise``."""
 
 
-def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[str, Any]:
+def train(
+    cfg: TrainConfig, out_dir: Path | str, progress: bool = True, choices: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run one training job; write TensorBoard events, metrics.json, grad_norms.npz, checkpoint.pt.
 
     Returns the metrics written to ``metrics.json``. With ``on_diverge=raise`` a diverged run raises
-    ``Diverged`` after writing them.
+    ``Diverged`` after writing them. ``choices``: the config groups Hydra chose (``cell: irnn``), for
+    the record's ``identity``.
     """
     run = setup(cfg, Path(out_dir))
     if not isinstance(run, Run):
@@ -106,7 +109,7 @@ def train(cfg: TrainConfig, out_dir: Path | str, progress: bool = True) -> dict[
     bar.close()
     if cfg.stop_when_solved and status == Status.COMPLETED and run.last.get("steps_to_solve") is not None:
         status = Status.SOLVED  # confirmed at an eval, the last one included: the run is solved
-    return finish(run, status, step, extra)
+    return finish(run, status, step, {**extra, "identity": identity(dataclasses.asdict(cfg), choices)})
 
 
 def train_step(run: Run, step: int, bar: tqdm) -> dict[str, Any] | None:

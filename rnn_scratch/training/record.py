@@ -87,6 +87,21 @@ def as_eval(found: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def identity(config: dict[str, Any], choices: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a run is, as the study names it, from its config (``TrainConfig`` as a dict) and the config
+    groups Hydra chose (``HydraConfig.runtime.choices``): ``cell``, the ``cell`` group's choice (a
+    variant: ``irnn``, ``lstm_tuned``), else the model's name; ``task``; ``tuned_on``, the task a tuned
+    config's settings were chosen on (None: untuned); ``lr``, the run's own learning rate."""
+    model, task = config.get("model") or {}, config.get("task") or {}
+    return {
+        "cell": (choices or {}).get("cell") or model.get("name"),
+        "model": model.get("name"),
+        "task": task.get("name"),
+        "tuned_on": config.get("tuned_on"),
+        "lr": (config.get("optim") or {}).get("lr"),
+    }
+
+
 @dataclass
 class RunRecord:
     """One run's ``metrics.json``: how it ended, its budget and time to solve, its config, and the rest

@@ -57,6 +57,7 @@ class Job:
     overrides: list[str] = dataclasses.field(default_factory=list)
     override_keys: list[str] = dataclasses.field(default_factory=list)
     exclude_keys: list[str] = dataclasses.field(default_factory=list)
+    choices: dict[str, str] = dataclasses.field(default_factory=dict)  # config groups chosen: cell, task
 
     @property
     def multirun(self) -> bool:
@@ -88,7 +89,7 @@ def run_job(cfg: TrainConfig, job: Job) -> float | None:
             objective = train_seeds(cfg, out_dir)
             log.info("objective %.4f over seeds %s -> %s", objective["objective"], cfg.tune_seeds, out_dir)
             return float(objective["objective"])
-        metrics = train(cfg, out_dir, progress=sys.stderr.isatty() and alone)
+        metrics = train(cfg, out_dir, progress=sys.stderr.isatty() and alone, choices=job.choices)
     except ConfigError as error:
         # One line naming the key, a non-zero exit, and no run folder.
         print(f"error: {error}", file=sys.stderr)
