@@ -21,9 +21,9 @@ from pathlib import Path
 
 from rnn_scratch.study.evidence import seed_pairs
 from rnn_scratch.study.presets import Page, Section
-from rnn_scratch.study.report import Sweep
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import holm, mcnemar, median, p_text, success_text
+from rnn_scratch.study.sweep import Sweep
 from rnn_scratch.study.tuning import describe
 from rnn_scratch.training.tuning import LR_RANGE
 

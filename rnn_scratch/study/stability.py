@@ -16,9 +16,9 @@ from statistics import median
 from rnn_scratch.study.aggregate import k_n
 from rnn_scratch.study.evidence import paired_or_fisher
 from rnn_scratch.study.presets import Page, Section
-from rnn_scratch.study.report import Sweep
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import holm, p_text, success_text
+from rnn_scratch.study.sweep import Sweep
 from rnn_scratch.training.record import Status
 
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from rnn_scratch.study.compare import REL_TOL, Comparison
 from rnn_scratch.study.presets import Preset
-from rnn_scratch.study.report import COLUMNS
 from rnn_scratch.study.runs import Job, find_jobs, load_job
+from rnn_scratch.study.sweep import COLUMNS
 
 UNRECORDED = "unrecorded"
 
