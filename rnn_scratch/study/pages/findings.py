@@ -28,7 +28,7 @@ def preset_findings(preset: Preset, data: dict[str, Any], folder: Path, docs: Pa
     figure = next((link(folder / f"{k}.png", docs) for k, _ in data["figures"]), None)
     found: list[dict[str, Any]] = []
     section = data["section"]
-    for i, task in enumerate(section.get("tasks", [])):
+    for i, task in enumerate(t for t in section.get("tasks", []) if "contrast" in t):
         c = task["contrast"]
         if c.get("T") is None:
             continue

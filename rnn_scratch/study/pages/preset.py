@@ -177,6 +177,7 @@ def page_data(
         "name": preset.name,
         "claim": preset.claim(),
         "design": design(preset),
+        "adaptive": preset.study.grid == "adaptive",
         "source": source,
         "settings": shared_settings(sweep),
         "by_group": group_settings(sweep.groups, brief, sweep.keys),
