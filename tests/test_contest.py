@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rnn_scratch.study.aggregate import group_by_seed
 from rnn_scratch.study.contest import contest, identity
-from rnn_scratch.study.pages.render import render
+from rnn_scratch.study.render import render
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import holm, mcnemar, p_text
 from rnn_scratch.study.sweep import Sweep

@@ -24,7 +24,7 @@ from rnn_scratch.study.horizon import (
     horizon_words,
 )
 from rnn_scratch.study.literature import LITERATURE, literature_tables
-from rnn_scratch.study.pages.render import render
+from rnn_scratch.study.render import render
 from rnn_scratch.study.runs import load_job
 
 PNG = b"\x89PNG"
@@ -96,9 +96,11 @@ def test_horizon_section_reads_run_folders_into_a_table_and_figure(tmp_path: Pat
         json.dumps({**metrics, "status": "diverged"})
     )
     jobs = [load_job(p) for p in sorted((tmp_path / "runs").iterdir())]
-    lines, figure = horizon_section(jobs, tmp_path, "test")  # no sweep order: the registry's (rnn, lstm)
-    text = "\n".join(lines)
-    swept = "\n".join(horizon_section(jobs, tmp_path, "test", order=["lstm", "rnn", "mine"])[0])
+    data, figure = horizon_section(jobs, tmp_path, "test")  # no sweep order: the registry's (rnn, lstm)
+    text = render("sections/horizon.md.j2", section=data)
+    swept = render(
+        "sections/horizon.md.j2", section=horizon_section(jobs, tmp_path, "test", ["lstm", "rnn"])[0]
+    )
     assert swept.index("| lstm |") < swept.index("| rnn |")  # the sweep's order, when it has one
     assert "| cell | T = 10 | T = 100 | T = 1000 |" in text
     assert "| rnn | 3/3 [0.29, 1.00] | 1/3 [0.01, 0.91] | 0/3 [0.00, 0.71], 1 diverged |" in text

@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from rnn_scratch.study.evidence import seed_pairs
-from rnn_scratch.study.pages.render import Table
 from rnn_scratch.study.presets import Page
+from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import holm, mcnemar, median, p_text, success_text
 from rnn_scratch.study.sweep import Sweep

@@ -19,8 +19,8 @@ from typing import Any
 
 from rnn_scratch.study.aggregate import Group, k_n, metric_value
 from rnn_scratch.study.horizon import CELL_KEY
-from rnn_scratch.study.pages.render import Table
 from rnn_scratch.study.presets import Page
+from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import median, success_text
 

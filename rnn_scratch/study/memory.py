@@ -30,10 +30,10 @@ import yaml
 from scipy import stats
 
 from rnn_scratch.models.registry import model_cell, model_names
-from rnn_scratch.study.baselines import baseline_rows, fixed_memory_reach, fixed_recurrence_rows
+from rnn_scratch.study.baselines import fixed_memory_reach, fixed_recurrence_rows, fixed_table, order_free
 from rnn_scratch.study.horizon import BOOTSTRAP, Outcome, cells_in_order, horizon, outcomes, separated
-from rnn_scratch.study.pages.render import Table, number
 from rnn_scratch.study.presets import Page
+from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import fisher, holm, kaplan_meier, success_text
 from rnn_scratch.tasks.registry import task_words
@@ -154,58 +154,6 @@ def tuned_config(cell: str) -> str | None:
             tuned = yaml.safe_load((configs / "tuned" / f"{name}.yaml").read_text()) or {}
             return str(tuned.get("tuned_on") or "") or None
     return None
-
-
-def order_free(jobs: list[Job]) -> dict[str, Any]:
-    """The order-free read-outs by length, and whether the integrator meets the rule at every length."""
-    rows = baseline_rows(jobs)
-    table = Table(
-        ["T", "integrator", "symbol counts", "order-free ceiling", "solved rule"],
-        [
-            [
-                str(t),
-                f"{r['integrator_acc']:.3f}",
-                f"{r['counts_acc']:.3f}",
-                f"{r['ceiling_acc']:.2f}" if "ceiling_acc" in r else "-",
-                str(r["rule"]),
-            ]
-            for t, r in rows.items()
-        ],
-    )
-    best = max((r["integrator_acc"] for r in rows.values()), default=None)
-    return {
-        "table": table,
-        "best": best,
-        "all_solve": bool(rows) and all(r["integrator_acc"] >= 0.9 for r in rows.values()),
-    }
-
-
-def fixed_table(rows: dict[int, list[dict[str, str]]]) -> Table:
-    """Per length: the best fixed recurrence of each kind and the best overall, against the rule."""
-    out = []
-    for T, at in rows.items():
-        best_of = [
-            max((float(r["accuracy"]) for r in at if r["baseline"] == kind), default=None)
-            for kind in ("leaky", "leaky_bank", "esn")
-        ]
-        top = max(at, key=lambda r: float(r["accuracy"]))
-        out.append(
-            [
-                str(T),
-                *(number(v) for v in best_of),
-                f"{top['baseline']} ({top['setting']}): {float(top['accuracy']):.3f}",
-                "met" if top["solved_rule_pass"] == "True" else "missed",
-            ]
-        )
-    header = [
-        "T",
-        "leaky filter (one decay)",
-        "leaky bank",
-        "echo state network",
-        "best fixed recurrence",
-        "rule",
-    ]
-    return Table(header, out)
 
 
 def by_length(results: list[Outcome], cells: list[str], labels: dict[str, str], text: Any) -> Table:

@@ -16,8 +16,8 @@ from typing import Any
 
 from rnn_scratch.study.aggregate import k_n
 from rnn_scratch.study.evidence import paired_or_fisher
-from rnn_scratch.study.pages.render import Table
 from rnn_scratch.study.presets import Page
+from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import holm, p_text, success_text
 from rnn_scratch.study.sweep import Sweep

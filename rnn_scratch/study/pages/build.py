@@ -9,9 +9,9 @@ from typing import Any
 
 from rnn_scratch.study.pages.findings import FINDINGS, preset_findings
 from rnn_scratch.study.pages.preset import page_data
-from rnn_scratch.study.pages.render import link, render
 from rnn_scratch.study.presets import Preset, study_presets
 from rnn_scratch.study.published import read_published
+from rnn_scratch.study.render import link, render
 from rnn_scratch.study.report import write_sweep
 from rnn_scratch.study.runs import find_jobs
 from rnn_scratch.study.sweep import Sweep, analyse

@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rnn_scratch.study.pages.render import link
 from rnn_scratch.study.presets import Preset
+from rnn_scratch.study.render import link
 
 FINDINGS = "findings.json"
 

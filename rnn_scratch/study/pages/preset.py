@@ -21,8 +21,8 @@ from rnn_scratch.study.aggregate import metric_label
 from rnn_scratch.study.evidence import AGREE, ALPHA, agreement, contrasts, group_settings
 from rnn_scratch.study.horizon import CELL_KEY, horizon_section
 from rnn_scratch.study.pages import tables
-from rnn_scratch.study.pages.render import link
 from rnn_scratch.study.presets import Page, Preset, Section
+from rnn_scratch.study.render import link
 from rnn_scratch.study.report import METRIC_FIGURE
 from rnn_scratch.study.stats import fisher, mcnemar
 from rnn_scratch.study.sweep import Sweep, brief, shared_settings
@@ -237,5 +237,5 @@ def horizon_part(sweep: Sweep, folder: Path) -> dict[str, Any]:
     if len(tasks) != 1 or len(lengths) < 2:
         return {}
     title = f"{next(iter(tasks))}: fraction of {len(sweep.seeds)} seeds solved against T, a curve per cell"
-    lines, figure = horizon_section(sweep.jobs, folder, title, sweep.listed.get(CELL_KEY))
-    return {"template": "sections/lines.md.j2", "lines": lines, "figures": ("horizon",) if figure else ()}
+    data, figure = horizon_section(sweep.jobs, folder, title, sweep.listed.get(CELL_KEY))
+    return {"template": "sections/horizon.md.j2", **data, "figures": ("horizon",) if figure else ()}

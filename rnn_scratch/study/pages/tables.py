@@ -14,7 +14,7 @@ from statistics import mean
 
 from rnn_scratch.study.aggregate import VIEWS, Group, metric_value, sort_key
 from rnn_scratch.study.evidence import Contrast
-from rnn_scratch.study.pages.render import Table, number, split_columns
+from rnn_scratch.study.render import Table, number, split_columns
 from rnn_scratch.study.stats import median, p_text
 from rnn_scratch.study.sweep import Sweep
 
