@@ -66,7 +66,7 @@ def preset_config(configs: Path, preset: str, groups: tuple[str, ...] = ()) -> d
         return {} if not groups else preset_config(configs, preset)
     finally:
         GlobalHydra.instance().clear()
-    return found if isinstance(found, dict) else {}
+    return {str(k): v for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 @cache
@@ -122,7 +122,7 @@ def job_from_row(row: dict[str, str], keys: list[str], configs: Path, preset: st
             rule = None
         metrics["solved_rule"] = rule
     metrics["config"] = config
-    return Job(folder / row["job"], swept, status, metrics)
+    return Job(folder / row["job"], swept, Status(status), metrics)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:

@@ -230,17 +230,12 @@ def decay_vs_lyapunov(
     sweep: Sweep, tasks: list[dict[str, Any]], cells: list[str], labels: dict[str, str], path: Path
 ) -> bool:
     """Gradient decay per step against λ_1 at the end of training, a point per run, y = x."""
-    runs = [
-        (j, j.metrics.get("lyapunov_max_final"), j.metrics.get("grad_decay_final"))
-        for j in sweep.jobs
-        if j.finished
-    ]
-    runs = [(j, float(x), float(y)) for j, x, y in runs if x is not None and y is not None]
+    found = [(j, j.metrics.get("lyapunov_max_final"), j.metrics.get("grad_decay_final")) for j in sweep.jobs]
+    runs = [(j, float(x), float(y)) for j, x, y in found if j.finished and x is not None and y is not None]
     if not runs:
         return False
-    found = robust_limits([x for _, x, _ in runs]), robust_limits([y for _, _, y in runs])
-    assert found[0] is not None and found[1] is not None
-    xlim, ylim = found
+    xlim, ylim = robust_limits([x for _, x, _ in runs]), robust_limits([y for _, _, y in runs])
+    assert xlim is not None and ylim is not None  # runs hold finite values
     fig, axes = _panels(tasks, 4.0)
     beyond = 0
     for ax, task in zip(axes, tasks, strict=True):

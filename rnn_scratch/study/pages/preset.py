@@ -143,6 +143,14 @@ def contrast_data(found: list[Any]) -> dict[str, Any] | None:
     }
 
 
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """A CSV's rows; [] without the file."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -209,6 +217,7 @@ def page_data(
             if (folder / name).is_file()
         },
         "exit_code": preset.exit_code,
+        "missing": read_rows(folder / "missing.csv"),  # what a time budget left to run (scripts/study.py)
     }
 
 

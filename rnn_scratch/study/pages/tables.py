@@ -29,26 +29,35 @@ def _pair(a: float | None, b: float | None) -> str:
 
 
 def pivots(sweep: Sweep) -> list[Table]:
-    """The metric by x (rows) and the other keys (columns), a table per value of the first other key
-    when the columns would not fit."""
+    """The metric by x (rows) and the other key's groups (columns): a table per value of the first other
+    key when there are two or more; turned round (x across) when the columns would not fit but x's do."""
     x = sweep.x
     if x is None or not sweep.groups:
         return []
     others = [k for k in sweep.groups[0].values if k != x]
-    split_by = others[0] if len(others) > 1 or _columns(sweep.groups, others) > 11 else None
-    parts = list(dict.fromkeys(g.values[split_by] for g in sweep.groups)) if split_by else [None]
-    out = []
-    for part in parts:
-        groups = [g for g in sweep.groups if split_by is None or g.values[split_by] == part]
-        rest = [k for k in others if k != split_by]
-        columns = list(dict.fromkeys(_name(g, rest) or sweep.metric for g in groups))
-        rows = []
-        for xv in sorted({g.values[x] for g in groups}, key=sort_key):
-            at = {_name(g, rest) or sweep.metric: g.cell(sweep.metric) for g in groups if g.values[x] == xv}
-            rows.append([xv, *(at.get(c, "") for c in columns)])
-        title = f"{split_by}={part}" if split_by else ""
-        out += split_columns(Table([x, *columns], rows, title))
+    if len(others) < 2:
+        return _pivot(sweep, sweep.groups, x, others, "")
+    first, out = others[0], []
+    for part in dict.fromkeys(g.values[first] for g in sweep.groups):
+        mine = [g for g in sweep.groups if g.values[first] == part]
+        out += _pivot(sweep, mine, x, others[1:], f"{first}={part}")
     return out
+
+
+def _pivot(sweep: Sweep, groups: list[Group], x: str, rest: list[str], title: str) -> list[Table]:
+    """One pivot of ``groups``: x down, ``rest`` across (or the other way when only that fits)."""
+    down, across = x, rest
+    xs = {g.values[x] for g in groups}
+    if _columns(groups, rest) > 11 and len(xs) <= 11 and len(rest) == 1:
+        down, across = rest[0], [x]
+    columns = list(dict.fromkeys(_name(g, across) or sweep.metric for g in groups))
+    rows = []
+    for value in sorted(dict.fromkeys(g.values[down] for g in groups), key=sort_key if down == x else None):
+        at = {
+            _name(g, across) or sweep.metric: g.cell(sweep.metric) for g in groups if g.values[down] == value
+        }
+        rows.append([value, *(at.get(c, "") for c in columns)])
+    return split_columns(Table([down, *columns], rows, title))
 
 
 def _name(group: Group, keys: list[str]) -> str:
@@ -161,7 +170,8 @@ def baselines(sweep: Sweep) -> Table:
 
 def baseline_counts(sweep: Sweep) -> list[dict[str, object]]:
     """Per baseline: of the groups compared at their seq_len, how many have a median eval MSE above it."""
-    table, out = baselines(sweep), []
+    table = baselines(sweep)
+    out: list[dict[str, object]] = []
     if not table:
         return out
     at = {row[0]: dict(zip(table.header[1:], row[1:], strict=True)) for row in table.rows}
