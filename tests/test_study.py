@@ -173,7 +173,7 @@ def test_the_study_script_rebuilds_docs_and_resumes(tmp_path: Path) -> None:
     (jobs[1] / "metrics.json").unlink()
     study(tmp_path, "--only", "cells", "--report-only")
     page = (docs / "study" / "cells.md").read_text()
-    assert f"**missing** (1): `{jobs[1].name}`" in page and "Jobs: 3 finished of 4" in page
+    assert f"- **missing** (1): `{jobs[1].name}`" in page and "Jobs: 3 finished of 4" in page
 
 
 @pytest.mark.slow  # 4 runs of up to 300 steps at seq_len 50: ~30 s on an idle core

@@ -116,6 +116,20 @@ def contest(sweep: Sweep, tuned_dir: Path) -> dict[str, Any]:
         "transfer": Table(["task", "cell", "settings", "solved"], transfer),
         "tuning": tuning_summary(used, tuned_dir),
         "holding": sum(q < 0.05 for q in holm(ps)),
+        "tests": [  # for the front page's finding: the family's contrasts as numbers
+            {
+                "at": f"{r[0]}, {r[1]}",
+                "a": "default",
+                "a_text": r[3],
+                "b": "tuned on this task",
+                "b_text": r[5],
+                "test": "McNemar (paired)",
+                "p": p,
+                "p_holm": q,
+                "n": len(sweep.seeds),
+            }
+            for r, p, q in zip(rows, ps, holm(ps), strict=True)
+        ],  # fmt: skip
     }
 
 

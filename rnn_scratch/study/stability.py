@@ -77,6 +77,20 @@ def stability(sweep: Sweep) -> dict[str, Any]:
         "count": len(tests),
         "rescued": rescued(cells),
         "holding": sum(q < 0.05 for q in adjusted.values()),
+        "tests": [  # for the front page's finding: the family's contrasts as numbers
+            {
+                "at": f"lr {lr}",
+                "a": "no clipping",
+                "a_text": success_text(*k_n(cells[(lr, "null")])),
+                "b": f"clip_relative {clip}",
+                "b_text": success_text(*k_n(cells[(lr, clip)])),
+                "test": "McNemar (paired)" if paired else "Fisher",
+                "p": p,
+                "p_holm": adjusted[(lr, clip)],
+                "n": len(cells[(lr, clip)]),
+            }
+            for (lr, clip), (p, paired) in tests.items()
+        ],  # fmt: skip
     }
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rnn_scratch.study.evidence import ALPHA
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.render import link
+from rnn_scratch.study.stats import fisher, mcnemar
 
 FINDINGS = "findings.json"
 
@@ -52,6 +54,13 @@ def preset_findings(preset: Preset, data: dict[str, Any], folder: Path, docs: Pa
                 "figure": link(shown, docs) if shown and shown.is_file() else figure,
             }
         )
+    if tests := section.get("tests"):  # a section's own family of contrasts (contest, stability)
+        low = min(tests, key=lambda t: (t["p_holm"], t["p"]))
+        n = low["n"]
+        floor = mcnemar([False] * n, [True] * n) if low["test"].startswith("McNemar") else fisher(0, n, n, n)
+        found.append({**low, "kind": "contrast", "headline": False, "order": order, "preset": preset.name,
+                      "holds": low["p_holm"] < ALPHA, "count": len(tests), "page": page, "figure": figure,
+                      "holding": sum(t["p_holm"] < ALPHA for t in tests), "floor": floor})  # fmt: skip
     if (contrast := data["contrast"]) is not None:
         low = contrast["low"]
         key = low.key
