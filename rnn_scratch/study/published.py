@@ -98,6 +98,8 @@ def row_config(base: dict[str, Any], keys: dict[str, str], row: dict[str, Any]) 
     batch, budget = config.get("batch_size"), row.get("budget_sequences")
     if batch and budget:
         config["steps"] = int(budget) // int(batch)  # the budget the run had, in steps
+    if row.get("tuned_on") is not None:  # the record's identity, as its row keeps it
+        config["tuned_on"] = row["tuned_on"]
     if row.get("lr") is not None:
         config["optim"] = {**(config.get("optim") or {}), "lr": row["lr"]}
     return config

@@ -63,6 +63,7 @@ def rows(jobs: list[Job], keys: list[str]) -> list[dict[str, Any]]:
         rule = job.finished and job.metrics.get("solved_rule")
         row["solved"] = job.solved if rule else None  # the study's count (RunRecord.solved)
         row["lr"] = ((job.config.get("optim") or {}).get("lr")) if job.config else None  # the run's own lr
+        row["tuned_on"] = (job.metrics.get("identity") or {}).get("tuned_on")  # the record's identity
         code = job.metrics.get("code")
         row["code"] = code.get("hash") if isinstance(code, dict) else None  # the sources the run came from
         out.append(row)
