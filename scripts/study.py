@@ -118,7 +118,9 @@ def plan_or_certify(args: argparse.Namespace, names: list[str]) -> int:
     jobs = published_jobs(docs, mine, args.profile, certified_at(docs, [p.name for p in mine]))
     plans = plan(jobs, [p.name for p in mine], now, docs)
     if args.certify:
-        return 1 if certify(plans, docs, ROOT / "scripts" / "train.py", ROOT) else 0
+        stale = certify(plans, docs, ROOT / "scripts" / "train.py", ROOT)
+        update_study(mine, docs, args.profile, [], root=ROOT)  # each page says what its certified.json does
+        return 1 if stale else 0
     print(f"[plan] profile {args.profile}, code version {now}: nothing is run")
     for found in plans:
         print(f"[plan] {found.line()}")

@@ -64,6 +64,9 @@ def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) 
         seen = Comparison()
         made = ", ".join(found.made) or "unrecorded"
         if verify(picked, train_script, cwd, seen):
+            differs = {"certified": None, "stale_at": found.version, "made": dict(found.made),
+                       "jobs": [j.row["job"] for j in picked], "tolerance": REL_TOL}  # fmt: skip
+            write_certificate(docs, found.preset, differs)  # data: the page renders "stale at" from it
             words = stale_words(made, found.version, len(picked), found.preset)
             mark_page(docs / "study.md", found.preset, words)
             print(f"[certify] {found.preset}: differs: stale at {found.version}; rebuild it")

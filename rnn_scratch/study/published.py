@@ -111,8 +111,8 @@ def job_from_row(row: dict[str, str], keys: list[str], configs: Path, preset: st
     base = preset_config(configs, preset, tuple(f"{k}={swept[k]}" for k in keys if k in GROUPS))
     metrics = {k: value(v) for k, v in row.items() if k not in ("job", *keys)}
     status = str(metrics.pop("status") or Status.MISSING.value)
-    if (code := metrics.get("code")) is not None:
-        metrics["code"] = {"hash": str(code)}
+    if row.get("code"):  # a hash is text, even one of digits only ("000000000000", "123e45678901")
+        metrics["code"] = {"hash": row["code"]}
     config = row_config(base, swept, metrics)
     task = dict(config.get("task") or {})
     if task.get("name") and status in ("completed", "solved", "diverged"):
