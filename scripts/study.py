@@ -8,15 +8,16 @@
     python scripts/study.py --profile long          # the memory horizons to T = 1000: its sections of docs/
     python scripts/study.py --verify 20             # re-run 20 published jobs: outcomes exact, floats to 1e-4
     python scripts/study.py --verify 2 --random     # 2 drawn among quick jobs at this code version (CI)
-    python scripts/study.py --only horizon --publish  # one preset again, its section of docs/ rewritten
+    python scripts/study.py --only horizon --publish  # one preset again: its page and folder in docs/
     python scripts/study.py --plan                  # run nothing: what is published at this version, missing
     python scripts/study.py --certify --only cells  # re-run the cheapest job per cell and task: certified
     python scripts/study.py --time-budget 2h        # the missing presets, headline first, until 2 h; publish
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
 the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
-profile long runs only the presets that name it (memory), starting from their quick runs, and rewrites
-only their sections of docs/study.md (and their folders, and the headline they draw). Each run records
+profile long runs only the presets that name it (memory), starting from their quick runs, and writes
+only their pages, docs/study/<preset>.md (and their folders, and the headline they draw); the front page
+docs/study.md is rendered again from every preset's findings.json. Each run records
 its code version; a page whose runs mix versions is not published (--allow-mixed publishes it, saying so),
 and a finished job of other code is re-run, not skipped (its old files kept under superseded/). Any other
 run (the smoke profile, --only, a key=value override) writes its pages under
@@ -134,7 +135,7 @@ def plan_or_certify(args: argparse.Namespace, names: list[str]) -> int:
 
 def budgeted(args: argparse.Namespace, names: list[str]) -> tuple[list[str], list[str], float]:
     """--time-budget: (the presets to run, those left missing, the deadline); the chosen presets'
-    sections are then rewritten in place (as --only ... --publish)."""
+    pages are then written again (as --only ... --publish)."""
     budget = seconds(args.time_budget)
     docs, now = args.docs or ROOT / "docs", code_version()["hash"]
     every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
@@ -179,7 +180,7 @@ def main() -> int:
     parser.add_argument("--max-wall", type=float, default=60.0, help="--random: jobs faster than this (s)")
     parser.add_argument(
         "--publish", action="store_true",
-        help="with --only on a published profile: rewrite those presets' sections of docs/study.md in place",
+        help="with --only on a published profile: write those presets' pages (docs/study/<preset>.md) again",
     )  # fmt: skip
     parser.add_argument(
         "--allow-mixed", action="store_true",
