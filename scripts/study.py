@@ -8,7 +8,7 @@
     python scripts/study.py --profile long          # the memory horizons to T = 1000: its sections of docs/
     python scripts/study.py --verify 20             # re-run 20 published jobs: outcomes exact, floats to 1e-4
     python scripts/study.py --verify 2 --random     # 2 drawn among quick jobs at this code version (CI)
-    python scripts/study.py --only horizon --publish  # one preset again, its section of docs/ rewritten
+    python scripts/study.py --only horizon --publish  # one preset again: its page and folder in docs/
     python scripts/study.py --plan                  # run nothing: what is published at this version, missing
     python scripts/study.py --certify --only cells  # re-run the cheapest job per cell and task: certified
     python scripts/study.py --time-budget 2h        # the missing jobs, headline first, until 2 h; publish
@@ -17,8 +17,9 @@
 
 Only the published profiles (quick, full) run over every preset with no result-changing override write
 the published study into docs/ (and the README's headline figure, docs/study/headline.png). The opt-in
-profile long runs only the presets that name it (memory), starting from their quick runs, and rewrites
-only their sections of docs/study.md (and their folders, and the headline they draw). Each run records
+profile long runs only the presets that name it (memory), starting from their quick runs, and writes
+only their pages, docs/study/<preset>.md (and their folders, and the headline they draw); the front page
+docs/study.md is rendered again from every preset's findings.json. Each run records
 its code version; a page whose runs mix versions is not published (--allow-mixed publishes it, saying so),
 and a finished job of other code is re-run, not skipped (its old files kept under superseded/). Any other
 run (the smoke profile, --only, a key=value override) writes its pages under
@@ -110,7 +111,9 @@ def plan_or_certify(args: argparse.Namespace, names: list[str], overrides: list[
     jobs = published_jobs(docs, mine, args.profile)
     plans = plan(jobs, [p.name for p in mine], now, docs)
     if args.certify:
-        return 1 if certify(plans, docs, ROOT / "scripts" / "train.py", ROOT) else 0
+        stale = certify(plans, docs, ROOT / "scripts" / "train.py", ROOT)
+        update_study(mine, docs, args.profile, [], root=ROOT)  # each page says what its certified.json does
+        return 1 if stale else 0
     print(f"[plan] profile {args.profile}, code version {now}: nothing is run")
     never, todo_s, todo_n = 0, 0.0, 0
     for found, preset in zip(plans, mine, strict=True):
@@ -208,7 +211,7 @@ def main() -> int:
     parser.add_argument("--max-wall", type=float, default=60.0, help="--random: jobs faster than this (s)")
     parser.add_argument(
         "--publish", action="store_true",
-        help="with --only on a published profile: rewrite those presets' sections of docs/study.md in place",
+        help="with --only on a published profile: write those presets' pages (docs/study/<preset>.md) again",
     )  # fmt: skip
     parser.add_argument(
         "--allow-mixed", action="store_true",

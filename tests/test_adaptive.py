@@ -203,6 +203,6 @@ def test_the_memory_preset_runs_adaptively_in_the_smoke_profile(tmp_path: Path) 
         chosen = ROOT / "configs" / "lr" / f"{job.overrides['task']}_{job.overrides['cell']}.yaml"
         want = yaml.safe_load(chosen.read_text())["optim"]["lr"] if chosen.exists() else 3e-3
         assert job.config["optim"]["lr"] == pytest.approx(want), folder.name
-    page = (tmp_path / "smoke" / "pages" / "study.md").read_text()
+    page = (tmp_path / "smoke" / "pages" / "study" / "memory.md").read_text()  # the preset's own page
     assert "#### copy memory" in page and "#### temporal order" in page and "Order-free baselines" in page
     assert (tmp_path / "smoke" / "pages" / "study" / "memory" / "memory.png").is_file()

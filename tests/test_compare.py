@@ -85,22 +85,26 @@ def test_a_certification_marks_its_own_section_of_the_page(tmp_path: Path) -> No
 
 
 def test_a_page_names_its_hardware_and_says_when_it_is_not_at_this_version(tmp_path: Path) -> None:
-    from collections import Counter
+    import json
 
-    from rnn_scratch.study.pages import hardware_words, stale_line
+    from rnn_scratch.study.pages.preset import code_status, hardware
     from rnn_scratch.study.runs import Job
-    from rnn_scratch.training.version import code_version, machine
+    from rnn_scratch.training.version import machine
 
     ran = {"machine": {**machine("cpu"), "processor": "AMD EPYC", "cpu_capability": "AVX2", "torch": "2.13"}}
-    jobs = [Job(tmp_path / "a", {}, "completed", ran), Job(tmp_path / "b", {}, "solved", ran),
-            Job(tmp_path / "c", {}, "completed", {})]  # fmt: skip
-    assert hardware_words(jobs) == "; run on AMD EPYC (AVX2, torch 2.13): 2 runs"
-    assert hardware_words(jobs[2:]) == ""  # runs from before the machine was recorded
-    now = code_version()["hash"]
-    assert stale_line(Counter({now: 3})) == ""
-    line = stale_line(Counter({"aaaaaaaaaaaa": 3}))
-    assert line.startswith(f"**Not at the current code version ({now})**: made by aaaaaaaaaaaa (3 runs)")
-    assert "\n" not in line
+    jobs = [Job(tmp_path / "a", {}, "completed", {**ran, "code": {"hash": "aaaaaaaaaaaa"}}),
+            Job(tmp_path / "b", {}, "solved", {**ran, "code": {"hash": "aaaaaaaaaaaa"}}),
+            Job(tmp_path / "c", {}, "completed", {"code": {"hash": "aaaaaaaaaaaa"}})]  # fmt: skip
+    assert hardware(jobs) == [("AMD EPYC (AVX2, torch 2.13)", 2)]
+    assert hardware(jobs[2:]) == []  # runs from before the machine was recorded
+    assert code_status(tmp_path, jobs, "aaaaaaaaaaaa")["state"] == "current"
+    found = code_status(tmp_path, jobs, "bbbbbbbbbbbb")
+    assert found["state"] == "stale" and found["made"] == {"aaaaaaaaaaaa": 3}
+    # certified at the new version: the page's code line is rendered from certified.json, not edited
+    (tmp_path / "certified.json").write_text(
+        json.dumps({"certified": "bbbbbbbbbbbb", "made": {"aaaaaaaaaaaa": 3}})
+    )
+    assert code_status(tmp_path, jobs, "bbbbbbbbbbbb")["state"] == "certified"
 
 
 def test_a_time_budget_runs_the_headline_then_contrasts_then_the_rest(tmp_path: Path) -> None:

@@ -7,11 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnn_scratch.study.aggregate import group_by_seed
-from rnn_scratch.study.contest import contest_lines, parse_setting
-from rnn_scratch.study.report import Sweep
+from rnn_scratch.study.contest import contest, identity
+from rnn_scratch.study.render import render
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import holm, mcnemar, p_text
+from rnn_scratch.study.sweep import Sweep
 
+TUNED_ON = {
+    "default_lstm": None,
+    "recall_lstm_seq50": "recall",
+    "temporal_order_lstm_seq50": "temporal_order",
+}
 # (setting, task) -> solved per seed 0-4
 SOLVED = {
     ("default_lstm", "recall"): [False, False, False, False, False],
@@ -26,17 +32,29 @@ def job(setting: str, task: str, seed: int, solved: bool) -> Job:
     config = {"task": {"name": task}, "seq_len": 50, "seed": seed, "steps": 600, "batch_size": 64,
               "model": {"name": "lstm", "init": "default", "gate_init": "constant", "forget_bias": None},
               "optim": {"lr": 0.003}, "clip": None, "clip_relative": None}  # fmt: skip
-    metrics = {"status": "solved" if solved else "completed", "steps": 100 if solved else 600,
-               "steps_to_solve": 100 if solved else None, "fresh_eval_acc": 0.95 if solved else 0.3,
-               "solved_rule": "eval_acc >= 0.9", "config": config}  # fmt: skip
+    metrics = {
+        "status": "solved" if solved else "completed",
+        "steps": 100 if solved else 600,
+        "steps_to_solve": 100 if solved else None,
+        "fresh_eval_acc": 0.95 if solved else 0.3,
+        "solved_rule": "eval_acc >= 0.9",
+        "config": config,
+        "identity": {"cell": "lstm", "task": task, "tuned_on": TUNED_ON.get(setting), "lr": 0.003},
+    }
     return Job(Path(f"{setting}-{task}-{seed}"), {"tuned": setting, "task": task, "seed": str(seed)},
                metrics["status"], metrics)  # fmt: skip
 
 
-def test_setting_names_parse_to_cell_and_task() -> None:
-    assert parse_setting("default_irnn") == ("irnn", None)
-    assert parse_setting("temporal_order_lstm_seq50") == ("lstm", "temporal_order")
-    assert parse_setting("recall_rnn_seq50") == ("rnn", "recall")
+def test_a_run_says_what_it_was_tuned_on_without_its_name_parsed(tmp_path: Path) -> None:
+    """The record's identity says it; a run from before the record carried one: its config's
+    ``tuned_on``, else the one its ``tuned`` config declares (the file Hydra read, not its name)."""
+    assert identity(job("recall_lstm_seq50", "temporal_order", 0, True), tmp_path) == ("lstm", "recall")
+    old = job("oddly_named", "recall", 0, True)
+    del old.metrics["identity"]
+    (tmp_path / "oddly_named.yaml").write_text("tuned_on: temporal_order\n")
+    assert identity(old, tmp_path) == ("lstm", "temporal_order")
+    old.metrics["config"]["tuned_on"] = "recall"
+    assert identity(old, tmp_path) == ("lstm", "recall")
 
 
 def test_contest_pairs_seeds_and_corrects_for_the_table(tmp_path: Path) -> None:
@@ -49,7 +67,7 @@ def test_contest_pairs_seeds_and_corrects_for_the_table(tmp_path: Path) -> None:
         "trial,optim.lr,objective,seeds_solved,steps_to_solve,wall_time_s\n"
         "0,0.001,0.500000,2,300;300,10.0\n1,0.1,0.900000,2,50;60,5.0\n2,1e-05,0.004000,0,-;-,20.0\n"
     )
-    text = "\n".join(contest_lines(sweep, tuned))
+    text = render("sections/contest.md.j2", section=contest(sweep, tuned))
     recall = mcnemar(SOLVED[("default_lstm", "recall")], SOLVED[("recall_lstm_seq50", "recall")])
     order = mcnemar(
         SOLVED[("default_lstm", "temporal_order")], SOLVED[("temporal_order_lstm_seq50", "temporal_order")]

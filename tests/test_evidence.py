@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from rnn_scratch.study.aggregate import time_to_solve
-from rnn_scratch.study.pages import Preset, preset_section
+from rnn_scratch.study.pages import Preset, publish
 from rnn_scratch.study.report import analyse
 from rnn_scratch.study.stats import holm, kaplan_meier, mcnemar, p_text, success_text
 
@@ -69,9 +69,11 @@ def page(tmp_path: Path) -> tuple[str, Path]:
         "# @package _global_\n# Claim: clipping rescues sgd.\nname: x\n\n"
         "# @study\n# page: 1\n# contrast: clip\n"
     )
-    lines, sweep_read = preset_section(Preset("stability", config, sweep), tmp_path / "docs", tmp_path)
-    assert sweep_read is not None
-    return "\n".join(lines), sweep
+    docs = tmp_path / "docs"
+    written = publish(Preset("stability", config, sweep), docs, tmp_path)
+    assert written[0] == docs / "study" / "stability.md"  # its page, its folder, nothing else
+    assert all(p.is_relative_to(docs / "study" / "stability") for p in written[1:])
+    return (docs / "study" / "stability.md").read_text(), sweep
 
 
 def test_success_counts_intervals_and_paired_p_values_come_from_the_runs(page: tuple[str, Path]) -> None:
@@ -124,7 +126,7 @@ def test_settings_per_group_and_no_absolute_paths(page: tuple[str, Path], tmp_pa
     assert "lr=" not in settings and "momentum" not in settings  # they differ between groups
     assert "Settings by group: optim=adam: lr=0.003, momentum=0.0; optim=sgd: lr=0.05, momentum=0.9." in text
     assert str(tmp_path) not in text
-    assert str(tmp_path) not in (tmp_path / "docs" / "study" / "stability" / "summary.md").read_text()
+    assert str(tmp_path) not in (tmp_path / "docs" / "study" / "stability" / "findings.json").read_text()
 
 
 def test_the_forward_backward_sentence_is_computed(page: tuple[str, Path]) -> None:
@@ -142,4 +144,4 @@ def test_the_forward_backward_sentence_is_computed(page: tuple[str, Path]) -> No
     assert "the same sequences (the gradient probe's fixed batch)" in sentence
     for name in ("accuracy", "gradients", "solved", "decay_vs_lyapunov"):
         if name != "gradients":  # synthetic runs have no grad_norms.npz: no gradient figure
-            assert f"](study/stability/{name}.png)" in text
+            assert f"](stability/{name}.png)" in text

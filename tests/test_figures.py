@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from rnn_scratch.study.horizon import horizon, outcomes, plot_horizons
-from rnn_scratch.study.memory import plot_panels
+from rnn_scratch.study.pages import memory_figures
 from rnn_scratch.study.report import analyse, write_sweep
 
 CELLS, LENGTHS, SEEDS = ("rnn", "lstm", "gru", "irnn"), (10, 20, 50), (0, 1)
@@ -127,12 +127,14 @@ def figures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, matplotlib.fi
         plot_horizons(
             single, [horizon(single, "lstm", resamples=20)], root / "docs" / "literature" / "horizon.png", "T"
         )
-        baselines = {T: {"integrator_acc": 0.4} for T in LENGTHS}
-        order = {100: {"integrator_acc": 0.5}}
-        panels = [("recall", results, list(CELLS), {c: c for c in CELLS}, baselines),
-                  ("temporal_order", single, ["lstm"], {"lstm": "lstm"}, order)]  # fmt: skip
+        tasks = [{"name": "recall", "words": "recall", "results": results, "cells": list(CELLS),
+                  "order_free": {"best": 0.4}},
+                 {"name": "temporal_order", "words": "temporal order", "results": single, "cells": ["lstm"],
+                  "order_free": {"best": 0.5}}]  # fmt: skip
         (root / "docs" / "memory").mkdir()
-        plot_panels(panels, root / "docs" / "memory" / "memory.png")
+        labels = {c: c for c in CELLS}
+        memory_figures.headline(tasks, list(CELLS), labels, root / "docs" / "memory" / "memory.png")
+        memory_figures.solve_times(tasks, list(CELLS), labels, root / "docs" / "memory" / "solved.png")
     for fig in drawn.values():
         fig.canvas.draw()  # the layout as saved, for the extents below
     return drawn
@@ -143,6 +145,7 @@ EXPECTED = {
     *(f"literature/{n}" for n in ("accuracy", "gradients", "solved", "losses", "horizon")),
     *(f"series/{n}" for n in ("mse", "gradients", "losses")),
     "memory/memory",
+    "memory/solved",
 }
 
 
@@ -215,6 +218,22 @@ def test_a_single_value_of_x_is_not_spread(figures: dict[str, matplotlib.figure.
         assert np.isclose(np.sqrt(lo * hi), 100) and hi / lo <= 4.01, (
             f"{name}: one length over {lo:.0f}..{hi:.0f}"
         )
+
+
+def test_the_headline_bars_do_not_hide_each_other(figures: dict[str, matplotlib.figure.Figure]) -> None:
+    """Only split points (some seeds solved) carry their own interval bar; the interval of every point at
+    n/n or 0/n is drawn once per panel, in grey at the right; the axis names the interval it draws."""
+    fig = figures["memory/memory"]
+    ax = _axes(fig)[0]
+    assert "95% exact" in ax.get_ylabel()
+    grey = [c for c in ax.collections if np.allclose(c.get_color()[0][:3], 0.55)]
+    assert len(grey) == 1  # the shared interval: one pair of bars per panel
+    for bars in (c for c in ax.collections if c not in grey):
+        for segment in bars.get_segments():  # a split point's bar: its rate strictly between 0 and 1
+            (x0, y0), (x1, y1) = segment
+            assert 0 <= y0 < y1 <= 1 and not (y0 == 0 and y1 == 1)
+    legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    assert "95% exact interval" in legend
 
 
 def test_series_baselines_are_drawn(figures: dict[str, matplotlib.figure.Figure]) -> None:

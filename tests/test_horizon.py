@@ -23,7 +23,8 @@ from rnn_scratch.study.horizon import (
     horizon_section,
     horizon_words,
 )
-from rnn_scratch.study.literature import LITERATURE, literature_table
+from rnn_scratch.study.literature import LITERATURE, literature_tables
+from rnn_scratch.study.render import render
 from rnn_scratch.study.runs import load_job
 
 PNG = b"\x89PNG"
@@ -95,9 +96,11 @@ def test_horizon_section_reads_run_folders_into_a_table_and_figure(tmp_path: Pat
         json.dumps({**metrics, "status": "diverged"})
     )
     jobs = [load_job(p) for p in sorted((tmp_path / "runs").iterdir())]
-    lines, figure = horizon_section(jobs, tmp_path, "test")  # no sweep order: the registry's (rnn, lstm)
-    text = "\n".join(lines)
-    swept = "\n".join(horizon_section(jobs, tmp_path, "test", order=["lstm", "rnn", "mine"])[0])
+    data, figure = horizon_section(jobs, tmp_path, "test")  # no sweep order: the registry's (rnn, lstm)
+    text = render("sections/horizon.md.j2", section=data)
+    swept = render(
+        "sections/horizon.md.j2", section=horizon_section(jobs, tmp_path, "test", ["lstm", "rnn"])[0]
+    )
     assert swept.index("| lstm |") < swept.index("| rnn |")  # the sweep's order, when it has one
     assert "| cell | T = 10 | T = 100 | T = 1000 |" in text
     assert "| rnn | 3/3 [0.29, 1.00] | 1/3 [0.01, 0.91] | 0/3 [0.00, 0.71], 1 diverged |" in text
@@ -114,7 +117,7 @@ def test_literature_table_puts_ours_beside_cited_numbers(tmp_path: Path) -> None
     jobs = [load_job(tmp_path / f"a{s}") for s in range(2)]
     for job in jobs:
         job.metrics["config"]["task"]["name"] = "temporal_order"
-    text = "\n".join(literature_table(jobs))
+    text = render("sections/literature.md.j2", section={"tasks": literature_tables(jobs)})
     assert any(ref.task == "temporal_order" and ref.T == 100 for ref in LITERATURE)
     assert "31,000" in text and "Hochreiter" in text
     assert "1/2" in text and "1,280" in text  # solved 1 of 2, at 40 x 32 sequences
@@ -132,16 +135,16 @@ def test_the_study_writes_the_horizon_section_and_headline_and_the_literature_by
     proc = run_script(["--profile", "smoke", "--only", "horizon,literature", *where, "hydra/launcher=basic"],
                       cwd=tmp_path, script=STUDY, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    page = (docs / "study.md").read_text()
-    assert "## horizon" in page and "| cell | T = 10 | T = 20 |" in page
+    page = (docs / "study" / "horizon.md").read_text()  # a page per preset
+    assert "# horizon" in page and "| cell | T = 10 | T = 20 |" in page
     assert "| cell | T50 [bootstrap range] |" in page
-    assert "](study/horizon/horizon.png)" in page
+    assert "](horizon/horizon.png)" in page
     figure = docs / "study" / "horizon" / "horizon.png"
     assert figure.is_file() and not (docs / "study" / "headline.png").exists()  # the memory preset draws it
-    literature = page.split("## literature")[1]
+    literature = (docs / "study" / "literature.md").read_text()
     assert "#### temporal order" in literature and "#### adding" in literature  # grouped by task
     assert "| 100 | lstm | solved (T = 100-110) |" in literature and "not compared" in literature
-    assert "literature/horizon.png" not in page  # one T of each task: no horizon fitted, none pooled
+    assert "literature/horizon.png" not in literature  # one T of each task: no horizon fitted, none pooled
 
 
 # A run long enough to signal mid-way, short enough for seconds; checkpoints every 100 steps.

@@ -64,7 +64,7 @@ def test_a_smoke_study_leaves_the_repository_clean_and_runs_every_job(tmp_path: 
     assert len(jobs) == 4, [j.name for j in jobs]
     sizes = {json.loads((j / "metrics.json").read_text())["config"]["hidden_size"] for j in jobs}
     assert sizes == {4, 8}
-    assert "Jobs: 4 finished of 4" in (pages / "study.md").read_text()
+    assert "Jobs: 4 finished of 4" in (pages / "study" / "hidden.md").read_text()
     assert "sweep: 4 jobs: 4 finished" in proc.stdout
 
 

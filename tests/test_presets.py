@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from rnn_scratch.study import report
+from rnn_scratch.study import sweep as report  # analyse reads each job through sweep.load_job
 from rnn_scratch.study.pages import Preset, write_study
 from rnn_scratch.study.presets import SMOKE, Study, StudyBlockError, study_presets
 from rnn_scratch.training.record import RunRecord, Status
@@ -128,12 +128,14 @@ def test_a_preset_gets_its_section_from_its_yaml_and_each_sweep_is_read_once(
     docs = tmp_path / "docs"
     written = write_study(presets, docs, "smoke", [], root=tmp_path)
     assert sorted(loaded) == sorted({*loaded}) and len(loaded) == 8 + 2  # every job folder read once
-    page = (docs / "study.md").read_text()
+    page = (docs / "study" / "literature.md").read_text()
+    assert (docs / "study.md").is_file()  # the front page, from each preset's findings.json
     # the literature's own section, from its YAML: its runs (2/2) and the horizon's lstm at T = 100 (2/2)
     row = next(line for line in page.splitlines() if line.startswith("| 100 | lstm | solved (T = 100-110)"))
     # 4 runs, not its own 2 (1,280 sequences each): the horizon's two solved at 20 x 32 = 640 joined them
     assert "| 4/4 [0.40, 1.00] |" in row and "640 |" in row
-    assert "| cell | T = 10 | T = 100 |" in page  # the horizon part: any sweep over cells against T
+    # the horizon part: any sweep over cells against T
+    assert "| cell | T = 10 | T = 100 |" in (docs / "study" / "horizon.md").read_text()
     assert docs / "study" / "headline.png" in written  # the headline named by h.yaml's block
     assert (docs / "study" / "headline.png").read_bytes() == (
         docs / "study" / "horizon" / "horizon.png"
@@ -146,7 +148,9 @@ def test_a_preset_gets_its_section_from_its_yaml_and_each_sweep_is_read_once(
         Preset("literature", configs / "lit.yaml", literature),
     ]
     written = write_study(presets, tmp_path / "plain", "smoke", [], root=tmp_path)
-    assert "| temporal_order | 100 | lstm |" not in (tmp_path / "plain" / "study.md").read_text()
+    assert (
+        "| temporal_order | 100 | lstm |" not in (tmp_path / "plain" / "study" / "literature.md").read_text()
+    )
     assert not any(p.name == "headline.png" for p in written)
 
 

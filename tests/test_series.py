@@ -118,7 +118,7 @@ def test_shipped_series_is_package_data() -> None:
     assert SHIPPED.is_file() and (SHIPPED.parent / "PROVENANCE.md").is_file()
     assert SHIPPED.read_text().splitlines()[0] == "month,sunspots"
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert '[tool.setuptools.package-data]\nrnn_scratch = ["data/*.csv", "data/*.md"]' in pyproject
+    assert '[tool.setuptools.package-data]\nrnn_scratch = ["data/*.csv", "data/*.md",' in pyproject
 
 
 def test_a_tiny_run_on_the_shipped_series(train_run) -> None:
@@ -199,18 +199,21 @@ def test_the_preset_and_the_task_config_compose(compose_cfg) -> None:
 def test_the_page_says_where_each_baseline_stands() -> None:
     """A page with baselines says, whichever way it comes out, how many settings each one beats."""
     from rnn_scratch.study.aggregate import Group
-    from rnn_scratch.study.pages import baseline_sentences
+    from rnn_scratch.study.pages.tables import baseline_counts, baselines
     from rnn_scratch.study.runs import Job
+    from rnn_scratch.study.sweep import Sweep
 
-    def job(mse: float, seq_len: int) -> Job:
-        metrics = {"status": "completed", "steps": 10, "eval_mse": mse, "config": {"seq_len": seq_len}}
+    def job(mse: float, seq_len: int, ar: float, persistence: float) -> Job:
+        metrics = {"status": "completed", "steps": 10, "eval_mse": mse, "eval_baseline_ar_mse": ar,
+                   "eval_baseline_persistence_mse": persistence, "config": {"seq_len": seq_len}}  # fmt: skip
         return Job(Path("."), {}, "completed", metrics)
 
     groups = [
-        Group("model=rnn", {"model": "rnn"}, [job(0.5, 24), job(0.7, 24)]),
-        Group("model=lstm", {"model": "lstm"}, [job(0.1, 24), job(0.2, 24)]),
+        Group("model=rnn", {"model": "rnn"}, [job(0.5, 24, 0.3, 0.9), job(0.7, 24, 0.3, 0.9)]),
+        Group("model=lstm", {"model": "lstm"}, [job(0.1, 24, 0.3, 0.9), job(0.2, 24, 0.3, 0.9)]),
     ]
-    by_len = {"24": {"ar": [0.3, 0.3], "persistence": [0.9]}}
-    text = " ".join(baseline_sentences(groups, by_len, ["ar", "persistence"]))
-    assert "ar has a lower eval MSE than the median run of 1 of the 2 settings (model=rnn)." in text
-    assert "persistence has a lower eval MSE than the median run of 0 of the 2 settings (none)." in text
+    sweep = Sweep(Path("."), [j for g in groups for j in g.jobs], ["model"], None, groups, "eval_mse")
+    assert baselines(sweep).rows == [["24", "0.300", "0.900"]]
+    found = {c["name"]: c for c in baseline_counts(sweep)}
+    assert found["ar"]["beaten"] == ["model=rnn"] and found["ar"]["compared"] == 2
+    assert found["persistence"]["beaten"] == [] and found["persistence"]["compared"] == 2

@@ -19,6 +19,7 @@ from conftest import ROOT, run_script
 from rnn_scratch.study.aggregate import group_by_seed, grouped_markdown
 from rnn_scratch.study.report import analyse
 from rnn_scratch.study.runs import Job
+from rnn_scratch.study.stats import mcnemar
 from rnn_scratch.training.config import ModelConfig, OptimConfig, TrainConfig
 from rnn_scratch.training.loop import finished_metrics, train
 from rnn_scratch.training.record import Status
@@ -134,23 +135,32 @@ def study(tmp_path: Path, *args: str) -> str:
 @pytest.mark.slow  # three study invocations, 4 tiny jobs: ~20 s on an idle core
 def test_the_study_script_rebuilds_docs_and_resumes(tmp_path: Path) -> None:
     # the smoke profile shrunk further: gru only, 2 lengths x 2 seeds; a preset that does not exist
-    page = study(tmp_path, "--only", "cells,no_such_preset", "model=gru", "hydra/launcher=basic")
+    front = study(tmp_path, "--only", "cells,no_such_preset", "model=gru", "hydra/launcher=basic")
     runs = tmp_path / "out" / "smoke" / "cells"
     jobs = sorted(p for p in runs.iterdir() if (p / "metrics.json").exists())
     assert len(jobs) == 4
     docs = tmp_path / "docs"
-    assert "# The study" in page and "## cells" in page and "> Claim tested: do gated cells" in page
+    page = (docs / "study" / "cells.md").read_text()  # a page per preset, linked from the front page
+    assert "# The study" in front and "## Findings" in front and "](study/cells.md)" in front
+    assert "# cells" in page and "> Claim tested: do gated cells" in page
     assert "| seq_len | model=gru |" not in page and "| seq_len | eval_acc |" in page
-    assert "Not run: no `configs/experiment/no_such_preset.yaml`" in page
-    assert "seeds: 0, 1" in page and "core-s" in page
-    for name in ("accuracy.png", "gradients.png", "solved.png", "grouped.csv", "summary.md"):
-        assert (docs / "study" / "cells" / name).exists(), name
-    assert "](study/cells/accuracy.png)" in page
     assert (
-        str(tmp_path) not in page
-        and str(tmp_path) not in (docs / "study" / "cells" / "summary.md").read_text()
+        "Not run: no `configs/experiment/no_such_preset.yaml`"
+        in (docs / "study" / "no_such_preset.md").read_text()
     )
-    assert "solved k/n [95% exact]" in page and "](study/cells/gradients.png)" in page
+    assert "seeds: 0, 1" in page and "core-s" in page
+    for name in (
+        "accuracy.png",
+        "gradients.png",
+        "solved.png",
+        "grouped.csv",
+        "summary.csv",
+        "findings.json",
+    ):
+        assert (docs / "study" / "cells" / name).exists(), name
+    assert "](cells/accuracy.png)" in page and "](cells/gradients.png)" in page
+    assert str(tmp_path) not in page and str(tmp_path) not in front
+    assert "solved k/n [95% exact]" in page
     # again: finished jobs are not re-run; a job whose results vanished runs again
     stamps = {p: (p / "metrics.json").stat().st_mtime_ns for p in jobs}
     shutil.rmtree(jobs[0] / "tb")
@@ -161,8 +171,9 @@ def test_the_study_script_rebuilds_docs_and_resumes(tmp_path: Path) -> None:
     assert (jobs[0] / "metrics.json").exists()
     # a job that never finished is listed, never fatal
     (jobs[1] / "metrics.json").unlink()
-    page = study(tmp_path, "--only", "cells", "--report-only")
-    assert f"**missing** (1): `{jobs[1].name}`" in page and "Jobs: 3 finished of 4" in page
+    study(tmp_path, "--only", "cells", "--report-only")
+    page = (docs / "study" / "cells.md").read_text()
+    assert f"- **missing** (1): `{jobs[1].name}`" in page and "Jobs: 3 finished of 4" in page
 
 
 @pytest.mark.slow  # 4 runs of up to 300 steps at seq_len 50: ~30 s on an idle core
@@ -210,19 +221,52 @@ def test_the_metric_column_is_named_by_what_it_shows(tmp_path: Path) -> None:
     assert group.summary("eval_acc").mean == pytest.approx(0.6)  # the fresh values, not the last eval's 0.91
 
 
-def test_an_in_place_update_states_todays_rules_and_names_older_sections(tmp_path: Path) -> None:
-    """Publishing some sections keeps the others, but the page's preamble is today's, and the sections
-    an earlier generator wrote (Wilson intervals in their tables) are named as such."""
-    from rnn_scratch.study.pages import PREAMBLE, update_study
+def published_table(docs: Path, seeds: int) -> None:
+    """A summary.csv of the vanishing preset as a page publishes it: seq_len 10 solved by every seed,
+    50 by none (each seed ran both: McNemar's test on the seeds)."""
+    folder = docs / "study" / "vanishing"
+    folder.mkdir(parents=True)
+    header = ["job", "seq_len", "seed", "status", "eval_acc", "fresh_eval_acc", "steps_to_solve",
+              "sequences_to_solve", "budget_sequences", "chance_acc", "wall_time_s", "code"]  # fmt: skip
+    with (folder / "summary.csv").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        for T, acc in ((10, 0.99), (50, 0.12)):
+            for seed in range(seeds):
+                done = "solved" if T == 10 else "completed"
+                writer.writerow([f"seed={seed},seq_len={T}", T, seed, done, acc, acc, 200 if T == 10 else "",
+                                 12800 if T == 10 else "", 96000, 0.125, 3.0, "aaaaaaaaaaaa"])  # fmt: skip
 
-    page = tmp_path / "study.md"
-    page.write_text(
-        "# The study\n\nProfile **quick**. Compute of every run on this page: 1 core-s.\n\n"
-        "How to read this page. Old rules: bootstrap means.\n\n- [cells](#cells)\n\n"
-        "## cells\n\n| solved k/n [95% Wilson] |\n\n## stability\n\n| solved k/n [95% exact] |\n"
-    )
-    update_study([], tmp_path, "quick", [], root=ROOT)
-    text = page.read_text()
-    assert PREAMBLE.strip() in text and "Old rules" not in text and "1 core-s" not in text
-    assert "**Sections from an earlier generator**: [cells](#cells)." in text
-    assert "[stability](#stability)." not in text and "## stability" in text and "## cells" in text
+
+@pytest.mark.parametrize("seeds", [10, 3])
+def test_a_preset_publishes_its_own_page_from_its_table_and_findings_follow_their_test(
+    tmp_path: Path, seeds: int
+) -> None:
+    """From a committed summary.csv alone (no run folders), publishing one preset writes its page and its
+    folder and nothing of another preset; the front page's finding says it holds only while its test does."""
+    from rnn_scratch.study.pages import Preset, update_study
+
+    docs = tmp_path / "docs"
+    published_table(docs, seeds)
+    (docs / "study" / "cells").mkdir()
+    (docs / "study" / "cells.md").write_text("another preset's page\n")
+    preset = Preset("vanishing", ROOT / "configs" / "experiment" / "vanishing.yaml", tmp_path / "no_runs")
+    written = update_study([preset], docs, "quick", [], root=ROOT)
+    assert (docs / "study" / "cells.md").read_text() == "another preset's page\n"
+    assert not any(p.is_relative_to(docs / "study" / "cells") for p in written)
+    assert set(written) >= {docs / "study" / "vanishing.md", docs / "study.md"}
+    page = (docs / "study" / "vanishing.md").read_text()
+    assert f"| 10 | 0.990 (range 0.990-0.990); solved {seeds}/{seeds}" in page or seeds >= 6
+    assert "made by code version aaaaaaaaaaaa" in page and "not at the current code version" in page
+    front = (docs / "study.md").read_text().splitlines()
+    start = front.index("## Findings")
+    assert start < 40 and len(front) <= 250
+    finding = next(line for line in front[start:] if line.startswith("1. **vanishing**"))
+    p = mcnemar([True] * seeds, [False] * seeds)  # every seed solved at 10 and failed at 50
+    if p < 0.05:  # 10 seeds: p = 0.002, one contrast, so Holm leaves it
+        assert "the difference holds" in finding and "does not hold" not in finding
+    else:  # 3 seeds: p = 0.25 whatever the outcomes
+        assert "**no contrast holds** after Holm" in finding and "the difference holds" not in finding
+    assert "](study/vanishing.md)" in finding and "](study/vanishing/" in finding
+    for line in (docs / "study" / "vanishing.md").read_text().splitlines():  # no table wider than 12
+        assert not line.startswith("|") or line.count("|") - line.count("\\|") <= 13

@@ -258,8 +258,7 @@ def test_contest_and_stability_sections(tmp_path: Path) -> None:
         [*command, "--docs", str(docs), "hydra/launcher=basic"], cwd=tmp_path, script=STUDY_SCRIPT
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    page = (docs / "study.md").read_text()
-    contest = page.split("### Default against tuned")[1].split("## stability")[0]
+    contest = (docs / "study" / "contest.md").read_text().split("### Default against tuned")[1]
     # the smoke profile: one multirun, the tanh RNN's defaults and its settings tuned on each task, on both
     assert "| recall | rnn | the default-initialised tanh RNN (lr 0.003, no clipping) | 0/2 [" in contest
     assert "| temporal_order | rnn | the default-initialised tanh RNN" in contest
@@ -267,6 +266,7 @@ def test_contest_and_stability_sections(tmp_path: Path) -> None:
     assert "McNemar p | Holm p |" in contest and "p = 1.00" in contest  # 0/2 against 0/2 at 4 steps
     assert "`configs/tuned/recall_rnn_seq50.yaml`: Tuned settings" in contest
     assert "| `recall_rnn_seq50` | 24 |" in contest  # its trial table, summarised
+    page = (docs / "study" / "stability.md").read_text()
     stability = page.split("### Clipping against the run's own gradient norms")[1]
     assert "| 0.05 | null | 0/2 [0.00, 0.84] | 0/2 |" in stability
     assert "- lr 0.05, clip_relative 1.0: rescued 0 of 2 seeds (none); hurt 0 (none)" in stability

@@ -219,7 +219,7 @@ def test_verify_plan_and_certify_on_a_published_study(tmp_path: Path) -> None:
     assert json.loads((docs / "study" / "vanishing" / "certified.json").read_text())["certified"] == now
     assert (
         f"made by code version 000000000000; certified at {now} by re-running 1"
-        in (docs / "study.md").read_text()
+        in (docs / "study" / "vanishing.md").read_text()  # rendered from certified.json
     )
     after = run_script([*base, "--plan"], cwd=ROOT, script=STUDY)
     assert f"[plan] vanishing: 4 published at {now}, 0 missing (certified at {now})" in after.stdout
@@ -227,9 +227,9 @@ def test_verify_plan_and_certify_on_a_published_study(tmp_path: Path) -> None:
     rewrite(table, lambda rows: [r.update(train_loss="0.5") for r in rows])  # other code, other results
     refused = run_script([*base, "--certify"], cwd=ROOT, script=STUDY, timeout=600)
     assert refused.returncode == 1 and "vanishing: differs: stale at" in refused.stdout
-    record = json.loads((docs / "study" / "vanishing" / "certified.json").read_text())
-    assert record["certified"] is None and record["stale_at"] == now and record["differences"]
-    assert f"**stale at {now}**: re-running 1 of its jobs" in (docs / "study.md").read_text()
+    cert = json.loads((docs / "study" / "vanishing" / "certified.json").read_text())  # the verdict as data
+    assert cert["certified"] is None and cert["stale_at"] == now and cert["differences"]
+    assert f"**stale at {now}**: re-running 1 of its jobs" in (docs / "study" / "vanishing.md").read_text()
 
 
 def test_a_run_saved_before_an_option_existed_is_still_the_same_config(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.tasks.order_free import order_free_scores
 from rnn_scratch.tasks.registry import make_task
@@ -37,33 +38,26 @@ def _scores(name: str, T: int, options: tuple[tuple[str, Any], ...]) -> dict[str
     return order_free_scores(make_task(name, T, **dict(options)), n_train=2048, n_eval=2048)
 
 
-def order_free_lines(jobs: list[Job]) -> list[str]:
-    """The baselines as a table by length and, where the fixed integrator meets the solved rule at every
-    length, the sentence that says the task is order-free."""
+def order_free(jobs: list[Job]) -> dict[str, Any]:
+    """The order-free read-outs by length (a table), the best integrator accuracy, and whether the
+    integrator meets the rule at every length (then the task is order-free)."""
     rows = baseline_rows(jobs)
-    if not rows:
-        return []
-    lines = [
-        "Order-free baselines (eval accuracy of a trained softmax read-out of a fixed integrator, W_hh = I "
-        "with random input weights, and of the symbol counts; `rnn_scratch.tasks.order_free`, 2,048 "
-        "training and 2,048 fresh sequences):",
-        "",
-        "| T | integrator | symbol counts | order-free ceiling | solved rule |",
-        "|---|---|---|---|---|",
-    ]
-    for T, row in rows.items():
-        ceiling = f"{row['ceiling_acc']:.2f}" if "ceiling_acc" in row else "-"
-        scores = f"{row['integrator_acc']:.3f} | {row['counts_acc']:.3f}"
-        lines.append(f"| {T} | {scores} | {ceiling} | {row['rule']} |")
-    if all(row["integrator_acc"] >= 0.9 for row in rows.values()):
-        lines += [
-            "",
-            "**This task is order-free**: the fixed integrator, untrained but for its read-out, meets the "
-            "solved rule at every length here (the class is which key symbol appeared, and its count says "
-            "so). So success here ranks how trainable an accumulator is, not how far a cell carries order: "
-            "it is the vanishing-gradient demonstration. The memory preset's tasks need order.",
-        ]
-    return [*lines, ""]
+    table = Table(
+        ["T", "integrator", "symbol counts", "order-free ceiling", "solved rule"],
+        [
+            [
+                str(t),
+                f"{r['integrator_acc']:.3f}",
+                f"{r['counts_acc']:.3f}",
+                f"{r['ceiling_acc']:.2f}" if "ceiling_acc" in r else "-",
+                str(r["rule"]),
+            ]
+            for t, r in rows.items()
+        ],
+    )
+    best = max((r["integrator_acc"] for r in rows.values()), default=None)
+    every = bool(rows) and all(r["integrator_acc"] >= 0.9 for r in rows.values())
+    return {"table": table, "best": best, "all_solve": every}
 
 
 def fixed_recurrence_rows(path: Path, task: str) -> dict[int, list[dict[str, str]]]:
@@ -89,44 +83,29 @@ def fixed_memory_reach(rows: dict[int, list[dict[str, str]]]) -> int | None:
     return reach
 
 
-def fixed_recurrence_lines(path: Path, task: str) -> list[str]:
-    """Per length: the best fixed recurrence (its setting and accuracy), the best of each kind, and the
-    length up to which no learned memory is needed."""
-    rows = fixed_recurrence_rows(path, task)
-    if not rows:
-        return []
-    lines = [
-        "Fixed recurrences, untrained but for the same softmax read-out "
-        f"(`rnn_scratch.tasks.fixed_recurrence`, every setting in `{path.name}`): the best eval accuracy "
-        "of each kind, and the best overall:",
-        "",
-        "| T | leaky filter (one decay) | leaky bank | echo state network | best fixed recurrence | rule |",
-        "|---|---|---|---|---|---|",
-    ]
+def fixed_table(rows: dict[int, list[dict[str, str]]]) -> Table:
+    """Per length: the best fixed recurrence of each kind and the best overall, against the rule."""
+    out = []
     for T, at in rows.items():
-        best_of = [max((float(r["accuracy"]) for r in at if r["baseline"] == kind), default=None)
-                   for kind in ("leaky", "leaky_bank", "esn")]  # fmt: skip
+        best_of = [
+            max((float(r["accuracy"]) for r in at if r["baseline"] == kind), default=None)
+            for kind in ("leaky", "leaky_bank", "esn")
+        ]
         top = max(at, key=lambda r: float(r["accuracy"]))
-        shown = " | ".join(f"{v:.3f}" if v is not None else "-" for v in best_of)
-        best = f"{top['baseline']} ({top['setting']}): {float(top['accuracy']):.3f}"
-        lines.append(
-            f"| {T} | {shown} | {best} | {'met' if top['solved_rule_pass'] == 'True' else 'missed'} |"
+        out.append(
+            [
+                str(T),
+                *("-" if v is None else f"{v:.3f}" for v in best_of),
+                f"{top['baseline']} ({top['setting']}): {float(top['accuracy']):.3f}",
+                "met" if top["solved_rule_pass"] == "True" else "missed",
+            ]
         )
-    return [*lines, "", f"So {reach_words(rows)}.", ""]
-
-
-def reach_words(rows: dict[int, list[dict[str, str]]]) -> str:
-    """Where the task starts needing learned memory, in words."""
-    reach, lengths = fixed_memory_reach(rows), list(rows)
-    if reach is None:
-        return (
-            f"no fixed recurrence meets the rule even at T = {lengths[0]}: it needs learned memory throughout"
-        )
-    if reach == lengths[-1]:
-        return (
-            f"a fixed recurrence meets the rule at every length to T = {reach}: no learned memory is needed"
-        )
-    after = lengths[lengths.index(reach) + 1]
-    return (
-        f"a fixed recurrence meets the rule up to T = {reach}; from T = {after} the task needs learned memory"
-    )
+    header = [
+        "T",
+        "leaky filter (one decay)",
+        "leaky bank",
+        "echo state network",
+        "best fixed recurrence",
+        "rule",
+    ]
+    return Table(header, out)

@@ -13,7 +13,7 @@ Each job runs as the study's sweeps run it (``scripts/train.py -m`` into the pre
 ``outputs/``, ``skip_completed=true``, the job's folder named by Hydra as the page names its row), on
 Hydra's basic launcher (one job at a time, one torch thread, as joblib's jobs have). At the deadline the
 job's process group gets SIGTERM: the run checkpoints and ends ``interrupted`` (resumable from its folder),
-and its row is not published. A finished job's row (``report.rows``: metrics, outcome, wall time, code
+and its row is not published. A finished job's row (``sweep.rows``: metrics, outcome, wall time, code
 version, machine; the swept keys from the page's own columns) replaces or joins its row in
 ``docs/study/<preset>/summary.csv``, written to a temporary file and renamed, so a reader never sees half
 a table; event files and checkpoints stay in ``outputs/``. Then each preset's ``missing.csv`` (job, why,
@@ -34,10 +34,10 @@ from pathlib import Path
 
 from rnn_scratch.study.ledger import priority
 from rnn_scratch.study.presets import Preset
-from rnn_scratch.study.report import rows
 from rnn_scratch.study.resume import Todo, missing_jobs, row_key
 from rnn_scratch.study.runs import Job, load_job
 from rnn_scratch.study.status import MISSING
+from rnn_scratch.study.sweep import rows
 
 MISSING_COLUMNS = ("job", "why", "estimate_s")
 

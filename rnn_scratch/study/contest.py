@@ -1,11 +1,12 @@
 """The contest preset's section (issues 20, 27): default against tuned, each cell tuned on the task it is
 judged on, worded by what was measured.
 
-``contest_lines``: per task and cell, the default settings against the settings tuned on that task,
+``contest``: per task and cell, the default settings against the settings tuned on that task,
 each named by what ran ("the default-initialised tanh RNN (lr 0.003, no clipping)"), solved ``k/n [95%
 exact]`` on the fresh seeds, and the paired design's test: every seed ran both ways, so McNemar's exact
 test on the discordant seeds, Holm-adjusted over the table's contrasts (both p shown). Settings tuned on
-the other task are reported beside it (transfer), untested. Then ``tuning_summary``: per tuned config the
+the other task are reported beside it (transfer), untested; a run's cell and the task its settings were
+tuned on are its record's ``identity`` (no name is parsed). Then ``tuning_summary``: per tuned config the
 contest used, its trial table (``configs/tuned/<name>.trials.csv``, written by ``scripts/write_tuned.py``)
 summarised: trials, the best and where its lr sits in the searched range. ``section`` is what
 configs/experiment/contest.yaml names in its ``# @study`` block (``rnn_scratch.study.presets``).
@@ -15,25 +16,25 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from rnn_scratch.study.evidence import seed_pairs
-from rnn_scratch.study.presets import Page, Section
-from rnn_scratch.study.report import Sweep
+from rnn_scratch.study.presets import Page
+from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import holm, mcnemar, median, p_text, success_text
+from rnn_scratch.study.sweep import Sweep
 from rnn_scratch.study.tuning import describe
 from rnn_scratch.training.tuning import LR_RANGE
 
-TUNED_NAME = re.compile(r"^(?P<task>.+)_(?P<cell>[a-z0-9]+)_seq(?P<T>\d+)$")  # temporal_order_irnn_seq50
 
-
-def section(page: Page) -> Section:
-    """The contest's claim, after the group tables."""
-    tuned = page.root / "configs" / "tuned"
-    return Section(claim=["### Default against tuned", "", *contest_lines(page.sweep, tuned)])
+def section(page: Page) -> dict[str, Any]:
+    """The contest's claim, after the group tables, as data for ``templates/sections/contest.md.j2``."""
+    return contest(page.sweep, page.root / "configs" / "tuned")
 
 
 def _settings(jobs: list[Job], tuned: bool) -> str:
@@ -42,25 +43,31 @@ def _settings(jobs: list[Job], tuned: bool) -> str:
     return describe(configs[0], tuned) if configs else "(no finished run)"
 
 
-def parse_setting(setting: str) -> tuple[str, str | None]:
-    """``default_irnn`` -> (irnn, None); ``temporal_order_lstm_seq50`` -> (lstm, temporal_order)."""
-    if setting.startswith("default_"):
-        return setting[len("default_") :], None
-    found = TUNED_NAME.match(setting)
-    return (found["cell"], found["task"]) if found else (setting, "?")
+def identity(job: Job, tuned_dir: Path) -> tuple[str, str | None]:
+    """(cell, the task its settings were tuned on or None): the run record's ``identity``; for a run
+    from before the record carried it, its config (``model.name``, ``tuned_on``), and where that has no
+    ``tuned_on``, the one the ``tuned`` group's config it ran declares."""
+    found = job.metrics.get("identity")
+    if isinstance(found, dict):
+        return str(found.get("cell") or found.get("model")), found.get("tuned_on")
+    cell = str((job.config.get("model") or {}).get("name"))
+    if (on := job.config.get("tuned_on")) is not None:
+        return cell, str(on)
+    chosen = tuned_dir / f"{job.overrides.get('tuned', '')}.yaml"
+    data = yaml.safe_load(chosen.read_text()) if chosen.is_file() else {}
+    return cell, (data or {}).get("tuned_on")
 
 
-def contest_lines(sweep: Sweep, tuned_dir: Path) -> list[str]:
-    """The contest table: default against tuned on the same task, paired by seed, McNemar and Holm;
-    settings tuned on another task beside it; then the tuning behind each tuned setting."""
+def contest(sweep: Sweep, tuned_dir: Path) -> dict[str, Any]:
+    """Default against tuned on the same task, paired by seed, McNemar and Holm; settings tuned on
+    another task beside it; then the tuning behind each tuned setting."""
     runs: dict[tuple[str, str], dict[str | None, list[Job]]] = defaultdict(lambda: defaultdict(list))
     names: dict[tuple[str, str, str | None], str] = {}
     for job in (j for j in sweep.jobs if j.finished):
-        setting = job.overrides.get("tuned", "")
-        cell, tuned_on = parse_setting(setting)
+        cell, tuned_on = identity(job, tuned_dir)
         task = job.overrides.get("task") or (job.config.get("task") or {}).get("name", "?")
         runs[(task, cell)][tuned_on].append(job)
-        names[(task, cell, tuned_on)] = setting
+        names[(task, cell, tuned_on)] = job.overrides.get("tuned", "")
     rows, ps = [], []
     for (task, cell), by in runs.items():
         default, tuned = by.get(None, []), by.get(task, [])
@@ -70,85 +77,99 @@ def contest_lines(sweep: Sweep, tuned_dir: Path) -> list[str]:
         rescued = sum(1 for d, t in pairs if t and not d)
         lost = sum(1 for d, t in pairs if d and not t)
         ps.append(mcnemar([d for d, _ in pairs], [t for _, t in pairs]) if pairs else 1.0)
-        rows.append((task, cell, default, tuned, rescued, lost, len(pairs)))
-    adjusted = holm(ps)
-    seeds = ", ".join(sweep.seeds)
-    lines = [
-        f"Default against tuned on the same task, on seeds {seeds} (tuning used 100 and 101, never these): "
-        "solved k/n [95% exact]; every seed ran both ways, so the test is McNemar's exact test on the "
-        "seeds that differ (tuned only / default only), two-sided, and Holm's correction is over the "
-        f"{len(rows)} contrasts of this table. With 5 seeds no paired contrast can reach p < 0.05 "
-        f"(5 of 5 one way gives p = {mcnemar([False] * 5, [True] * 5):.4f}): 10 seeds (`--profile full`) "
-        "can.",
-        "",
-        "| task | cell | default settings | solved | tuned settings (on this task) | solved | tuned only "
-        "/ default only | McNemar p | Holm p |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for (task, cell, default, tuned, rescued, lost, n), p, q in zip(rows, ps, adjusted, strict=True):
-        lines.append(
-            f"| {task} | {cell} | {_settings(default, False)} | {success_text(*_k_n(default))} "
-            f"| {_settings(tuned, True)} | {success_text(*_k_n(tuned))} | {rescued} / {lost} of {n} "
-            f"| {p_text(p)} | {p_text(q)} |"
+        rows.append(
+            [
+                task,
+                cell,
+                _settings(default, False),
+                success_text(*_k_n(default)),
+                _settings(tuned, True),
+                success_text(*_k_n(tuned)),
+                f"{rescued} / {lost} of {len(pairs)}",
+            ]
         )
+    for row, p, q in zip(rows, ps, holm(ps), strict=True):
+        row += [p_text(p), p_text(q)]
+    header = [
+        "task",
+        "cell",
+        "default settings",
+        "solved",
+        "tuned settings (on this task)",
+        "solved",
+        "tuned only / default only",
+        "McNemar p",
+        "Holm p",
+    ]
     transfer = [
-        f"| {task} | {cell} | tuned on {on} | {success_text(*_k_n(jobs))} |"
+        [task, cell, f"tuned on {on}", success_text(*_k_n(jobs))]
         for (task, cell), by in runs.items()
         for on, jobs in by.items()
         if on is not None and on != task
     ]
-    if transfer:
-        lines += [
-            "",
-            "Settings tuned on the other task (transfer; not tested):",
-            "",
-            "| task | cell | settings | solved |",
-            "|---|---|---|---|",
-            *transfer,
-        ]
     used = sorted({name for (_, _, on), name in names.items() if on is not None})
-    lines += ["", *tuning_summary(used, tuned_dir)]
-    return [*lines, ""]
+    return {
+        "seeds": sweep.seeds,
+        "table": Table(header, rows),
+        "count": len(rows),
+        "floor": mcnemar([False] * 5, [True] * 5),
+        "transfer": Table(["task", "cell", "settings", "solved"], transfer),
+        "tuning": tuning_summary(used, tuned_dir),
+        "holding": sum(q < 0.05 for q in holm(ps)),
+        "tests": [  # for the front page's finding: the family's contrasts as numbers
+            {
+                "at": f"{r[0]}, {r[1]}",
+                "a": "default",
+                "a_text": r[3],
+                "b": "tuned on this task",
+                "b_text": r[5],
+                "test": "McNemar (paired)",
+                "p": p,
+                "p_holm": q,
+                "n": len(sweep.seeds),
+            }
+            for r, p, q in zip(rows, ps, holm(ps), strict=True)
+        ],  # fmt: skip
+    }
 
 
 def _k_n(jobs: list[Job]) -> tuple[int, int]:
     return sum(j.solved for j in jobs), len(jobs)
 
 
-def tuning_summary(names: list[str], tuned_dir: Path) -> list[str]:
-    """A row per tuned config: its trial table summarised (``<name>.trials.csv``), then each file's
-    header (how it was made)."""
-    lines = [
-        "How the tuned settings were found: Optuna TPE, each trial one setting on tuning seeds 100 and 101; "
-        "objective = the mean over seeds of the budget left when solved (confirmed), 0 unsolved, + 0.01 x "
-        "the fresh eval accuracy. Every trial is in `configs/tuned/<name>.trials.csv`.",
-        "",
-        "| tuned config | trials | trials solving both seeds | objective: best (trial), median | best lr "
-        "(decades from the range's edges) |",
-        "|---|---|---|---|---|",
-    ]
+def tuning_summary(names: list[str], tuned_dir: Path) -> dict[str, Any]:
+    """A row per tuned config: its trial table summarised (``<name>.trials.csv``), and each file's header
+    (how it was made)."""
+    rows = []
     for name in names:
         table = tuned_dir / f"{name}.trials.csv"
         if not table.is_file():
-            lines.append(f"| `{name}` | no trial table in this checkout | | | |")
+            rows.append([f"`{name}`", "no trial table in this checkout", "", "", ""])
             continue
         with table.open() as f:
             trials = list(csv.DictReader(f))
         done = [t for t in trials if t["objective"]]
         best = max(done, key=lambda t: float(t["objective"]))
-        both = sum(t["seeds_solved"] == "2" for t in done)
         lr = float(best["optim.lr"])
         edges = (math.log10(lr / LR_RANGE[0]), math.log10(LR_RANGE[1] / lr))
         middle = median(float(t["objective"]) for t in done) or 0.0
-        lines.append(
-            f"| `{name}` | {len(trials)} | {both} | {float(best['objective']):.3f} (trial {best['trial']}), "
-            f"{middle:.3f} | {lr:.2g} ({edges[0]:.1f} above {LR_RANGE[0]:g}, {edges[1]:.1f} below "
-            f"{LR_RANGE[1]:g}) |"
+        rows.append(
+            [
+                f"`{name}`",
+                str(len(trials)),
+                str(sum(t["seeds_solved"] == "2" for t in done)),
+                f"{float(best['objective']):.3f} (trial {best['trial']}), {middle:.3f}",
+                f"{lr:.2g} ({edges[0]:.1f} above {LR_RANGE[0]:g}, {edges[1]:.1f} below {LR_RANGE[1]:g})",
+            ]
         )
-    lines += ["", "Each file's header (written by `scripts/write_tuned.py`):", ""]
-    for name in names:
-        lines.append(f"- `configs/tuned/{name}.yaml`: {_header(tuned_dir / f'{name}.yaml')}")
-    return lines
+    header = [
+        "tuned config",
+        "trials",
+        "trials solving both seeds",
+        "objective: best (trial), median",
+        "best lr (decades from the range's edges)",
+    ]
+    return {"table": Table(header, rows), "headers": [(n, _header(tuned_dir / f"{n}.yaml")) for n in names]}
 
 
 def _header(path: Path) -> str:

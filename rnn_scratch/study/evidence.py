@@ -4,12 +4,11 @@
   in that key, with their success counts and a two-sided exact test matched to the design: the same
   seeds on both sides (each seed run both ways: a paired design) get McNemar's exact test on the
   discordant seeds; groups on different seeds get Fisher's exact test on the counts. The preset's
-  contrasts are one family: each p is also shown Holm-adjusted over it. ``contrast_markdown`` the
-  table, ``contrast_sentence`` what it says (how many hold at 0.05 after Holm).
+  contrasts are one family: each p is also shown Holm-adjusted over it (the page's template says how many
+  hold at 0.05 after Holm).
 * ``agreement``: per group, how close the fitted gradient decay per step is to the top Lyapunov
-  exponent lambda_1 (both natural log per step), at initialisation and at the end; ``agreement_sentences``
-  says where they agree (|decay - lambda_1| <= ``AGREE``) and where they part, with the groups'
-  saturation beside it.
+  exponent lambda_1 (both natural log per step), at initialisation and at the end (they agree where
+  |decay - lambda_1| <= ``AGREE``), with the groups' saturation beside it.
 * ``group_settings``: the settings that differ between groups though not swept (e.g. ``optim=sgd``
   brings lr 0.05 and momentum 0.9), per group, from each group's own runs.
 """
@@ -97,45 +96,6 @@ def contrasts(groups: list[Group], key: str) -> list[Contrast]:
     return with_holm(found)
 
 
-def contrast_markdown(found: list[Contrast]) -> list[str]:
-    if not found:
-        return []
-    key = found[0].key
-    lines = [f"Contrasts in {key} (solved k/n [95% exact]; two-sided exact tests: McNemar's on the seeds "
-             "where both groups ran the same seeds, else Fisher's on the counts; Holm-adjusted over the "
-             f"{len(found)} contrasts of this preset):", "",
-             "| at | A | B | test | p | Holm p |", "|---|---|---|---|---|---|"]  # fmt: skip
-    return [*lines, *("| " + " | ".join(c.cells()) + " |" for c in found), ""]
-
-
-def contrast_sentence(found: list[Contrast]) -> str:
-    """How many of the contrasts hold at ``ALPHA`` before and after Holm, and the smallest p-value."""
-    if not found:
-        return ""
-    low = min(found, key=lambda c: c.p)
-    raw = [c for c in found if c.p < ALPHA]
-    sig = [c for c in found if c.adjusted < ALPHA]
-    n = max(len(c.a.finished) for c in found)
-    where = f" ({low.at})" if low.at else ""
-    head = (
-        f"{len(raw)} of {len(found)} contrasts in {low.key} have p < {ALPHA}, {len(sig)} after Holm's "
-        f"correction over the {len(found)}"
-    )
-    smallest = (
-        f"the smallest p-value, {p_text(low.p)} (Holm {p_text(low.adjusted)}, {low.test}), is "
-        f"{low.key}={low.a.values[low.key]} ({low.a.success()}) against {low.key}={low.b.values[low.key]} "
-        f"({low.b.success()}){where}"
-    )
-    floor = mcnemar([False] * n, [True] * n) if low.paired else fisher(0, n, n, n)
-    tail = (
-        ""
-        if sig
-        else f"; with {n} seeds even {n} of {n} against 0 of {n} gives p = {floor:.2g} "
-        f"({low.test}) before any correction, so more seeds are needed before a difference counts"
-    )
-    return f"{head}; {smallest}{tail}."
-
-
 @dataclass(frozen=True)
 class Agreement:
     group: Group
@@ -178,52 +138,6 @@ def agreement(group: Group, when: str) -> Agreement | None:
         for _, _, j in pairs
     )
     return Agreement(group, when, decay, lyap, len(pairs), sat, gaps, relu)
-
-
-def agreement_sentences(groups: list[Group]) -> list[str]:
-    """Where the backward view (gradient decay) and the forward view (lambda_1) agree and part."""
-    lines = []
-    for when, word in (("init", "At initialisation"), ("final", "At the end of training")):
-        found = [a for g in groups if (a := agreement(g, when)) is not None]
-        if not found:
-            continue
-        agree = [a for a in found if abs(a.gap) <= AGREE]
-        part = sorted((a for a in found if abs(a.gap) > AGREE), key=lambda a: -abs(a.gap))
-        text = (
-            f"{word}, the fitted gradient decay per step and λ_1 (medians over seeds) agree within "
-            f"{AGREE} in {len(agree)} of {len(found)} groups"
-        )
-        if agree:
-            best = min(agree, key=lambda a: abs(a.gap))
-            text += (
-                f" (closest: {best.group.label}, decay {best.decay:+.3f} against λ_1 {best.lyapunov:+.3f})"
-            )
-        if part:
-            names = "; ".join(
-                f"{a.group.label}: {a.decay:+.3f} against {a.lyapunov:+.3f}"
-                + (f" ({a.spread})" if a.spread else "")
-                + ("" if a.saturation is None else f", {a.saturation:.0%} of units saturated")
-                for a in part[:4]
-            )
-            more = f" and {len(part) - 4} more" if len(part) > 4 else ""
-            text += f"; they part in {names}{more}"
-            if relu := [a.group.label for a in part if a.relu]:
-                text += (
-                    f". Where they part in ReLU cells ({', '.join(relu[:4])}), the two views are expected "
-                    "to: a ReLU Jacobian is W_hh masked by [a > 0], so units that stop firing cut the "
-                    "product forward (λ_1 falls, without bound once a unit is dead on every sequence) while "
-                    "the gradient probe, a norm over the batch, is carried by the units that still fire"
-                )
-        lines.append(text + ".")
-    if lines:
-        lines.append(
-            "Both views are measured on the same sequences (the gradient probe's fixed batch) and on the "
-            "same window: the first ⌊T/4⌋ steps are burn-in (λ_1's QR directions align, the state leaves "
-            "h_0 = 0) and the decay is fitted on the remaining steps. The decay is one slope through a "
-            "profile that need not be one exponential, and gradient norms below float64's range are left "
-            "out of its fit; the spread per seed is given where the medians part."
-        )
-    return lines
 
 
 def group_settings(groups: list[Group], brief: Any, swept: list[str]) -> list[str]:

@@ -31,11 +31,13 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rnn_scratch.models.registry import cell_names
-from rnn_scratch.study.baselines import order_free_lines
+from rnn_scratch.study.baselines import order_free
+from rnn_scratch.study.render import Table, split_columns
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, proportion_ci, success_text
 
@@ -180,37 +182,32 @@ def cells_in_order(results: list[Outcome], order: list[str] | None = None) -> li
     return [c for c in listed if c in found] + rest
 
 
-def _cell_by_length(
-    results: list[Outcome], cells: list[str], text: Callable[[list[Outcome]], str]
-) -> list[str]:
-    """Markdown: a row per cell, a column per T, ``text`` of that cell's runs at that T (``-``: none)."""
+def by_length(results: list[Outcome], cells: list[str], text: Callable[[list[Outcome]], str]) -> list[Table]:
+    """A row per cell, a column per T, ``text`` of that cell's runs at that T (``-``: none); split into
+    tables of at most 12 columns (``render.split_columns``)."""
     lengths = sorted({r.T for r in results})
-    lines = ["| cell | " + " | ".join(f"T = {t}" for t in lengths) + " |", "|---" * (len(lengths) + 1) + "|"]
-    for cell in cells:
-        runs_at = ([r for r in results if r.cell == cell and t == r.T] for t in lengths)
-        lines.append(f"| {cell} | " + " | ".join(text(runs) if runs else "-" for runs in runs_at) + " |")
-    return lines
+    rows = [
+        [
+            c,
+            *(
+                text(runs) if (runs := [r for r in results if r.cell == c and t == r.T]) else "-"
+                for t in lengths
+            ),
+        ]
+        for c in cells
+    ]
+    return split_columns(Table(["cell", *(f"T = {t}" for t in lengths)], rows))
 
 
-def success_table(results: list[Outcome], cells: list[str]) -> list[str]:
-    """Markdown: a row per cell, a column per T, ``k/n [lo, hi]`` (exact 95%)."""
-
-    def solved(runs: list[Outcome]) -> str:
-        text, diverged = success_text(sum(r.solved for r in runs), len(runs)), sum(r.diverged for r in runs)
-        return f"{text}, {diverged} diverged" if diverged else text
-
-    return _cell_by_length(results, cells, solved)
+def _solved(runs: list[Outcome]) -> str:
+    text, diverged = success_text(sum(r.solved for r in runs), len(runs)), sum(r.diverged for r in runs)
+    return f"{text}, {diverged} diverged" if diverged else text
 
 
-def sequences_table(results: list[Outcome], cells: list[str]) -> list[str]:
-    """Markdown: a row per cell, a column per T, the Kaplan-Meier median of training sequences to solve
-    (runs that never solved censored at their budget; ``> budget`` when fewer than half solved)."""
-
-    def median(runs: list[Outcome]) -> str:
-        km = kaplan_meier([r.sequences for r in runs], [r.solved for r in runs]).median
-        return f"{km:,.0f}" if km is not None else f"> {max(r.budget for r in runs):,.0f}"
-
-    return _cell_by_length(results, cells, median)
+def _sequences(runs: list[Outcome]) -> str:
+    """The Kaplan-Meier median of training sequences to solve (``> budget``: fewer than half solved)."""
+    km = kaplan_meier([r.sequences for r in runs], [r.solved for r in runs]).median
+    return f"{km:,.0f}" if km is not None else f"> {max(r.budget for r in runs):,.0f}"
 
 
 def rates(results: list[Outcome], cell: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -257,8 +254,18 @@ def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, t
         shift = 1.0 + 0.03 * (i - (len(horizons) - 1) / 2)  # spread the bars so they do not overlap
         words = horizon_words(results, h)
         said = words if words.startswith(("<", ">", "between")) else f"= {words}"
-        ax.errorbar(T * shift, rate, yerr=[rate - lo, hi - rate], color=colour, marker="o", ms=4,
-                    capsize=2, lw=0, elinewidth=1.0, label=f"{h.cell}: T50 {said}")  # fmt: skip
+        ax.errorbar(
+            T * shift,
+            rate,
+            yerr=[rate - lo, hi - rate],
+            color=colour,
+            marker="o",
+            ms=4,
+            capsize=2,
+            lw=0,
+            elinewidth=1.0,
+            label=f"{h.cell}: T50 {said}",
+        )
         if (curve := logistic_curve(results, h.cell)) is not None:
             ax.plot(*curve, color=colour, lw=1.4)
         if 0 < h.estimate < math.inf and separated(results, h.cell) is None:
@@ -290,39 +297,23 @@ def solved_of(results: list[Outcome], cell: str) -> str:
 
 def horizon_section(
     jobs: list[Job], out: Path, title: str, order: list[str] | None = None
-) -> tuple[list[str], Path | None]:
-    """The horizon part of a page: the k/n table, the horizons and the figure (written to ``out``)."""
+) -> tuple[dict[str, Any], Path | None]:
+    """The horizon part of a page, as data for ``templates/sections/horizon.md.j2``: the k/n tables, the
+    horizons, the order-free baselines, and the figure (written to ``out``)."""
     results = outcomes(jobs)
     if not results:
-        return [], None
+        return {}, None
     cells = cells_in_order(results, order)
     found = [horizon(results, c) for c in cells]
-    budgets = sorted({r.budget for r in results})
     figure = out / "horizon.png"
     plotted = plot_horizons(results, found, figure, title)
-    lines = [
-        "Success against T (k of n seeds solved [95% exact interval]; a diverged run counts as unsolved); "
-        "budget " + ", ".join(f"{b:,.0f}" for b in budgets) + " training sequences per run:",
-        "",
-        *success_table(results, cells),
-        "",
-        "Training sequences to solve (Kaplan-Meier median over seeds; runs that never solved censored at "
-        "the budget; `> budget`: fewer than half solved):",
-        "",
-        *sequences_table(results, cells),
-        "",
-        "Horizon T50 (the T at which a cell solves half the time): where a cell's outcomes are separated "
-        "(every seed solved up to T_a, none from the next length T_b) the bracket `between T_a and T_b`, "
-        "which only a finer grid can narrow; else the logistic fit of the per-seed outcomes in "
-        f"ln T, ridge {RIDGE} on the slope, with [the 2.5-97.5% percentiles of a bootstrap over seeds, "
-        f"{BOOTSTRAP} resamples: at 5 seeds its coverage is unchecked and below nominal, so read it as a "
-        "range, not a 95% interval]; "
-        "`> T`: beyond the longest length run, `< T`: below the shortest; never extrapolated):",
-        "",
-        "| cell | T50 [bootstrap range] | runs solved |",
-        "|---|---|---|",
-        *(f"| {h.cell} | {horizon_words(results, h)} | {solved_of(results, h.cell)} |" for h in found),
-        "",
-        *order_free_lines(jobs),
-    ]
-    return lines, figure if plotted else None
+    rows = [[h.cell, horizon_words(results, h), solved_of(results, h.cell)] for h in found]
+    return {
+        "budgets": sorted({r.budget for r in results}),
+        "success": by_length(results, cells, _solved),
+        "sequences": by_length(results, cells, _sequences),
+        "ridge": RIDGE,
+        "bootstrap": BOOTSTRAP,
+        "horizons": Table(["cell", "T50 [bootstrap range]", "runs solved"], rows),
+        "order_free": order_free(jobs),
+    }, figure if plotted else None

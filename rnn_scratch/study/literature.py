@@ -15,10 +15,12 @@ a count of theirs would compare rules, not learners.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rnn_scratch.study.aggregate import Group, k_n, metric_value
 from rnn_scratch.study.horizon import CELL_KEY
-from rnn_scratch.study.presets import Page, Section
+from rnn_scratch.study.presets import Page
+from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import median, success_text
 
@@ -103,28 +105,32 @@ def ours(runs: list[Job]) -> tuple[str, str, str]:
     return success_text(*k_n(runs)), seqs, shown
 
 
-def literature_table(jobs: list[Job]) -> list[str]:
-    """Markdown: per task its caveats, then a row per cited result, theirs beside ours."""
-    lines: list[str] = []
+def literature_tables(jobs: list[Job]) -> list[dict[str, Any]]:
+    """Per task its caveats and a row per cited result, theirs beside ours."""
+    out = []
     for task in dict.fromkeys(ref.task for ref in LITERATURE):
-        lines += [f"#### {task.replace('_', ' ')}", "", *(f"- {c}" for c in CAVEATS[task]), ""]
-        lines += [
-            "| T | cell | theirs | source | ours: solved k/n [95% exact] | ours: sequences to solve (KM "
-            "median, interval-censored) | ours: median fresh eval |",
-            "|---" * 7 + "|",
+        rows = [
+            [str(ref.T), ref.cell, ref.result, ref.source, *ours(matching(jobs, ref))]
+            for ref in LITERATURE
+            if ref.task == task
         ]
-        for ref in (r for r in LITERATURE if r.task == task):
-            solved, seqs, metric = ours(matching(jobs, ref))
-            lines.append(
-                f"| {ref.T} | {ref.cell} | {ref.result} | {ref.source} | {solved} | {seqs} | {metric} |"
-            )
-        lines.append("")
-    return lines
+        header = [
+            "T",
+            "cell",
+            "theirs",
+            "source",
+            "ours: solved k/n [95% exact]",
+            "ours: sequences to solve (KM median, interval-censored)",
+            "ours: median fresh eval",
+        ]
+        out.append(
+            {"task": task.replace("_", " "), "caveats": list(CAVEATS[task]), "table": Table(header, rows)}
+        )
+    return out
 
 
-def section(page: Page) -> Section:
+def section(page: Page) -> dict[str, Any]:
     """The literature preset's section (its ``# @study`` block names this module and ``reads: [horizon]``):
     the cited results beside its runs and the horizon preset's, task by task, before the figures."""
     jobs = [*page.sweep.jobs, *(job for other in page.others.values() for job in other.jobs)]
-    said = "The literature beside our runs, task by task (`rnn_scratch/study/literature.py`):"
-    return Section(extra=[said, "", *literature_table(jobs)])
+    return {"tasks": literature_tables(jobs)}

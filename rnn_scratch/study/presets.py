@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from rnn_scratch.study.report import Sweep
+    from rnn_scratch.study.sweep import Sweep
 
 MARK = "# @study"
 PROFILES = ("quick", "full", "smoke", "long")

@@ -1,6 +1,6 @@
 """The stability preset's section: where clipping relative to a run's own gradient norms rescues training.
 
-``stability_lines``: per learning rate and relative clipping threshold, solved k/n, diverged runs and
+``stability``: per learning rate and relative clipping threshold, solved k/n, diverged runs and
 gradient spikes, and the test against no clipping at the same learning rate: each seed ran both ways (a
 paired design), so McNemar's exact test on the seeds that differ, Holm-adjusted over the table's
 contrasts (both p shown); then, seed by seed, the seeds clipping rescued (solved with it, not without)
@@ -12,21 +12,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from statistics import median
+from typing import Any
 
 from rnn_scratch.study.aggregate import k_n
 from rnn_scratch.study.evidence import paired_or_fisher
-from rnn_scratch.study.presets import Page, Section
-from rnn_scratch.study.report import Sweep
+from rnn_scratch.study.presets import Page
+from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import holm, p_text, success_text
+from rnn_scratch.study.sweep import Sweep
 from rnn_scratch.training.record import Status
 
 
-def section(page: Page) -> Section:
-    """The stability claim, after the group tables."""
-    return Section(
-        claim=["### Clipping against the run's own gradient norms", "", *stability_lines(page.sweep)]
-    )
+def section(page: Page) -> dict[str, Any]:
+    """The stability claim, after the group tables, as data for ``templates/sections/stability.md.j2``."""
+    return stability(page.sweep)
 
 
 def _lr_clip(job: Job) -> tuple[str, str]:
@@ -36,8 +36,9 @@ def _lr_clip(job: Job) -> tuple[str, str]:
     return lr, "null" if clip in ("None", "none") else clip
 
 
-def stability_lines(sweep: Sweep) -> list[str]:
-    """Per lr and relative clip: solved k/n, diverged, spikes; then the seeds clipping rescued or hurt."""
+def stability(sweep: Sweep) -> dict[str, Any]:
+    """Per lr and relative clip: solved k/n, diverged, spikes, the test against no clipping at the same lr
+    (Holm over the table); then, seed by seed, the seeds clipping rescued or hurt."""
     cells: dict[tuple[str, str], list[Job]] = defaultdict(list)
     for job in (j for j in sweep.jobs if j.finished):
         cells[_lr_clip(job)].append(job)
@@ -48,15 +49,7 @@ def stability_lines(sweep: Sweep) -> list[str]:
         if lc[1] != "null" and (lc[0], "null") in cells
     }
     adjusted = dict(zip(tests, holm(p for p, _ in tests.values()), strict=True))
-    lines = [
-        "Solved k/n [95% exact]; diverged runs; gradient spikes (steps whose global norm passed 10x the "
-        "running median) as the median over seeds [min, max]; the mean fraction of steps clipped; the test "
-        "against no clipping at the same lr: McNemar's exact test (each seed run both ways; Fisher's where "
-        f"the seeds differ), two-sided, and Holm's correction over the {len(tests)} contrasts.",
-        "",
-        "| lr | clip_relative | solved | diverged | spikes | clipped | test vs none | p | Holm p |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for lr, clip in order:
         jobs = cells[(lr, clip)]
         k, n = k_n(jobs)
@@ -67,32 +60,56 @@ def stability_lines(sweep: Sweep) -> list[str]:
         if (lr, clip) in tests:
             p, paired = tests[(lr, clip)]
             test = ["McNemar" if paired else "Fisher", p_text(p), p_text(adjusted[(lr, clip)])]
-        lines.append(
-            f"| {lr} | {clip} | {success_text(k, n)} | {diverged}/{n} | {median(spikes):g} "
-            f"[{min(spikes)}, {max(spikes)}] | {clipped:.2f} | {' | '.join(test)} |"
+        rows.append(
+            [
+                lr,
+                clip,
+                success_text(k, n),
+                f"{diverged}/{n}",
+                f"{median(spikes):g} [{min(spikes)}, {max(spikes)}]",
+                f"{clipped:.2f}",
+                *test,
+            ]
         )
-    lines += ["", *_rescued(cells), ""]
-    return lines
+    header = ["lr", "clip_relative", "solved", "diverged", "spikes", "clipped", "test vs none", "p", "Holm p"]
+    return {
+        "table": Table(header, rows),
+        "count": len(tests),
+        "rescued": rescued(cells),
+        "holding": sum(q < 0.05 for q in adjusted.values()),
+        "tests": [  # for the front page's finding: the family's contrasts as numbers
+            {
+                "at": f"lr {lr}",
+                "a": "no clipping",
+                "a_text": success_text(*k_n(cells[(lr, "null")])),
+                "b": f"clip_relative {clip}",
+                "b_text": success_text(*k_n(cells[(lr, clip)])),
+                "test": "McNemar (paired)" if paired else "Fisher",
+                "p": p,
+                "p_holm": adjusted[(lr, clip)],
+                "n": len(cells[(lr, clip)]),
+            }
+            for (lr, clip), (p, paired) in tests.items()
+        ],  # fmt: skip
+    }
 
 
-def _rescued(cells: dict[tuple[str, str], list[Job]]) -> list[str]:
+def rescued(cells: dict[tuple[str, str], list[Job]]) -> list[dict[str, Any]]:
     """Seed by seed, against no clipping at the same lr: which seeds clipping rescued and which it hurt."""
-    out = [
-        "Seed by seed against no clipping at the same lr (rescued: solved only with clipping; hurt: "
-        "solved only without):",
-        "",
-    ]
+    out = []
     for (lr, clip), jobs in sorted(cells.items(), key=lambda kv: (float(kv[0][0]), kv[0][1])):
         base = {j.overrides.get("seed"): j.solved for j in cells.get((lr, "null"), [])}
         if clip == "null" or not base:
             continue
         mine = {j.overrides.get("seed"): j.solved for j in jobs}
         both = sorted(set(base) & set(mine), key=lambda s: int(s) if s and s.isdigit() else 0)
-        rescued = [s for s in both if mine[s] and not base[s]]
-        hurt = [s for s in both if base[s] and not mine[s]]
-        named = [", ".join(map(str, seeds)) or "none" for seeds in (rescued, hurt)]
         out.append(
-            f"- lr {lr}, clip_relative {clip}: rescued {len(rescued)} of {len(both)} seeds ({named[0]}); "
-            f"hurt {len(hurt)} ({named[1]})"
+            {
+                "lr": lr,
+                "clip": clip,
+                "n": len(both),
+                "rescued": [s for s in both if mine[s] and not base[s]],
+                "hurt": [s for s in both if base[s] and not mine[s]],
+            }
         )
     return out

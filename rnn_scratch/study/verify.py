@@ -27,9 +27,9 @@ from pathlib import Path
 
 from rnn_scratch.study.compare import REL_TOL, Comparison
 from rnn_scratch.study.presets import Preset
-from rnn_scratch.study.report import COLUMNS
 from rnn_scratch.study.runs import Job, find_jobs, load_job
 from rnn_scratch.study.status import UNRECORDED, certificate, row_version
+from rnn_scratch.study.sweep import COLUMNS
 
 
 def version_of(job: Job) -> str:
