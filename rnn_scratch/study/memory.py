@@ -36,7 +36,7 @@ from rnn_scratch.study.presets import Page
 from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import fisher, holm, kaplan_meier, success_text
-from rnn_scratch.tasks.registry import task_words
+from rnn_scratch.tasks.registry import TASKS, task_words
 
 POWER_PAIRS = ((0.9, 0.1), (0.8, 0.2), (0.7, 0.3))
 ALPHA, POWER = 0.05, 0.8
@@ -44,6 +44,7 @@ ALPHA, POWER = 0.05, 0.8
 
 def section(page: Page) -> dict[str, Any]:
     """The per-task tables, horizons and contrasts, and the figures (drawn into the page's folder)."""
+    from rnn_scratch.study.pages.memory_curves import curve_tables
     from rnn_scratch.study.pages.memory_figures import draw
 
     jobs = page.sweep.jobs
@@ -59,8 +60,10 @@ def section(page: Page) -> dict[str, Any]:
     labels = {c: label(jobs, c) for c in every}
     figures = draw(page.sweep, tasks, every, labels, page.out)
     done = [j for j in jobs if j.finished]
+    axis = {t: getattr(TASKS.get(t), "length_axis", "T") for t in names}
     return {
         "tasks": tasks,
+        "curves": curve_tables(jobs, labels, page.out, axis),
         "cells": [labels[c] for c in every],
         "figures": figures,
         # a table holds no loss curves: the runs' figure (drawn before the figure rules) is left out

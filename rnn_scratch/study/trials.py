@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rnn_scratch.study.runs import Job, previous_eval
-from rnn_scratch.tasks.registry import make_task
+from rnn_scratch.tasks.registry import TASKS, make_task
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,12 @@ def _profile_ratio(job: Job) -> float | None:
     return -math.inf if first <= 0 else math.log(first / end)
 
 
+def axis_offset(task: str) -> int:
+    """``seq_len - T`` on the task's own axis (copy: 20, Arjovsky's T = the blanks to bridge), 0 else."""
+    found = TASKS.get(task)
+    return int(getattr(found, "length_offset", 0)) if found is not None else 0
+
+
 def trials_from_jobs(jobs: Iterable[Job], cell_key: str = "cell") -> list[Trial]:
     """The finished jobs as trials (missing, unreadable and interrupted ones left out). The cell is the
     ``cell_key`` override, else the model's name."""
@@ -90,11 +96,13 @@ def trials_from_jobs(jobs: Iterable[Job], cell_key: str = "cell") -> list[Trial]
             lower, upper = bounds[0] * batch, found[0]
         else:
             lower, upper = budget, math.inf
-        length = int(config.get("seq_len") or 0)
+        task = job.overrides.get("task") or str((config.get("task") or {}).get("name"))
+        seq_len = int(config.get("seq_len") or 0)
+        length = seq_len - axis_offset(task)  # on the task's own axis (copy: Arjovsky's T)
         ratio = _profile_ratio(job)
-        ratio = ratio if ratio is not None else _ln_ratio(_float(m.get("grad_decay_final")), length)
+        ratio = ratio if ratio is not None else _ln_ratio(_float(m.get("grad_decay_final")), seq_len)
         out.append(Trial(
-            task=job.overrides.get("task") or str((config.get("task") or {}).get("name")),
+            task=task,
             cell=job.overrides.get(cell_key) or str((config.get("model") or {}).get("name")),
             length=length, seed=str(config.get("seed")), solved=bounds is not None, lower=float(lower),
             upper=float(upper), budget=budget, status=job.status.value,
@@ -135,7 +143,8 @@ def trials_from_csv(path: Path, eval_every: int, eval_schedule: str = "fixed") -
     for row in rows:
         if row["status"] not in ("completed", "solved", "diverged"):
             continue
-        length, budget = int(row["seq_len"]), float(row["budget_sequences"])
+        seq_len, budget = int(row["seq_len"]), float(row["budget_sequences"])
+        length = seq_len - axis_offset(row["task"])  # on the task's own axis (copy: Arjovsky's T)
         steps = _float(row["steps_to_solve"])
         solved = bool(steps) and _solved_in_row(row)  # a time to solve is needed too
         if solved and steps:
@@ -150,7 +159,7 @@ def trials_from_csv(path: Path, eval_every: int, eval_schedule: str = "fixed") -
             task=row["task"], cell=row["cell"], length=length, seed=row["seed"], solved=solved,
             lower=lower, upper=upper, budget=budget, status=row["status"], lr=_float(row.get("lr")),
             grad_norm_max=_float(row.get("grad_norm_max")),
-            ln_first_last=_ln_ratio(_float(row.get("grad_decay_final")), length),
+            ln_first_last=_ln_ratio(_float(row.get("grad_decay_final")), seq_len),
         ))  # fmt: skip
     return out
 
