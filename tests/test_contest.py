@@ -74,9 +74,10 @@ def test_contest_pairs_seeds_and_corrects_for_the_table(tmp_path: Path) -> None:
     )
     assert (recall, order) == (0.0625, 0.5)  # 5 discordant one way; 2, both one way
     q = holm([recall, order])
-    assert f"| 5 / 0 of 5 | {p_text(recall)} | {p_text(q[0])} |" in text
-    assert f"| 2 / 0 of 5 | {p_text(order)} | {p_text(q[1])} |" in text
-    assert "no paired contrast can reach p < 0.05" in text
+    # a seed pairs default and tuned (one cell, one task, the same seeds): McNemar decides each row
+    assert f"| McNemar (paired) | {p_text(recall)} | {p_text(q[0])} |" in text
+    assert f"| McNemar (paired) | {p_text(order)} | {p_text(q[1])} |" in text
+    assert "no paired success contrast can reach p < 0.05" in text
     # the settings tuned on recall, run on temporal order: a transfer row, not a test
     assert "| temporal_order | lstm | tuned on recall | 1/5 [0.01, 0.72] |" in text
     # the trial table: 3 trials, 2 solving both seeds, the best (trial 1) at lr 0.1: 1 decade below the edge

@@ -37,6 +37,17 @@ def test_an_untuned_run_names_its_model_and_no_tuning_task(
     assert found == {"cell": "lstm", "model": "lstm", "task": "recall", "tuned_on": None, "lr": cfg.optim.lr}
 
 
+def test_a_model_group_of_its_own_names_the_cell() -> None:
+    """``model=irnn`` is the tanh-family model (``model.name: rnn``) with ReLU and W_hh = I: the record
+    names the group Hydra chose, so the IRNN is not counted as the tanh RNN."""
+    from rnn_scratch.training.record import identity
+
+    config = {"model": {"name": "rnn"}, "task": {"name": "recall"}, "optim": {"lr": 0.003}}
+    assert identity(config, {"model": "irnn"})["cell"] == "irnn"
+    assert identity(config, {"model": "irnn", "cell": "irnn_tuned"})["cell"] == "irnn_tuned"
+    assert identity(config, None)["cell"] == "rnn"
+
+
 def test_tasks_declare_their_words_and_shortest_sequence() -> None:
     assert min_length("copy") == 21  # 10 symbols, the marker, 10 recall steps: T = seq_len - 20 >= 1
     assert min_length("temporal_order") == 10 and min_length("recall") == 1

@@ -1,15 +1,17 @@
 """The contest preset's section (issues 20, 27): default against tuned, each cell tuned on the task it is
 judged on, worded by what was measured.
 
-``contest``: per task and cell, the default settings against the settings tuned on that task,
-each named by what ran ("the default-initialised tanh RNN (lr 0.003, no clipping)"), solved ``k/n [95%
-exact]`` on the fresh seeds, and the paired design's test: every seed ran both ways, so McNemar's exact
-test on the discordant seeds, Holm-adjusted over the table's contrasts (both p shown). Settings tuned on
-the other task are reported beside it (transfer), untested; a run's cell and the task its settings were
-tuned on are its record's ``identity`` (no name is parsed). Then ``tuning_summary``: per tuned config the
-contest used, its trial table (``configs/tuned/<name>.trials.csv``, written by ``scripts/write_tuned.py``)
-summarised: trials, the best and where its lr sits in the searched range. ``section`` is what
-configs/experiment/contest.yaml names in its ``# @study`` block (``rnn_scratch.study.presets``).
+``contest``: per task and cell, the default settings against the settings tuned on that task, each named
+by what ran ("the default-initialised tanh RNN (lr 0.003, no clipping)"), solved ``k/n [95% exact]`` on
+the fresh seeds, and the deciding test (``rnn_scratch.study.contrasts``): McNemar's exact test where a
+seed pairs the arms (every seed ran both ways), Fisher's where it does not, and the log-rank test on the
+times to solve where the success counts cannot separate the arms; Holm over the rows' deciding p.
+Settings tuned on the other task are reported beside it (transfer), untested; a run's cell and the task
+its settings were tuned on are its record's ``identity`` (no name is parsed). Then ``tuning_summary``:
+per tuned config the contest used, its trial table (``configs/tuned/<name>.trials.csv``, written by
+``scripts/write_tuned.py``) summarised: trials, the best and where its lr sits in the searched range.
+``section`` is what configs/experiment/contest.yaml names in its ``# @study`` block
+(``rnn_scratch.study.presets``).
 """
 
 from __future__ import annotations
@@ -22,14 +24,17 @@ from typing import Any
 
 import yaml
 
-from rnn_scratch.study.evidence import seed_pairs
+from rnn_scratch.study.contrasts import contest_family, contest_row
 from rnn_scratch.study.presets import Page
 from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
-from rnn_scratch.study.stats import holm, mcnemar, median, p_text, success_text
+from rnn_scratch.study.stats import mcnemar, median, p_text, success_text
 from rnn_scratch.study.sweep import Sweep
+from rnn_scratch.study.trials import trials_from_jobs
 from rnn_scratch.study.tuning import describe
 from rnn_scratch.training.tuning import LR_RANGE
+
+TEST_WORDS = {"mcnemar": "McNemar (paired)", "fisher": "Fisher", "time": "log-rank (time to solve)"}
 
 
 def section(page: Page) -> dict[str, Any]:
@@ -45,17 +50,18 @@ def _settings(jobs: list[Job], tuned: bool) -> str:
 
 def identity(job: Job, tuned_dir: Path) -> tuple[str, str | None]:
     """(cell, the task its settings were tuned on or None): the run record's ``identity``; for a run
-    from before the record carried it, its config (``model.name``, ``tuned_on``), and where that has no
-    ``tuned_on``, the one the ``tuned`` group's config it ran declares."""
+    from before the record carried it, the model the ``tuned`` group's config chose (``irnn``), else the
+    model's name, and its config's ``tuned_on``, else the one that tuned config declares."""
     found = job.metrics.get("identity")
     if isinstance(found, dict):
         return str(found.get("cell") or found.get("model")), found.get("tuned_on")
-    cell = str((job.config.get("model") or {}).get("name"))
-    if (on := job.config.get("tuned_on")) is not None:
-        return cell, str(on)
     chosen = tuned_dir / f"{job.overrides.get('tuned', '')}.yaml"
-    data = yaml.safe_load(chosen.read_text()) if chosen.is_file() else {}
-    return cell, (data or {}).get("tuned_on")
+    data = (yaml.safe_load(chosen.read_text()) if chosen.is_file() else {}) or {}
+    groups = {k: v for d in data.get("defaults") or [] if isinstance(d, dict) for k, v in d.items()}
+    cell = str(groups.get("override /model") or (job.config.get("model") or {}).get("name"))  # irnn: its own
+    if (on := job.config.get("tuned_on")) is not None:  # a published row keeps it ("": untuned)
+        return cell, str(on) or None
+    return cell, data.get("tuned_on")
 
 
 def contest(sweep: Sweep, tuned_dir: Path) -> dict[str, Any]:
@@ -68,39 +74,25 @@ def contest(sweep: Sweep, tuned_dir: Path) -> dict[str, Any]:
         task = job.overrides.get("task") or (job.config.get("task") or {}).get("name", "?")
         runs[(task, cell)][tuned_on].append(job)
         names[(task, cell, tuned_on)] = job.overrides.get("tuned", "")
-    rows, ps = [], []
+    rows, tests = [], []
     for (task, cell), by in runs.items():
         default, tuned = by.get(None, []), by.get(task, [])
         if not default or not tuned:
             continue
-        pairs = seed_pairs(default, tuned) or []
-        rescued = sum(1 for d, t in pairs if t and not d)
-        lost = sum(1 for d, t in pairs if d and not t)
-        ps.append(mcnemar([d for d, _ in pairs], [t for _, t in pairs]) if pairs else 1.0)
-        rows.append(
-            [
-                task,
-                cell,
-                _settings(default, False),
-                success_text(*_k_n(default)),
-                _settings(tuned, True),
-                success_text(*_k_n(tuned)),
-                f"{rescued} / {lost} of {len(pairs)}",
-            ]
-        )
-    for row, p, q in zip(rows, ps, holm(ps), strict=True):
-        row += [p_text(p), p_text(q)]
-    header = [
-        "task",
-        "cell",
-        "default settings",
-        "solved",
-        "tuned settings (on this task)",
-        "solved",
-        "tuned only / default only",
-        "McNemar p",
-        "Holm p",
-    ]
+        # McNemar where a seed pairs the arms, Fisher where not; the log-rank test on the times to
+        # solve decides where the success counts cannot separate them (rnn_scratch.study.contrasts)
+        tests.append(contest_row(f"{task}, {cell}", trials_from_jobs(default), trials_from_jobs(tuned)))
+        rows.append([task, cell, _settings(default, False), success_text(*_k_n(default)),
+                     _settings(tuned, True), success_text(*_k_n(tuned))])  # fmt: skip
+    tests = contest_family(tests)
+    for row, t in zip(rows, tests, strict=True):
+        row += [
+            TEST_WORDS[t.decisive if t.decisive == "time" else t.success_test],
+            p_text(t.p),
+            p_text(t.holm),
+        ]
+    header = ["task", "cell", "default settings", "solved", "tuned settings (on this task)", "solved",
+              "deciding test", "p", "Holm p"]  # fmt: skip
     transfer = [
         [task, cell, f"tuned on {on}", success_text(*_k_n(jobs))]
         for (task, cell), by in runs.items()
@@ -115,7 +107,7 @@ def contest(sweep: Sweep, tuned_dir: Path) -> dict[str, Any]:
         "floor": mcnemar([False] * 5, [True] * 5),
         "transfer": Table(["task", "cell", "settings", "solved"], transfer),
         "tuning": tuning_summary(used, tuned_dir),
-        "holding": sum(q < 0.05 for q in holm(ps)),
+        "holding": sum(t.holm < 0.05 for t in tests),
         "tests": [  # for the front page's finding: the family's contrasts as numbers
             {
                 "at": f"{r[0]}, {r[1]}",
@@ -123,12 +115,12 @@ def contest(sweep: Sweep, tuned_dir: Path) -> dict[str, Any]:
                 "a_text": r[3],
                 "b": "tuned on this task",
                 "b_text": r[5],
-                "test": "McNemar (paired)",
-                "p": p,
-                "p_holm": q,
+                "test": TEST_WORDS[t.decisive if t.decisive == "time" else t.success_test],
+                "p": t.p,
+                "p_holm": t.holm,
                 "n": len(sweep.seeds),
             }
-            for r, p, q in zip(rows, ps, holm(ps), strict=True)
+            for r, t in zip(rows, tests, strict=True)
         ],  # fmt: skip
     }
 

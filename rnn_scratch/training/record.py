@@ -94,7 +94,7 @@ def identity(config: dict[str, Any], choices: dict[str, str] | None = None) -> d
     config's settings were chosen on (None: untuned); ``lr``, the run's own learning rate."""
     model, task = config.get("model") or {}, config.get("task") or {}
     return {
-        "cell": (choices or {}).get("cell") or model.get("name"),
+        "cell": (choices or {}).get("cell") or (choices or {}).get("model") or model.get("name"),
         "model": model.get("name"),
         "task": task.get("name"),
         "tuned_on": config.get("tuned_on"),
