@@ -16,7 +16,7 @@ from typing import Any
 from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
 from rnn_scratch.tasks.order_free import order_free_scores
-from rnn_scratch.tasks.registry import make_task
+from rnn_scratch.tasks.registry import TASKS, make_task
 
 
 def baseline_rows(jobs: list[Job]) -> dict[int, dict[str, Any]]:
@@ -61,14 +61,17 @@ def order_free(jobs: list[Job]) -> dict[str, Any]:
 
 
 def fixed_recurrence_rows(path: Path, task: str) -> dict[int, list[dict[str, str]]]:
-    """T -> the rows of ``fixed_recurrence.csv`` (``rnn_scratch.tasks.fixed_recurrence``) for ``task``."""
+    """T -> the rows of ``fixed_recurrence.csv`` (``rnn_scratch.tasks.fixed_recurrence``) for ``task``,
+    T on the task's own axis (the CSV's ``T`` is the sequence length generated; copy: Arjovsky's T =
+    seq_len - 20)."""
     out: dict[int, list[dict[str, str]]] = {}
     if not path.exists():
         return out
+    offset = int(getattr(TASKS.get(task), "length_offset", 0))
     with path.open() as f:
         for row in csv.DictReader(f):
             if row["task"] == task:
-                out.setdefault(int(row["T"]), []).append(row)
+                out.setdefault(int(row["T"]) - offset, []).append(row)
     return dict(sorted(out.items()))
 
 
