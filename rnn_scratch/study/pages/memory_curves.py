@@ -18,7 +18,7 @@ from rnn_scratch.study.curves import CellCurve, cell_curves, pairwise_contrasts,
 from rnn_scratch.study.failures import failure_counts
 from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
-from rnn_scratch.study.survival import time_model
+from rnn_scratch.study.survival import TimeModel, TimeRatio, time_model
 from rnn_scratch.study.trials import Trial, by_task, trials_from_jobs
 
 ALPHA = 0.05
@@ -31,7 +31,7 @@ def _length(x: float | None, below: bool) -> str:
 
 
 def t50_text(curve: CellCurve) -> tuple[str, str]:
-    """(T50, its interval) in words: a fitted T50, or the bracket a separated cell's runs give."""
+    """(T50, its interval) as table cells: a fitted T50, or the bracket a separated cell's runs give."""
     if curve.fit == "logistic" and curve.t50 is not None:
         where = "" if curve.inside else " (outside the lengths run)"
         return f"{curve.t50:,.0f}{where}", f"[{_length(curve.low, True)}, {_length(curve.high, False)}]"
@@ -50,83 +50,65 @@ def t50_text(curve: CellCurve) -> tuple[str, str]:
 def curve_tables(
     jobs: list[Job], labels: dict[str, str], out: Path, axis: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """The template's ``curves`` entries (``{"title", "table", "note"}``), task by task; also writes
-    ``out/curve_contrasts.csv`` (every pair, Holm over every task's pairs). ``axis``: task -> the name
-    of its length axis."""
+    """Per task, the template's data (``templates/sections/memory.md.j2`` words it): ``t50``, ``contrasts``
+    (the pairs that hold after Holm), ``times`` (the AFT model's ratios, ``exponent``), ``failures``; also
+    writes ``out/curve_contrasts.csv`` (every pair, Holm over every task's pairs). ``axis``: task -> the
+    name of its length axis."""
     tasks = by_task(trials_from_jobs(jobs))
     if not tasks:
         return []
     contrasts = with_holm([c for trials in tasks.values() for c in pairwise_contrasts(trials)])
     write_contrasts(contrasts, labels, out / "curve_contrasts.csv")
+    name = labels.get
     entries: list[dict[str, Any]] = []
     for task, trials in tasks.items():
-        name = labels.get
-        curves = cell_curves(trials)
-        rows = [[name(c.cell, c.cell), f"{c.solved}/{c.runs}", *t50_text(c)] for c in curves]
-        entries.append({
-            "title": f"{task}: T50, the length at which a cell solves half the time (length: "
-                     f"{axis.get(task, 'T')}; logistic in ln T, 95% seed-cluster bootstrap interval)",
-            "table": Table(["cell", "runs solved", "T50", "interval"], rows),
-            "note": "",
-        })  # fmt: skip
         mine = [c for c in contrasts if c.task == task]
-        held = [c for c in mine if c.holm < ALPHA]
+        held = sorted((c for c in mine if c.holm < ALPHA), key=lambda c: c.holm)
+        model = time_model(trials)
         entries.append({
-            "title": f"{task}: pairs of cells whose success curves differ (likelihood ratio of one shared "
-                     f"curve against one each; Holm over all {len(contrasts)} pairs of every task)",
-            "table": Table(["cell", "against", "chi2 (df)", "p", "Holm p"], [
-                [name(c.cell_a, c.cell_a), name(c.cell_b, c.cell_b), f"{c.statistic:.1f} ({c.df})",
-                 f"{c.p:.2g}", f"{c.holm:.2g}" + (" (separation)" if c.degenerate else "")]
-                for c in sorted(held, key=lambda c: c.holm)
+            "task": task, "axis": axis.get(task, "T"), "pairs": len(mine), "all_pairs": len(contrasts),
+            "t50": Table(["cell", "runs solved", "T50", "interval"], [
+                [name(c.cell, c.cell), f"{c.solved}/{c.runs}", *t50_text(c)] for c in cell_curves(trials)
             ]),
-            "note": f"{len(held)} of {len(mine)} pairs differ at Holm p < {ALPHA}; every pair is in "
-                    "`curve_contrasts.csv`.",
+            "contrasts": Table(["cell", "against", "chi2 (df)", "p", "Holm p"], [
+                [name(c.cell_a, c.cell_a), name(c.cell_b, c.cell_b), f"{c.statistic:.1f} ({c.df})",
+                 f"{c.p:.2g}", f"{c.holm:.2g}" + (" (separation)" if c.degenerate else "")] for c in held
+            ]),
+            "held": len(held),
+            "times": time_table(model, labels),
+            "exponent": (model.length_exponent, model.length_low, model.length_high)
+            if model.converged and model.length_exponent is not None else None,
+            "times_message": "" if model.converged else model.message,
+            "failures": failure_table(task, trials, labels),
         })  # fmt: skip
-        entries.append(time_entry(task, trials, labels))
-        entries.append(failure_entry(task, trials, labels))
     return entries
 
 
-def time_entry(task: str, trials: list[Trial], labels: dict[str, str]) -> dict[str, Any]:
-    """The AFT model's time ratios for one task, as a template entry."""
-    model = time_model(trials)
-    name = labels.get
+def time_table(model: TimeModel, labels: dict[str, str]) -> Table:
+    """The AFT model's time ratio per cell (reference: 1)."""
+
+    def ratio(r: TimeRatio) -> str:
+        if r.p is None and r.estimable:
+            return "reference"
+        if r.ratio is None or r.low is None or r.high is None:
+            return "not estimable (no run solved)"
+        return f"{r.ratio:.2g} [{r.low:.2g}, {r.high:.2g}]"
+
     rows = [
-        [name(r.cell, r.cell), f"{r.solved}/{r.runs}",
-         "reference" if r.p is None and r.estimable else
-         (f"{r.ratio:.2g} [{r.low:.2g}, {r.high:.2g}]" if r.ratio is not None and r.low is not None
-          and r.high is not None else "not estimable (no run solved)"),
-         "" if r.p is None else f"{r.p:.2g}"]
+        [labels.get(r.cell, r.cell), f"{r.solved}/{r.runs}", ratio(r), "" if r.p is None else f"{r.p:.2g}"]
         for r in model.ratios
-    ]  # fmt: skip
-    exponent = ""
-    if model.length_exponent is not None and model.length_low is not None and model.length_high is not None:
-        exponent = (f" Time to solve grows as T^{model.length_exponent:.2f} [{model.length_low:.2f}, "
-                    f"{model.length_high:.2f}] at a fixed cell.")  # fmt: skip
-    note = model.message if not model.converged else exponent.strip()
-    return {
-        "title": f"{task}: training sequences to solve against the reference cell at equal T (log-normal AFT "
-                 "model in ln T, interval-censored between the last failing and the solving eval, unsolved "
-                 "runs censored at the budget; ratio > 1: slower)",
-        "table": Table(["cell", "runs solved", "time ratio [95%]", "p"], rows),
-        "note": note,
-    }  # fmt: skip
+    ]
+    return Table(["cell", "runs solved", "time ratio [95%]", "p"], rows)
 
 
-def failure_entry(task: str, trials: list[Trial], labels: dict[str, str]) -> dict[str, Any]:
+def failure_table(task: str, trials: list[Trial], labels: dict[str, str]) -> Table:
     """How one task's unsolved runs failed, from their recorded gradient norms."""
     rows = [
         [labels.get(str(r["cell"]), str(r["cell"])), str(r["unsolved"]), str(r["vanished"]),
          str(r["exploded"]), str(r["exploded_then_vanished"]), str(r["neither"]), str(r["unknown"])]
         for r in failure_counts(trials) if r["task"] == task
     ]  # fmt: skip
-    return {
-        "title": f"{task}: how the unsolved runs failed (`rnn_scratch.study.failures`: exploded = diverged "
-                 "or a gradient norm >= 1e6; vanished = ||dL/dh_1|| / ||dL/dh_T|| below float32's epsilon)",
-        "table": Table(["cell", "unsolved", "vanished", "exploded", "then vanished", "neither", "unknown"],
-                       rows),
-        "note": "" if rows else "Every run solved.",
-    }  # fmt: skip
+    return Table(["cell", "unsolved", "vanished", "exploded", "then vanished", "neither", "unknown"], rows)
 
 
 def write_contrasts(contrasts: list[Any], labels: dict[str, str], path: Path) -> None:
