@@ -40,6 +40,7 @@ from rnn_scratch.study.baselines import order_free
 from rnn_scratch.study.render import Table, split_columns
 from rnn_scratch.study.runs import Job
 from rnn_scratch.study.stats import kaplan_meier, proportion_ci, success_text
+from rnn_scratch.study.trials import axis_offset
 
 RIDGE = 1e-2  # on the slope only: keeps the fit finite under perfect separation, else negligible
 BOOTSTRAP = 2000
@@ -75,7 +76,9 @@ def outcomes(jobs: Iterable[Job], cell_key: str = CELL_KEY) -> list[Outcome]:
         budget = float(config.get("steps") or 0) * batch
         found = job.time_to_solve
         used = budget if found is None else found[0]
-        T, seed = int(config.get("seq_len", 0)), str(config.get("seed"))
+        task = job.overrides.get("task") or str((config.get("task") or {}).get("name"))
+        T = int(config.get("seq_len", 0)) - axis_offset(task)  # the task's own axis (copy: Arjovsky's T)
+        seed = str(config.get("seed"))
         out.append(Outcome(cell, T, seed, job.solved, used, budget, job.record.diverged, job.overturned))
     return out
 

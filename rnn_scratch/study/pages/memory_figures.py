@@ -27,6 +27,7 @@ from rnn_scratch.study.horizon import Outcome, logistic_curve, rates
 from rnn_scratch.study.plots import plt
 from rnn_scratch.study.stats import kaplan_meier, median, proportion_ci
 from rnn_scratch.study.sweep import Sweep
+from rnn_scratch.study.trials import axis_offset
 
 MARKERS = "osD^vPX*p"
 MIN_RATIO = 1.35  # neighbouring labelled lengths on a log axis differ by at least this factor
@@ -166,7 +167,8 @@ def accuracy(
     fig, axes = _panels(tasks)
     for ax, task in zip(axes, tasks, strict=True):
         jobs = [j for j in sweep.jobs if j.finished and j.overrides.get("task") == task["name"]]
-        lengths = sorted({int(j.config.get("seq_len") or 0) for j in jobs})
+        offset = axis_offset(task["name"])  # lengths on the task's own axis (copy: Arjovsky's T)
+        lengths = sorted({int(j.config.get("seq_len") or 0) - offset for j in jobs})
         for c in [c for c in cells if c in task["cells"]]:
             i = cells.index(c)
             at = {
@@ -174,7 +176,7 @@ def accuracy(
                     v
                     for j in jobs
                     if j.overrides.get("cell") == c
-                    and int(j.config.get("seq_len") or 0) == t
+                    and int(j.config.get("seq_len") or 0) - offset == t
                     and (v := j.metrics.get("fresh_eval_acc", j.metrics.get("eval_acc"))) is not None
                 ]
                 for t in lengths
