@@ -263,7 +263,7 @@ def test_contest_and_stability_sections(tmp_path: Path) -> None:
     assert "| recall | rnn | the default-initialised tanh RNN (lr 0.003, no clipping) | 0/2 [" in contest
     assert "| temporal_order | rnn | the default-initialised tanh RNN" in contest
     assert "| recall | rnn | tuned on temporal_order |" in contest  # the other task's settings: transfer
-    assert "McNemar p | Holm p |" in contest and "p = 1.00" in contest  # 0/2 against 0/2 at 4 steps
+    assert "deciding test | p | Holm p |" in contest and "p = 1.00" in contest  # 0/2 against 0/2 at 4 steps
     assert "`configs/tuned/recall_rnn_seq50.yaml`: Tuned settings" in contest
     assert "| `recall_rnn_seq50` | 24 |" in contest  # its trial table, summarised
     page = (docs / "study" / "stability.md").read_text()

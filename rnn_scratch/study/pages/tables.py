@@ -68,11 +68,32 @@ def _columns(groups: list[Group], keys: list[str]) -> int:
     return len({_name(g, keys) for g in groups})
 
 
+def independent(keys: list[str], groups: list[Group]) -> list[str]:
+    """``keys`` without those another key determines (memory's ``budget`` is its ``task``'s): a column
+    that repeats what another says is left out of the table (grouped.csv keeps every key)."""
+
+    def determines(a: str, b: str) -> bool:
+        seen: dict[str, str] = {}
+        return all(seen.setdefault(str(g.values[a]), str(g.values[b])) == str(g.values[b]) for g in groups)
+
+    out = list(keys)
+    for k in [
+        k for k in keys if len({str(g.values[k]) for g in groups}) > 1
+    ]:  # two that determine each other: the first stays
+        if any(
+            determines(j, k) and (keys.index(j) < keys.index(k) or not determines(k, j))
+            for j in out
+            if j != k
+        ):
+            out.remove(k)
+    return out
+
+
 def groups(sweep: Sweep) -> Table:
     """A row per group (at most ``MOST_ROWS``; else an empty table: the page links grouped.csv)."""
     if len(sweep.groups) > MOST_ROWS or not sweep.groups:
         return Table([])
-    keys = list(sweep.groups[0].values)
+    keys = independent(list(sweep.groups[0].values), sweep.groups)
     header = [
         *keys,
         "n",
