@@ -15,7 +15,14 @@ from conftest import ROOT, TINY, run_script
 
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.runs import Job
-from rnn_scratch.study.verify import UNRECORDED, job_overrides, mixed_pages, round_robin, versions
+from rnn_scratch.study.verify import (
+    UNRECORDED,
+    job_overrides,
+    mixed_pages,
+    published_jobs,
+    round_robin,
+    versions,
+)
 from rnn_scratch.training.record import RunRecord
 from rnn_scratch.training.version import code_version, machine, source_files, source_hash
 
@@ -244,3 +251,12 @@ def test_a_run_saved_before_an_option_existed_is_still_the_same_config(tmp_path:
     again = run_script(args, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((run / "metrics.json").read_text()) == metrics  # kept as written: skipped
+
+
+def test_a_memory_row_re_runs_with_the_budget_and_lr_its_planner_gave_it() -> None:
+    """The adaptive planner gives each job its task's budget and its cell's lr, left out of the folder
+    name: a re-run without them would train another run (other steps, other lr) and differ."""
+    preset = Preset("memory", ROOT / "configs" / "experiment" / "memory.yaml", ROOT / "outputs" / "unused")
+    rows = [j for j in published_jobs(ROOT / "docs", [preset], "quick") if j.row.get("task") == "copy"]
+    lstm = [j for j in rows if j.row.get("cell") == "lstm"]
+    assert lstm and all("+budget=memory_copy" in j.overrides and "+lr=copy_lstm" in j.overrides for j in lstm)

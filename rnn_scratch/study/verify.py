@@ -25,7 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnn_scratch.study.adaptive import budget_override
 from rnn_scratch.study.compare import REL_TOL, Comparison
+from rnn_scratch.study.lr_grid import lr_override
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.runs import Job, find_jobs, load_job
 from rnn_scratch.study.status import UNRECORDED, certificate, row_version
@@ -82,6 +84,13 @@ def job_overrides(row: dict[str, str], keys: list[str]) -> list[str]:
     return pairs + extra
 
 
+def planned(configs: Path, preset: str, task: str, cell: str) -> list[str]:
+    """The overrides an adaptive preset's planner gives a job beside its name: the task's budget
+    (``+budget=<preset>_<task>``) and the cell's lr (``+lr=<task>_<cell>``), where they exist."""
+    found = [budget_override(configs, preset, task), lr_override(configs, task, cell)]
+    return [o for o in found if o]
+
+
 def published_jobs(docs: Path, presets: list[Preset], profile: str) -> list[Published]:
     """Every row of each preset's published summary.csv, with its overrides, preset by preset; a row's
     version is its own code hash, or the version its page is certified at where the certificate covers
@@ -98,10 +107,13 @@ def published_jobs(docs: Path, presets: list[Preset], profile: str) -> list[Publ
         keys = fields[1 : fields.index("status")] if "status" in fields else []  # the swept-key columns
         own = preset.overrides(profile) or []
         cert = certificate(docs / "study" / preset.name)
+        configs = preset.config.parents[1]  # configs/experiment/<name>.yaml -> configs/
         for row in rows:
             mine = job_overrides(row, keys)
             named = {o.split("=", 1)[0].lstrip("+~") for o in mine}
             shared = [o for o in own if o.split("=", 1)[0].lstrip("+~") not in named and "," not in o]
+            if preset.study.grid == "adaptive":  # its planner adds the budget and the lr, unnamed
+                mine += planned(configs, preset.name, row.get("task", ""), row.get("cell", ""))
             overrides = [f"+experiment={preset.name}", *shared, *mine]
             out.append(Published(preset.name, row, overrides, row_version(row, cert)))
     return out
