@@ -260,3 +260,20 @@ def test_a_memory_row_re_runs_with_the_budget_and_lr_its_planner_gave_it() -> No
     rows = [j for j in published_jobs(ROOT / "docs", [preset], "quick") if j.row.get("task") == "copy"]
     lstm = [j for j in rows if j.row.get("cell") == "lstm"]
     assert lstm and all("+budget=memory_copy" in j.overrides and "+lr=copy_lstm" in j.overrides for j in lstm)
+
+
+def test_a_certificate_re_runs_every_row_the_solved_rule_overturns() -> None:
+    """A row saying ``solved`` whose fresh eval misses the task's rule (made before a pass had to be
+    confirmed) is the outcome a new version can flip: certify re-runs it beside the cheapest jobs. A row
+    without a task column is its preset's task (adding: MSE <= 0.1 x 1/6)."""
+    from rnn_scratch.study.ledger import overturned
+    from rnn_scratch.study.verify import Published
+
+    adding = {"status": "solved", "seq_len": "10"}
+    rows = [
+        Published("adding", {**adding, "job": "a", "fresh_eval_mse": "0.5"}, []),
+        Published("adding", {**adding, "job": "b", "fresh_eval_mse": "0.001"}, []),
+        Published("adding", {**adding, "job": "c", "status": "completed", "fresh_eval_mse": "0.5"}, []),
+        Published("contest", {**adding, "job": "d", "task": "recall", "fresh_eval_acc": "0.89"}, []),
+    ]
+    assert [j.row["job"] for j in overturned(rows, ROOT / "configs")] == ["a", "d"]

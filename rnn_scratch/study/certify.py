@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from rnn_scratch.study.compare import REL_TOL, Comparison
-from rnn_scratch.study.ledger import PresetPlan, cheapest_per_pair, write_certificate
+from rnn_scratch.study.ledger import PresetPlan, cheapest_per_pair, overturned, write_certificate
 from rnn_scratch.study.verify import verify
 from rnn_scratch.training.version import machine
 
@@ -61,9 +61,10 @@ def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) 
             print(f"[certify] {found.preset}: no finished published job to re-run; rebuild it")
             stale += 1
             continue
-        picked = cheapest_per_pair(found.stale)
+        cheap = cheapest_per_pair(found.stale)  # + every row today's solved rule disagrees with
+        picked = cheap + [j for j in overturned(found.stale, cwd / "configs") if j not in cheap]
         print(f"[certify] {found.preset}: re-running {len(picked)} of its {len(found.stale)} jobs "
-              "(the cheapest of each cell and task)", flush=True)  # fmt: skip
+              "(the cheapest of each cell and task; rows the rule overturns)", flush=True)  # fmt: skip
         seen = Comparison()
         made = ", ".join(found.made) or "unrecorded"
         if verify(picked, train_script, cwd, seen):

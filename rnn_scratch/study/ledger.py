@@ -24,9 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rnn_scratch.study import status
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.status import FINISHED
+from rnn_scratch.study.trials import solved_in_row
 from rnn_scratch.study.verify import UNRECORDED, Published
 
 
@@ -132,6 +135,22 @@ def cheapest_per_pair(jobs: list[Published]) -> list[Published]:
         if held is None or (time is not None and time < (wall(held) or float("inf"))):
             best[key] = job
     return list(best.values())
+
+
+def overturned(jobs: list[Published], configs: Path) -> list[Published]:
+    """The rows that say ``solved`` where today's rule, a pass confirmed on the fresh set, says not: made
+    before the rule, their outcome is the one a change of version can flip, so a certificate re-runs them.
+    A row without a ``task`` column is its preset's task (``override /task`` in its YAML)."""
+
+    def task_of(preset: str) -> str:
+        config = yaml.safe_load((configs / "experiment" / f"{preset}.yaml").read_text()) or {}
+        chosen = {k: v for d in config.get("defaults") or [] if isinstance(d, dict) for k, v in d.items()}
+        return str(chosen.get("override /task") or "recall")  # configs/train.yaml's default task
+
+    return [
+        j for j in jobs
+        if j.row.get("status") == "solved" and not solved_in_row({"task": task_of(j.preset), **j.row})
+    ]  # fmt: skip
 
 
 def priority(presets: list[Preset]) -> list[Preset]:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rnn_scratch.study.runs import Job, previous_eval
-from rnn_scratch.tasks.registry import TASKS, make_task
+from rnn_scratch.tasks.registry import TASKS, make_task, min_length
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def trials_from_jobs(jobs: Iterable[Job], cell_key: str = "cell") -> list[Trial]
     return out
 
 
-def _solved_in_row(row: dict[str, str]) -> bool:
+def solved_in_row(row: dict[str, str]) -> bool:
     """The row's ``solved`` column when it has one; else (a CSV from before it was written) status
     ``solved`` and a fresh eval, where recorded, that meets the task's rule."""
     if row.get("solved") not in (None, ""):
@@ -125,7 +125,8 @@ def _solved_in_row(row: dict[str, str]) -> bool:
     }
     if not fresh:
         return True
-    verdict = make_task(row["task"], int(row["seq_len"])).solved(fresh)
+    length = int(row.get("seq_len") or 0) or min_length(row["task"])  # a preset that fixes seq_len omits it
+    verdict = make_task(row["task"], length).solved(fresh)
     return verdict is not False
 
 
@@ -146,7 +147,7 @@ def trials_from_csv(path: Path, eval_every: int, eval_schedule: str = "fixed") -
         seq_len, budget = int(row["seq_len"]), float(row["budget_sequences"])
         length = seq_len - axis_offset(row["task"])  # on the task's own axis (copy: Arjovsky's T)
         steps = _float(row["steps_to_solve"])
-        solved = bool(steps) and _solved_in_row(row)  # a time to solve is needed too
+        solved = bool(steps) and solved_in_row(row)  # a time to solve is needed too
         if solved and steps:
             at = _float(row.get("sequences_to_solve")) or steps
             batch = at / steps
