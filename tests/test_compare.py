@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from rnn_scratch.study.certify import certified_words, mark_page
 from rnn_scratch.study.compare import FLOOR, REL_TOL, Comparison, relative
 from rnn_scratch.study.ledger import cheapest_per_pair, pair, plan
 from rnn_scratch.study.verify import Published, pick_random
@@ -72,16 +71,6 @@ def test_the_plan_counts_published_stale_and_unfinished_jobs(tmp_path: Path) -> 
     assert [len(found.published), len(found.stale), len(found.unfinished)] == [1, 2, 1]
     assert not found.current and found.core_seconds() == pytest.approx(7 + 6 + 6)  # median 6 for no time
     assert "p: 1 published at now, 3 missing (2 stale, 1 never finished" in found.line()
-
-
-def test_a_certification_marks_its_own_section_of_the_page(tmp_path: Path) -> None:
-    page = tmp_path / "study.md"
-    page.write_text("## a\n\nCode: every run made by code version x.\n\n## b\n\nCode: every run made by x.\n")
-    assert mark_page(page, "b", certified_words("x", "y", 2))
-    text = page.read_text()
-    assert text.startswith("## a\n\nCode: every run made by code version x.\n")
-    assert "## b\n\nCode: made by code version x; certified at y by re-running 2 of its jobs" in text
-    assert not mark_page(page, "c", "z")
 
 
 def test_a_page_names_its_hardware_and_says_when_it_is_not_at_this_version(tmp_path: Path) -> None:

@@ -5,49 +5,22 @@ holds (``ledger.cheapest_per_pair``) with this checkout's code, and compares the
 (``rnn_scratch.study.compare``: outcomes exactly, metrics within 1e-4 relative). When every one is the
 same, the page is **certified** at this code version: ``docs/study/<preset>/certified.json`` records the
 version, the versions that made the page, the jobs re-run, their largest differences and the machine, and
-the page's ``Code:`` line in ``docs/study.md`` says "made by A; certified at B by re-running k jobs". Any
-difference leaves the page stale: ``certified.json`` then records ``"certified": null``, ``stale_at`` and
-the differences, and its ``Code:`` line says so ("made by A; stale at B"), so a reader of the page sees
-it: it must be rebuilt (``scripts/study.py --only <preset> --publish``). The record is the data:
-``rnn_scratch.study.status.code_status`` reads it for the page builder, which can render the ``Code:``
-line from it; ``mark_page`` only keeps a page built before that in step.
+the page's ``Code:`` line says "made by A; certified at B by re-running k jobs". Any difference leaves
+the page stale: ``certified.json`` then records ``"certified": null``, ``stale_at`` and the differences,
+and its ``Code:`` line says so ("made by A; stale at B"), so a reader of the page sees it: it must be
+rebuilt (``scripts/study.py --only <preset> --publish``). The record is the data: nothing edits a page;
+``rnn_scratch.study.status.code_status`` reads it and the page builder renders the ``Code:`` line from it
+(``scripts/study.py --certify`` renders the pages again once every preset is done).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from rnn_scratch.study.compare import REL_TOL, Comparison
 from rnn_scratch.study.ledger import PresetPlan, cheapest_per_pair, overturned, write_certificate
 from rnn_scratch.study.verify import verify
 from rnn_scratch.training.version import machine
-
-
-def certified_words(made: str, version: str, k: int) -> str:
-    return (f"made by code version {made}; certified at {version} by re-running {k} of its jobs "
-            f"(the cheapest of each cell and task: the same outcomes, metrics within {REL_TOL:g} relative; "
-            "`python scripts/study.py --certify`)")  # fmt: skip
-
-
-def stale_words(made: str, version: str, k: int, preset: str) -> str:
-    return (f"made by code version {made}; **stale at {version}**: re-running {k} of its jobs (the cheapest "
-            "of each cell and task) gave other outcomes or metrics, so this code would not make this page; "
-            f"`python scripts/study.py --only {preset} --publish` rebuilds it")  # fmt: skip
-
-
-def mark_page(study_md: Path, preset: str, words: str) -> bool:
-    """Rewrite the ``Code:`` line of ``preset``'s section of ``study_md`` to ``Code: <words>.``; False
-    when the page has no such section."""
-    if not study_md.is_file():
-        return False
-    text = study_md.read_text()
-    section = re.search(rf"^## {re.escape(preset)}\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)
-    if section is None:
-        return False
-    body = re.sub(r"^Code: .*$", lambda _: f"Code: {words}.", section.group(1), count=1, flags=re.M)
-    study_md.write_text(text[: section.start(1)] + body + text[section.end(1) :])
-    return True
 
 
 def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) -> int:
@@ -66,7 +39,6 @@ def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) 
         print(f"[certify] {found.preset}: re-running {len(picked)} of its {len(found.stale)} jobs "
               "(the cheapest of each cell and task; rows the rule overturns)", flush=True)  # fmt: skip
         seen = Comparison()
-        made = ", ".join(found.made) or "unrecorded"
         if verify(picked, train_script, cwd, seen):
             differs = {
                 "certified": None, "stale_at": found.version, "made": dict(found.made),
@@ -74,8 +46,6 @@ def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) 
                 "tolerance": REL_TOL, "machine": {**machine("cpu"), "threads": 1},
             }  # fmt: skip
             write_certificate(docs, found.preset, differs)  # data: status.code_status reads it as stale
-            words = stale_words(made, found.version, len(picked), found.preset)
-            mark_page(docs / "study.md", found.preset, words)
             print(f"[certify] {found.preset}: differs: stale at {found.version}; rebuild it")
             stale += 1
             continue
@@ -85,7 +55,5 @@ def certify(plans: list[PresetPlan], docs: Path, train_script: Path, cwd: Path) 
             "machine": {**machine("cpu"), "threads": 1},  # where the re-runs ran (verify gives them 1 thread)
         }  # fmt: skip
         path = write_certificate(docs, found.preset, record)
-        marked = mark_page(docs / "study.md", found.preset, certified_words(made, found.version, len(picked)))
-        print(f"[certify] {found.preset}: certified at {found.version} -> {path}"
-              + ("" if marked else " (docs/study.md has no section to mark)"))  # fmt: skip
+        print(f"[certify] {found.preset}: certified at {found.version} -> {path}")
     return stale
