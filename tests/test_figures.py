@@ -274,3 +274,35 @@ def test_every_group_is_drawn_past_ten_colours(tmp_path: Path) -> None:
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == [f"tuned=s{i}" for i in range(12)]
     plt.close("all")
+
+
+def test_copy_losses_are_drawn_against_the_memoryless_loss(tmp_path: Path) -> None:
+    """Copy's loss curves carry the memoryless line, ln 8 (Arjovsky et al.'s baseline); other tasks' do
+    not (the horizon sweep's recall runs)."""
+    from rnn_scratch.study.plots import plot_curves
+    from rnn_scratch.tasks.copy import MEMORYLESS_LOSS
+
+    sweep = tmp_path / "chrono"
+    for cell in ("lstm", "lstm_constant"):
+        for seed in range(2):
+            metrics = {"status": "completed", "eval_acc": 0.2, "steps": 200, "budget_sequences": 1600,
+                       "config": config("copy", "lstm", 520, seed)}  # fmt: skip
+            write_job(sweep, {"+cell": cell, "seed": seed}, metrics, np.linspace(2.2, 1.6, 200))
+
+    def floor_labels(found: Path) -> list[str]:
+        """The labels of the horizontal lines at ln 8 in the losses figure drawn from ``found``."""
+        saved: list[matplotlib.figure.Figure] = []
+        original = matplotlib.figure.Figure.savefig
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(
+                matplotlib.figure.Figure,
+                "savefig",
+                lambda fig, *a, **k: (saved.append(fig), original(fig, *a, **k)),
+            )
+            sweep = analyse(found)
+            assert plot_curves(sweep.groups, sweep.x, tmp_path / f"{found.name}.png", "losses")
+        lines = [line for fig in saved for ax in fig.axes for line in ax.lines]
+        return [str(ln.get_label()) for ln in lines if np.allclose(ln.get_ydata(), MEMORYLESS_LOSS)]
+
+    assert floor_labels(sweep) == ["memoryless: ln 8 = 2.079"]
+    assert floor_labels(horizon_sweep(tmp_path / "other")) == []

@@ -6,7 +6,9 @@ seeds with a band from the lowest to the highest seed.
   against x, a line per series (the swept keys other than x and seed); with many series, a panel per
   value of all but the last of those keys. Chance (or the 1/6 baseline and the solved threshold) dashed.
 * ``plot_curves``: ``losses`` (training loss against step, moving average; ``grad_norms``, the last
-  logged step's ||dL/dh_t|| against t, is kept for old runs), a panel per series and a line per x.
+  logged step's ||dL/dh_t|| against t, is kept for old runs), a panel per series and a line per x. A
+  panel of copy runs draws the memoryless loss, ln 8 per recalled symbol, as Arjovsky et al. draw theirs:
+  a curve on that line has learned nothing a network without memory could not.
 
 The gradient profile at initialisation and at the end, the Kaplan-Meier curves and the decay against
 lambda_1 are ``rnn_scratch.study.evidence_plots``.
@@ -28,6 +30,7 @@ import numpy as np  # noqa: E402
 
 from rnn_scratch.study.aggregate import Group, metric_value, number, sort_key  # noqa: E402
 from rnn_scratch.study.figure_rules import frame_single_x, legend_outside, log_y, make_room, wide  # noqa: E402
+from rnn_scratch.tasks.copy import MEMORYLESS_LOSS  # noqa: E402
 from rnn_scratch.training.record import Status  # noqa: E402
 
 MAX_LINES = 4  # more series than this on one axis: split them into panels
@@ -271,6 +274,13 @@ def _stack(curves: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def memoryless_loss(jobs: list[Any]) -> float | None:
+    """The loss of a network without memory when every job is a copy run (ln 8 per recalled symbol,
+    ``rnn_scratch.tasks.copy``), else None."""
+    tasks = {(j.config.get("task") or {}).get("name") for j in jobs}
+    return MEMORYLESS_LOSS if tasks == {"copy"} else None
+
+
 def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, heading: str = "") -> bool:
     """``kind`` "grad_norms" or "losses": a panel per series, a line per x (median over seeds, band
     from the lowest to the highest seed)."""
@@ -298,6 +308,10 @@ def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, headi
             name = f"{x}={g.values.get(x)}" if x else g.label
             ax.plot(t, mid, color=colour, label=f"{name} ({len(curves)} seeds)")
             ax.fill_between(t, lo, hi, color=colour, alpha=0.2, linewidth=0)
+        floor = memoryless_loss([j for g in members for j in g.finished]) if kind == "losses" else None
+        if floor is not None and ax.lines:
+            words = f"memoryless: ln 8 = {floor:.3f}"
+            ax.axhline(floor, color="grey", linestyle="--", linewidth=1, label=words)
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("time step t" if kind == "grad_norms" else "step")
         ax.set_ylabel(
