@@ -3,7 +3,9 @@ chrono-against-constant LSTM preset, the IndRNN as Li et al. ran it, and --plan'
 
 from __future__ import annotations
 
+import csv
 import math
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -109,9 +111,20 @@ def test_the_constraint_holds_after_training(
 
 
 def test_plan_lists_the_jobs_no_row_holds_with_a_cost(tmp_path: Path) -> None:
+    """Hermetic: a docs tree of its own, with the memory rows the costs come from and 4 of chrono's
+    10 quick jobs published, so the plan is the other 6 whatever the project has published."""
+    docs = tmp_path / "docs"
+    (docs / "study" / "memory").mkdir(parents=True)
+    shutil.copy(ROOT / "docs" / "study" / "memory" / "summary.csv", docs / "study" / "memory")
     chrono = Preset("chrono", CONFIGS / "experiment" / "chrono.yaml", Path("unused"))
-    found = new_jobs(chrono, "quick", ROOT / "docs", CONFIGS)
-    assert len(found.jobs) == 10 and found.core_seconds > 0 and "chrono: 10 jobs" in found.line()
+    quick = planned(chrono, "quick")
+    (docs / "study" / "chrono").mkdir()
+    with (docs / "study" / "chrono" / "summary.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=sorted(quick[0]))
+        writer.writeheader()
+        writer.writerows(quick[:4])
+    found = new_jobs(chrono, "quick", docs, CONFIGS)
+    assert found.jobs == quick[4:] and found.core_seconds > 0 and "chrono: 6 jobs" in found.line()
     adding = Preset("adding", CONFIGS / "experiment" / "adding.yaml", Path("unused"))
     li = [j for j in planned(adding, "long") if j.get("cell") == "indrnn_li"]
     assert sorted({int(j["seq_len"]) for j in li}) == [100, 500, 1000] and len(li) == 15
