@@ -12,6 +12,7 @@
     python scripts/study.py --plan                  # run nothing: what is published at this version, missing
     python scripts/study.py --certify --only cells  # re-run the cheapest job per cell and task: certified
     python scripts/study.py --time-budget 2h        # the missing jobs, headline first, until 2 h; publish
+    python scripts/study.py --time-budget 2h --workers 2   # two jobs at once (a core each)
 
 --time-budget resumes from what is published rather than from outputs/: see rnn_scratch/study/budget.py.
 
@@ -157,14 +158,17 @@ def estimated(jobs: list[Todo]) -> str:
 
 
 def budgeted(args: argparse.Namespace, names: list[str], overrides: list[str]) -> int:
-    """--time-budget: run the jobs missing at this code version one at a time, in priority order, while
-    their estimates fit, stop the running one at the deadline, publish each finished job's row into its
-    page's summary.csv and write each page's missing.csv (``rnn_scratch.study.budget``); 0, or 2 on a
-    bad duration."""
+    """--time-budget: run the jobs missing at this code version, --workers at a time, in priority order,
+    while their estimates fit, stop the running ones at the deadline, publish each finished job's row into
+    its page's summary.csv and write each page's missing.csv (``rnn_scratch.study.budget``); 0, or 2 on a
+    bad duration or worker count."""
     try:
         budget = seconds(args.time_budget)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print(f"error: --workers: {args.workers} is not 1 or more jobs at once", file=sys.stderr)
         return 2
     every = [Preset(n, EXPERIMENTS / f"{n}.yaml", args.outputs / args.profile / n) for n in names]
     mine = [p for p in every if p.config.is_file() and p.overrides(args.profile) is not None]
@@ -174,7 +178,7 @@ def budgeted(args: argparse.Namespace, names: list[str], overrides: list[str]) -
     order = ", ".join(p.name for p in priority(mine))
     print(f"[study] --time-budget {args.time_budget} ({budget:.0f} s) at code version {now}, into {docs}; "
           f"presets in priority order: {order}", flush=True)  # fmt: skip
-    spent = spend(mine, args.profile, overrides, docs, budget, ROOT)
+    spent = spend(mine, args.profile, overrides, docs, budget, ROOT, args.workers)
     left = {p: t for p, t in spent.missing.items() if t}
     words = "; ".join(f"{p} ({len(t)} jobs, {estimated(t)})" for p, t in left.items())
     stopped = f" (stopped at the deadline: {spent.stopped})" if spent.stopped else ""
@@ -230,11 +234,16 @@ def main() -> int:
     parser.add_argument(
         "--time-budget", default=None, metavar="T",
         help="e.g. 2h: run the jobs missing at this code version (published rows count as done on any "
-        "machine), one at a time, in priority order: the headline's preset (memory) first, then the presets "
-        "whose claim rests on a contrast, then the rest, each in page order; a job starts only when its "
-        "estimate (its published wall time or its nearest neighbour's) fits what is left; at T the running "
-        "job is stopped (SIGTERM: checkpointed, not published). Each finished job's row joins its page's "
-        "summary.csv; each page's missing.csv lists what is left. Pages are not rebuilt",
+        "machine), --workers at a time, in priority order: the headline's preset (memory) first, then the "
+        "presets whose claim rests on a contrast, then the rest, each in page order; a job starts only when "
+        "its estimate (its published wall time or its nearest neighbour's) fits what is left; at T the "
+        "running jobs are stopped (SIGTERM: checkpointed, not published). Each finished job's row joins its "
+        "page's summary.csv; each page's missing.csv lists what is left. Pages are not rebuilt",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=1, metavar="N",
+        help="with --time-budget: run up to N jobs at once, each on one torch thread (one per core); "
+        "an adaptive preset's next round still waits for its round's rows",
     )  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()

@@ -188,8 +188,16 @@ def test_a_time_budget_runs_what_fits_publishes_it_and_a_second_call_resumes(tmp
     assert [r["job"] for r in read(table.parent / "missing.csv")] == SMOKE_VANISHING[2:]
     assert "does not fit" in first.stdout
     assert f"2 jobs published at {NOW}; still missing: vanishing (2 jobs, ~2000000 s)" in first.stdout
-    again = run_script([*base, "--time-budget", "700h"], cwd=ROOT, script=STUDY, timeout=600)
+    again = run_script(
+        [*base, "--time-budget", "700h", "--workers", "2"], cwd=ROOT, script=STUDY, timeout=600
+    )
     assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    said = [
+        line.split(": ", 1)[1].split(" ")[0]
+        for line in again.stdout.splitlines()
+        if line.startswith("[budget]")
+    ]
+    assert said[:2] == ["running", "running"], said  # two workers: both jobs start before either is reaped
     assert sorted(r["job"] for r in read(table) if r["code"] == NOW) == sorted(SMOKE_VANISHING)
     assert read(table.parent / "missing.csv") == []
     assert "still missing: nothing" in again.stdout
@@ -199,20 +207,27 @@ def test_a_time_budget_runs_what_fits_publishes_it_and_a_second_call_resumes(tmp
 
 @pytest.mark.slow
 def test_the_deadline_stops_the_running_job_and_publishes_nothing_of_it(tmp_path: Path) -> None:
-    """A 40 s budget and a job of 10^6 steps: the job is stopped at the deadline (SIGTERM: it checkpoints
-    and ends interrupted), no row is published, and the command exits 0 naming what is missing."""
+    """A 40 s budget, two workers and jobs of 10^6 steps: the two running jobs are stopped at the deadline
+    (SIGTERM: each checkpoints and ends interrupted), no row is published, and the command exits 0 naming
+    what is missing."""
     docs, outputs = tmp_path / "docs", tmp_path / "outputs"
     args = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs), "--outputs", str(outputs),
-            "--time-budget", "40s", "steps=1000000"]  # fmt: skip
+            "--time-budget", "40s", "--workers", "2", "steps=1000000"]  # fmt: skip
     done = run_script(args, cwd=ROOT, script=STUDY, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "vanishing/seed=0,seq_len=4: the time budget ran out; stopped" in done.stdout
+    stopped = [f"vanishing/{job}" for job in SMOKE_VANISHING[:2]]
+    assert all(f"{job}: the time budget ran out; stopped" in done.stdout for job in stopped)
     last = [line for line in done.stdout.splitlines() if line.startswith("[study] --time-budget:")]
     assert last == [
-        f"[study] --time-budget: 0 jobs published at {NOW} (stopped at the deadline: "
-        "vanishing/seed=0,seq_len=4); still missing: vanishing (4 jobs, no estimate)"
+        f"[study] --time-budget: 0 jobs published at {NOW} (stopped at the deadline: {', '.join(stopped)}); "
+        "still missing: vanishing (4 jobs, no estimate)"
     ]
     assert not (docs / "study" / "vanishing" / "summary.csv").exists()
     assert [r["job"] for r in read(docs / "study" / "vanishing" / "missing.csv")] == SMOKE_VANISHING
-    run = outputs / "smoke" / "vanishing" / "seed=0,seq_len=4"
-    assert json.loads((run / "metrics.json").read_text())["status"] == "interrupted"
+    for job in SMOKE_VANISHING[:2]:
+        run = outputs / "smoke" / "vanishing" / job
+        assert json.loads((run / "metrics.json").read_text())["status"] == "interrupted"
+    bad = run_script([*args[:-3], "--workers", "0"], cwd=ROOT, script=STUDY)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
+        "error: --workers: 0 is not 1 or more jobs at once"
+    )

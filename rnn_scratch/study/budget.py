@@ -1,4 +1,4 @@
-"""Spend a time budget on the jobs still missing at this code version, one job at a time, and publish them.
+"""Spend a time budget on the jobs still missing at this code version, one job per worker, and publish them.
 
 ``spend`` takes the presets in ``ledger.priority`` order (the headline's preset first, then the presets
 whose claim rests on a contrast, then the rest, each in page order) and, inside a preset, its missing jobs
@@ -11,13 +11,14 @@ A job that does not fit is left missing, never started.
 
 Each job runs as the study's sweeps run it (``scripts/train.py -m`` into the preset's folder under
 ``outputs/``, ``skip_completed=true``, the job's folder named by Hydra as the page names its row), on
-Hydra's basic launcher (one job at a time, one torch thread, as joblib's jobs have). At the deadline the
-job's process group gets SIGTERM: the run checkpoints and ends ``interrupted`` (resumable from its folder),
-and its row is not published. A finished job's row (``sweep.rows``: metrics, outcome, wall time, code
-version, machine; the swept keys from the page's own columns) replaces or joins its row in
-``docs/study/<preset>/summary.csv``, written to a temporary file and renamed, so a reader never sees half
-a table; event files and checkpoints stay in ``outputs/``. Then each preset's ``missing.csv`` (job, why,
-estimate_s) says what is still missing, for its page to list.
+Hydra's basic launcher (one torch thread, as joblib's jobs have), up to ``workers`` jobs at once (one a
+core; each started job is published by this one process, so two never write a table at once). At the
+deadline each running job's process group gets SIGTERM: the run checkpoints and ends ``interrupted``
+(resumable from its folder), and its row is not published. A finished job's row (``sweep.rows``:
+metrics, outcome, wall time, code version, machine; the swept keys from the page's own columns)
+replaces or joins its row in ``docs/study/<preset>/summary.csv``, written to a temporary file and
+renamed, so a reader never sees half a table; event files and checkpoints stay in ``outputs/``. Then
+each preset's ``missing.csv`` (job, why, estimate_s) says what is still missing, for its page to list.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Spent:
 
     published: list[str] = field(default_factory=list)  # preset/job
     failed: list[str] = field(default_factory=list)  # ran, did not finish (a failed run, no metrics)
-    stopped: str | None = None  # preset/job stopped at the deadline
+    stopped: str | None = None  # preset/job (comma-separated) stopped at the deadline
     missing: dict[str, list[Todo]] = field(default_factory=dict)  # preset -> jobs left
 
 
@@ -97,22 +98,39 @@ def write_missing(docs: Path, preset: str, left: list[Todo]) -> Path:
     return path
 
 
-def run_job(todo: Todo, script: Path, cwd: Path, deadline: float) -> tuple[int | None, float]:
-    """Run one job; (its exit code, or None when the deadline stopped it; seconds)."""
+def start_job(todo: Todo, script: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    """Start one job in its own process group (so SIGTERM at the deadline reaches all of it)."""
     command = [
         sys.executable, str(script), "-m", *todo.overrides, f"hydra.sweep.dir={todo.sweep_dir}",
         "skip_completed=true", "hydra/launcher=basic", *todo.hydra,
     ]  # fmt: skip
     print(f"[budget] {todo.preset}/{todo.name}: running ({todo.why})", flush=True)
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=cwd, start_new_session=True)  # its own group: SIGTERM reaches all
-    try:
-        code: int | None = proc.wait(max(deadline - started, 0.0))
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGTERM)  # the run checkpoints between steps and ends interrupted
-        proc.wait()
-        code = None
-    return code, time.perf_counter() - started
+    return subprocess.Popen(command, cwd=cwd, start_new_session=True)
+
+
+@dataclass
+class Running:
+    """A job started and not yet reaped: its plan, its page's swept keys, its process, its start."""
+
+    todo: Todo
+    keys: list[str]
+    proc: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.perf_counter)
+
+
+def wait_any(running: list[Running], deadline: float) -> Running | None:
+    """The first of ``running`` to end, or None at the deadline (then every one gets SIGTERM: each run
+    checkpoints between steps and ends interrupted)."""
+    while time.perf_counter() < deadline:
+        for job in running:
+            if job.proc.poll() is not None:
+                return job
+        time.sleep(0.2)
+    for job in running:
+        os.killpg(job.proc.pid, signal.SIGTERM)
+    for job in running:
+        job.proc.wait()
+    return None
 
 
 def job_keys(todos: list[Todo]) -> list[str]:
@@ -122,50 +140,75 @@ def job_keys(todos: list[Todo]) -> list[str]:
     return [k for k in keys if len({p.get(k) for p in found}) > 1] if len(found) > 1 else keys
 
 
+def next_job(
+    ordered: list[Preset],
+    profile: str,
+    overrides: list[str],
+    docs: Path,
+    version: str,
+    root: Path,
+    passed: set[tuple[str, str]],
+) -> tuple[Todo, list[str]] | None:
+    """The first missing job not yet tried in this budget (re-planned from docs/), with its page's keys."""
+    for preset in ordered:
+        left = missing_jobs(preset, profile, overrides, docs, version, root)
+        todo = next((t for t in left if (t.preset, t.name) not in passed), None)
+        if todo is not None:
+            return todo, job_keys(left)
+    return None
+
+
 def spend(
-    presets: list[Preset], profile: str, overrides: list[str], docs: Path, budget_s: float, root: Path
-) -> Spent:
-    """Run the missing jobs of ``presets`` in priority order within ``budget_s`` seconds, publishing each
-    finished one into ``docs``; then write every preset's missing.csv."""
+    presets: list[Preset], profile: str, overrides: list[str], docs: Path, budget_s: float, root: Path,
+    workers: int = 1,
+) -> Spent:  # fmt: skip
+    """Run the missing jobs of ``presets`` in priority order within ``budget_s`` seconds, up to
+    ``workers`` at once (one torch thread each: one per core), publishing each finished one into
+    ``docs``; then write every preset's missing.csv. A job is re-planned only when a worker is free, so
+    an adaptive preset's next round waits for its round's rows."""
     from rnn_scratch.training.version import code_version
 
     version, script = code_version()["hash"], root / "scripts" / "train.py"
     deadline = time.perf_counter() + budget_s
     startup: list[float] = []  # per job run: its seconds beyond its own recorded wall time
-    passed: set[tuple[str, str]] = set()  # jobs tried or not fitting: not tried again in this budget
+    passed: set[tuple[str, str]] = set()  # jobs started or not fitting: not tried again in this budget
+    running: list[Running] = []
     out = Spent()
     ordered = priority(presets)
-    while out.stopped is None:
-        todo = None
-        for preset in ordered:
-            left = missing_jobs(preset, profile, overrides, docs, version, root)
-            todo = next((t for t in left if (t.preset, t.name) not in passed), None)
-            if todo is not None:
-                keys = job_keys(left)
+    while True:
+        while len(running) < workers:  # fill the free workers
+            found = next_job(ordered, profile, overrides, docs, version, root, passed)
+            if found is None:
                 break
-        if todo is None:
+            todo, keys = found
+            passed.add((todo.preset, todo.name))
+            remaining = deadline - time.perf_counter()
+            extra = statistics.mean(startup) if startup else 0.0
+            need = None if todo.estimate_s is None else todo.estimate_s + extra
+            if remaining <= 0 or (need is not None and need > remaining):
+                print(f"[budget] {todo.preset}/{todo.name}: about {need or 0:.0f} s does not fit the "
+                      f"{max(remaining, 0):.0f} s left; not started", flush=True)  # fmt: skip
+                continue
+            running.append(Running(todo, keys, start_job(todo, script, root)))
+        if not running:
             break
-        passed.add((todo.preset, todo.name))
-        remaining = deadline - time.perf_counter()
-        extra = statistics.mean(startup) if startup else 0.0
-        need = None if todo.estimate_s is None else todo.estimate_s + extra
-        if remaining <= 0 or (need is not None and need > remaining):
-            print(f"[budget] {todo.preset}/{todo.name}: about {need or 0:.0f} s does not fit the "
-                  f"{max(remaining, 0):.0f} s left; not started", flush=True)  # fmt: skip
-            continue
-        code, took = run_job(todo, script, root, deadline)
-        if code is None:
-            out.stopped = f"{todo.preset}/{todo.name}"
-            print(f"[budget] {out.stopped}: the time budget ran out; stopped (checkpointed in "
-                  f"{todo.sweep_dir / todo.name}, not published)", flush=True)  # fmt: skip
+        done = wait_any(running, deadline)
+        if done is None:
+            out.stopped = ", ".join(f"{r.todo.preset}/{r.todo.name}" for r in running)
+            for r in running:
+                where = r.todo.sweep_dir / r.todo.name
+                print(f"[budget] {r.todo.preset}/{r.todo.name}: the time budget ran out; stopped "
+                      f"(checkpointed in {where}, not published)", flush=True)  # fmt: skip
             break
+        running.remove(done)
+        todo, took, code = done.todo, time.perf_counter() - done.started, done.proc.returncode
         job = load_job(todo.sweep_dir / todo.name)
         if not job.finished:
             out.failed.append(f"{todo.preset}/{todo.name}")
             print(f"[budget] {todo.preset}/{todo.name}: {job.status.value} (exit {code}); not published")
             continue
         startup.append(max(took - float(job.metrics.get("wall_time_s") or 0.0), 0.0))
-        publish_row(docs, todo.preset, job, keys)
+        publish_row(docs, todo.preset, job, done.keys)
         out.published.append(f"{todo.preset}/{todo.name}")
         print(f"[budget] {todo.preset}/{todo.name}: {job.status.value}; published ({took:.0f} s)", flush=True)
     for preset in ordered:
