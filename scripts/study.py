@@ -137,12 +137,12 @@ def plan_or_certify(args: argparse.Namespace, names: list[str], overrides: list[
     order = ", ".join(p.name for p in priority(mine))
     print(f"[plan] --time-budget would run {todo_n} jobs now ({never} never run; an adaptive preset's later "
           f"rounds follow from their results), about {todo_s:.0f} s, in this order: {order}")  # fmt: skip
-    new = [n for p in mine if (n := new_jobs(p, args.profile, docs, ROOT / "configs")).jobs]
-    for unpublished in new:
+    unheld = [n for p in mine if (n := new_jobs(p, args.profile, docs, ROOT / "configs")).jobs]
+    for unpublished in unheld:
         print(f"[plan] new: {unpublished.line()}")
-    if new:
-        extra = sum(f.core_seconds for f in new)
-        print(f"[plan] {sum(len(f.jobs) for f in new)} new jobs (no published row): about {extra:.0f} "
+    if unheld:
+        extra = sum(f.core_seconds for f in unheld)
+        print(f"[plan] {sum(len(f.jobs) for f in unheld)} new jobs (no published row): about {extra:.0f} "
               f"core-s ({extra / 3600:.1f} core-h), each run to its budget at its cell's published cost per "
               "sequence step (rnn_scratch/study/forecast.py)")  # fmt: skip
     return 0
