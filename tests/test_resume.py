@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, run_script
 
-from rnn_scratch.study.budget import publish_row
+from rnn_scratch.study.budget import publish_row, spend
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.resume import estimate, missing_jobs
 from rnn_scratch.study.runs import Job
@@ -231,3 +231,27 @@ def test_the_deadline_stops_the_running_job_and_publishes_nothing_of_it(tmp_path
     assert bad.returncode == 2 and bad.stderr.strip().splitlines()[-1] == (
         "error: --workers: 0 is not 1 or more jobs at once"
     )
+
+
+def test_a_rebuild_with_nothing_missing_moves_the_rows_of_other_code_aside(tmp_path: Path) -> None:
+    """While a job is missing, rows of other code stay (the page says it mixes versions); once nothing
+    is missing at this version, the rows no plan of this code holds (here a length the grid dropped)
+    move to superseded.csv, the page's table keeps this version's rows alone, and nothing is lost."""
+    docs = tmp_path / "docs"
+    old = vanishing_row("seed=0,seq_len=16", "000000000000", "9")
+    ours = [vanishing_row(j, NOW, "1") for j in SMOKE_VANISHING]
+    table = write_rows(docs, "vanishing", [old, *ours[:3]])
+    stale_left = spend([preset("vanishing", tmp_path)], "smoke", [], docs, 0.0, ROOT)
+    assert [t.name for t in stale_left.missing["vanishing"]] == SMOKE_VANISHING[3:]
+    assert len(read(table)) == 4 and not (table.parent / "superseded.csv").exists()
+    write_rows(docs, "vanishing", [old, *ours])
+    done = spend([preset("vanishing", tmp_path)], "smoke", [], docs, 0.0, ROOT)
+    assert done.missing["vanishing"] == [] and done.published == []
+    assert read(table) == ours and read(table.parent / "superseded.csv") == [old]
+    assert code_status(table.parent)["state"] == "current"
+    from rnn_scratch.study.pages.preset import code_status as page_status
+    from rnn_scratch.study.render import ENV
+
+    jobs = [Job(table.parent / j, {}, Status.COMPLETED, {"code": {"hash": NOW}}) for j in SMOKE_VANISHING]
+    line = ENV.get_template("macros.md.j2").module.code_line(page_status(table.parent, jobs, NOW))
+    assert "Runs of earlier code that no plan of this code holds (1) are kept in `superseded.csv`" in line

@@ -18,7 +18,9 @@ deadline each running job's process group gets SIGTERM: the run checkpoints and 
 metrics, outcome, wall time, code version, machine; the swept keys from the page's own columns)
 replaces or joins its row in ``docs/study/<preset>/summary.csv``, written to a temporary file and
 renamed, so a reader never sees half a table; event files and checkpoints stay in ``outputs/``. Then
-each preset's ``missing.csv`` (job, why, estimate_s) says what is still missing, for its page to list.
+each preset's ``missing.csv`` (job, why, estimate_s) says what is still missing, for its page to list;
+a preset with nothing missing moves its rows of other code to ``superseded.csv`` (``retire``), so its
+page reads one code version and git keeps what it read before.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from rnn_scratch.study.ledger import priority
 from rnn_scratch.study.presets import Preset
 from rnn_scratch.study.resume import Todo, missing_jobs, row_key
 from rnn_scratch.study.runs import Job, load_job
-from rnn_scratch.study.status import MISSING
+from rnn_scratch.study.status import MISSING, SUMMARY, SUPERSEDED, certificate, read_table, row_version
 from rnn_scratch.study.sweep import rows
 
 MISSING_COLUMNS = ("job", "why", "estimate_s")
@@ -96,6 +98,27 @@ def write_missing(docs: Path, preset: str, left: list[Todo]) -> Path:
     ]
     write_atomic(path, list(MISSING_COLUMNS), table)
     return path
+
+
+def retire(docs: Path, preset: str, version: str) -> int:
+    """Once a preset has nothing missing at ``version``, move its rows of other code (rows no plan of this
+    code holds: an adaptive preset's earlier rounds at lengths it no longer visits, a grid's dropped
+    points) from ``summary.csv`` to ``superseded.csv`` beside it, so the page reads one code version and
+    nothing is lost; the number of rows moved."""
+    folder = docs / "study" / preset
+    table = read_table(folder / SUMMARY)
+    if not table:
+        return 0
+    cert = certificate(folder)
+    keep = [r for r in table if row_version(r, cert) == version]
+    gone = [r for r in table if row_version(r, cert) != version]
+    if not gone or not keep:  # nothing of other code, or nothing of this code to read instead
+        return 0
+    fields = list(table[0])
+    old = read_table(folder / SUPERSEDED) or []
+    write_atomic(folder / SUPERSEDED, list(dict.fromkeys([*fields, *(old[0] if old else [])])), [*old, *gone])
+    write_atomic(folder / SUMMARY, fields, keep)
+    return len(gone)
 
 
 def start_job(todo: Todo, script: Path, cwd: Path) -> subprocess.Popen[bytes]:
@@ -214,4 +237,7 @@ def spend(
     for preset in ordered:
         out.missing[preset.name] = missing_jobs(preset, profile, overrides, docs, version, root)
         write_missing(docs, preset.name, out.missing[preset.name])
+        if not out.missing[preset.name] and (moved := retire(docs, preset.name, version)):
+            print(f"[budget] {preset.name}: nothing missing at {version}; rows of other code ({moved}) "
+                  f"moved to {docs / 'study' / preset.name / SUPERSEDED}", flush=True)  # fmt: skip
     return out

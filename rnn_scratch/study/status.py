@@ -25,6 +25,7 @@ from typing import Any
 from rnn_scratch.study.runs import MACHINE_COLUMNS
 
 SUMMARY, MISSING, CERTIFICATE = "summary.csv", "missing.csv", "certified.json"
+SUPERSEDED = "superseded.csv"  # rows of other code a finished rebuild no longer holds (budget.retire)
 FINISHED = ("completed", "solved", "diverged")
 UNRECORDED = "unrecorded"
 

@@ -25,6 +25,7 @@ from rnn_scratch.study.presets import Page, Preset, Section
 from rnn_scratch.study.render import link
 from rnn_scratch.study.report import METRIC_FIGURE
 from rnn_scratch.study.stats import fisher, mcnemar
+from rnn_scratch.study.status import SUPERSEDED, read_table
 from rnn_scratch.study.sweep import Sweep, brief, shared_settings
 
 FIGURES = ("gradients", "solved", "decay_vs_lyapunov", "losses")
@@ -79,6 +80,7 @@ def code_status(folder: Path, jobs: list[Any], now: str) -> dict[str, Any]:
         "stale_at": cert.get("stale_at"),
         "certified_jobs": len(cert.get("jobs") or []),
         "tolerance": cert.get("tolerance"),
+        "superseded": len(read_table(folder / SUPERSEDED) or []),
     }
 
 
