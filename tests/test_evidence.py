@@ -145,3 +145,30 @@ def test_the_forward_backward_sentence_is_computed(page: tuple[str, Path]) -> No
     for name in ("accuracy", "gradients", "solved", "decay_vs_lyapunov"):
         if name != "gradients":  # synthetic runs have no grad_norms.npz: no gradient figure
             assert f"](stability/{name}.png)" in text
+
+
+def test_settings_by_group_name_the_fewest_swept_keys_that_decide_them(tmp_path: Path) -> None:
+    """The memory preset's shape: lr set per (task, cell) and the same at every length, so a line per
+    (task, cell), not per (task, cell, seq_len); where no smaller set decides them, a line per group."""
+    from rnn_scratch.study.aggregate import Group
+    from rnn_scratch.study.evidence import group_settings
+    from rnn_scratch.study.runs import Job
+
+    lr = {("copy", "lstm"): 0.01, ("copy", "rnn"): 0.003, ("recall", "lstm"): 0.003, ("recall", "rnn"): 0.01}
+    groups = []
+    for (task, cell), rate in lr.items():
+        for T in ("10", "20"):
+            values = {"task": task, "cell": cell, "seq_len": T}
+            job = Job(tmp_path, values, "completed", {"config": {"optim": {"lr": rate}}})
+            groups.append(Group(", ".join(f"{k}={v}" for k, v in values.items()), values, [job]))
+
+    def brief(config: dict) -> dict:
+        return {"lr": config["optim"]["lr"]}
+
+    assert group_settings(groups, brief, ["task", "cell", "seq_len"]) == [
+        "task=copy, cell=lstm: lr=0.01", "task=copy, cell=rnn: lr=0.003",
+        "task=recall, cell=lstm: lr=0.003", "task=recall, cell=rnn: lr=0.01",
+    ]  # fmt: skip
+    groups[-1].jobs[0].metrics["config"]["optim"]["lr"] = 0.3  # recall, rnn at T = 20 alone: per group
+    found = group_settings(groups, brief, ["task", "cell", "seq_len"])
+    assert len(found) == 8 and found[-1] == "task=recall, cell=rnn, seq_len=20: lr=0.3"

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +143,9 @@ def agreement(group: Group, when: str) -> Agreement | None:
 
 def group_settings(groups: list[Group], brief: Any, swept: list[str]) -> list[str]:
     """Per group, the settings (``brief`` of each run's config) that differ between groups but are not
-    swept keys: ``optim=sgd: lr=0.05, momentum=0.9``. [] when every group ran the same settings."""
+    swept keys: ``optim=sgd: lr=0.05, momentum=0.9``; a line per value of the fewest swept keys that
+    decide them (the memory preset's lr: ``task=copy, cell=lstm: lr=0.01``), else per group. [] when every
+    group ran the same settings."""
     per_group: list[tuple[Group, dict[str, Any]]] = []
     for g in groups:
         configs = [
@@ -163,10 +166,14 @@ def group_settings(groups: list[Group], brief: Any, swept: list[str]) -> list[st
     def said(settings: dict[str, Any]) -> str:
         return ", ".join(f"{k}={settings.get(k)}" for k in varying)
 
-    for key in per_group[0][0].values:  # one swept key that decides them all: a line per value
-        by_value: dict[str, set[str]] = {}
-        for g, settings in per_group:
-            by_value.setdefault(g.values[key], set()).add(said(settings))
-        if all(len(v) == 1 for v in by_value.values()):
-            return [f"{key}={value}: {next(iter(v))}" for value, v in by_value.items()]
+    swept_keys = list(per_group[0][0].values)
+    for size in range(1, len(swept_keys)):  # the fewest swept keys that decide them all: a line per value
+        for chosen in itertools.combinations(swept_keys, size):
+            by_value: dict[str, set[str]] = {}
+            for g, settings in per_group:
+                by_value.setdefault(", ".join(f"{k}={g.values[k]}" for k in chosen), set()).add(
+                    said(settings)
+                )
+            if all(len(v) == 1 for v in by_value.values()):
+                return [f"{value}: {next(iter(v))}" for value, v in by_value.items()]
     return [f"{g.label}: {said(settings)}" for g, settings in per_group]
