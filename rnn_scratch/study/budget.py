@@ -25,6 +25,7 @@ page reads one code version and git keeps what it read before.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
@@ -142,18 +143,50 @@ class Running:
 
 
 def wait_any(running: list[Running], deadline: float) -> Running | None:
-    """The first of ``running`` to end, or None at the deadline (then every one gets SIGTERM: each run
-    checkpoints between steps and ends interrupted)."""
+    """The first of ``running`` to end, or None at the deadline."""
     while time.perf_counter() < deadline:
         for job in running:
             if job.proc.poll() is not None:
                 return job
         time.sleep(0.2)
+    return None
+
+
+def stop(running: list[Running]) -> None:
+    """SIGTERM to every running job's process group (each run checkpoints between steps and ends
+    interrupted), then wait for them: no job outlives the budget, whatever ended it."""
     for job in running:
-        os.killpg(job.proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+            os.killpg(job.proc.pid, signal.SIGTERM)
     for job in running:
         job.proc.wait()
-    return None
+
+
+def fits(todo: Todo, deadline: float, startup: list[float]) -> bool:
+    """Whether ``todo``'s estimate, plus the start-up measured so far, fits what is left (one without an
+    estimate fits while time is left); says so when it does not."""
+    remaining = deadline - time.perf_counter()
+    extra = statistics.mean(startup) if startup else 0.0
+    need = None if todo.estimate_s is None else todo.estimate_s + extra
+    if remaining > 0 and (need is None or need <= remaining):
+        return True
+    print(f"[budget] {todo.preset}/{todo.name}: about {need or 0:.0f} s does not fit the "
+          f"{max(remaining, 0):.0f} s left; not started", flush=True)  # fmt: skip
+    return False
+
+
+def reap(done: Running, docs: Path, out: Spent, startup: list[float]) -> None:
+    """A job that ended: publish its row when it finished, else count it failed."""
+    todo, took, code = done.todo, time.perf_counter() - done.started, done.proc.returncode
+    job = load_job(todo.sweep_dir / todo.name)
+    if not job.finished:
+        out.failed.append(f"{todo.preset}/{todo.name}")
+        print(f"[budget] {todo.preset}/{todo.name}: {job.status.value} (exit {code}); not published")
+        return
+    startup.append(max(took - float(job.metrics.get("wall_time_s") or 0.0), 0.0))
+    publish_row(docs, todo.preset, job, done.keys)
+    out.published.append(f"{todo.preset}/{todo.name}")
+    print(f"[budget] {todo.preset}/{todo.name}: {job.status.value}; published ({took:.0f} s)", flush=True)
 
 
 def job_keys(todos: list[Todo]) -> list[str]:
@@ -198,42 +231,32 @@ def spend(
     running: list[Running] = []
     out = Spent()
     ordered = priority(presets)
-    while True:
-        while len(running) < workers:  # fill the free workers
-            found = next_job(ordered, profile, overrides, docs, version, root, passed)
-            if found is None:
+    try:
+        while True:
+            while len(running) < workers:  # fill the free workers
+                found = next_job(ordered, profile, overrides, docs, version, root, passed)
+                if found is None:
+                    break
+                todo, keys = found
+                passed.add((todo.preset, todo.name))
+                if fits(todo, deadline, startup):
+                    running.append(Running(todo, keys, start_job(todo, script, root)))
+            if not running:
                 break
-            todo, keys = found
-            passed.add((todo.preset, todo.name))
-            remaining = deadline - time.perf_counter()
-            extra = statistics.mean(startup) if startup else 0.0
-            need = None if todo.estimate_s is None else todo.estimate_s + extra
-            if remaining <= 0 or (need is not None and need > remaining):
-                print(f"[budget] {todo.preset}/{todo.name}: about {need or 0:.0f} s does not fit the "
-                      f"{max(remaining, 0):.0f} s left; not started", flush=True)  # fmt: skip
-                continue
-            running.append(Running(todo, keys, start_job(todo, script, root)))
-        if not running:
-            break
-        done = wait_any(running, deadline)
-        if done is None:
-            out.stopped = ", ".join(f"{r.todo.preset}/{r.todo.name}" for r in running)
-            for r in running:
-                where = r.todo.sweep_dir / r.todo.name
-                print(f"[budget] {r.todo.preset}/{r.todo.name}: the time budget ran out; stopped "
-                      f"(checkpointed in {where}, not published)", flush=True)  # fmt: skip
-            break
-        running.remove(done)
-        todo, took, code = done.todo, time.perf_counter() - done.started, done.proc.returncode
-        job = load_job(todo.sweep_dir / todo.name)
-        if not job.finished:
-            out.failed.append(f"{todo.preset}/{todo.name}")
-            print(f"[budget] {todo.preset}/{todo.name}: {job.status.value} (exit {code}); not published")
-            continue
-        startup.append(max(took - float(job.metrics.get("wall_time_s") or 0.0), 0.0))
-        publish_row(docs, todo.preset, job, done.keys)
-        out.published.append(f"{todo.preset}/{todo.name}")
-        print(f"[budget] {todo.preset}/{todo.name}: {job.status.value}; published ({took:.0f} s)", flush=True)
+            done = wait_any(running, deadline)
+            if done is None:
+                stop(running)
+                out.stopped = ", ".join(f"{r.todo.preset}/{r.todo.name}" for r in running)
+                for r in running:
+                    where = r.todo.sweep_dir / r.todo.name
+                    print(f"[budget] {r.todo.preset}/{r.todo.name}: the time budget ran out; stopped "
+                          f"(checkpointed in {where}, not published)", flush=True)  # fmt: skip
+                running.clear()
+                break
+            running.remove(done)
+            reap(done, docs, out, startup)
+    finally:
+        stop(running)  # none left but when this process is interrupted: no job outlives it
     for preset in ordered:
         out.missing[preset.name] = missing_jobs(preset, profile, overrides, docs, version, root)
         write_missing(docs, preset.name, out.missing[preset.name])
