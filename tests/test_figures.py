@@ -306,3 +306,32 @@ def test_copy_losses_are_drawn_against_the_memoryless_loss(tmp_path: Path) -> No
 
     assert floor_labels(sweep) == ["memoryless: ln 8 = 2.079"]
     assert floor_labels(horizon_sweep(tmp_path / "other")) == []
+
+
+def test_a_loss_median_stops_where_the_first_seed_stops_and_the_rest_go_on_alone(tmp_path: Path) -> None:
+    """Runs stop when solved: seeds that stopped at steps 100, 150 and 200. The median (and its band)
+    covers the 100 steps all three trained; the two seeds still training are drawn alone from there, so
+    no median jumps as a seed leaves it."""
+    import matplotlib.pyplot as plt
+
+    from rnn_scratch.study.plots import plot_curves
+
+    sweep = tmp_path / "stops"
+    for seed, steps in enumerate((100, 150, 200)):
+        metrics = {"status": "solved", "eval_acc": 0.95, "steps": steps, "budget_sequences": 1600,
+                   "config": config("copy", "lstm", 30, seed)}  # fmt: skip
+        write_job(sweep, {"+cell": "lstm", "seed": seed}, metrics, np.full(steps, 1.0 + seed))
+    saved: list[matplotlib.figure.Figure] = []
+    original = matplotlib.figure.Figure.savefig
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            matplotlib.figure.Figure,
+            "savefig",
+            lambda fig, *a, **k: (saved.append(fig), original(fig, *a, **k)),
+        )
+        found = analyse(sweep)
+        assert plot_curves(found.groups, found.x, tmp_path / "losses.png", "losses")
+    (ax,) = [a for fig in saved for a in fig.axes if a.lines]
+    drawn = [(ln.get_xdata()[0], ln.get_xdata()[-1], ln.get_ydata()[-1]) for ln in ax.lines[:3]]
+    assert drawn == [(1, 100, 2.0), (100, 150, 2.0), (100, 200, 3.0)]  # median of 1, 2, 3; then seeds 1, 2
+    plt.close("all")

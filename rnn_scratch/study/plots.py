@@ -283,7 +283,9 @@ def memoryless_loss(jobs: list[Any]) -> float | None:
 
 def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, heading: str = "") -> bool:
     """``kind`` "grad_norms" or "losses": a panel per series, a line per x (median over seeds, band
-    from the lowest to the highest seed)."""
+    from the lowest to the highest seed). Runs stop when solved, so a median over the seeds left would jump
+    as each stops: the median is drawn while every seed trains, and past the first stop each seed still
+    training is drawn alone (thin)."""
     curve = _gradient_curve if kind == "grad_norms" else _loss_curve
     if not any(curve(j) is not None for g in groups for j in g.jobs if j.finished):
         return False  # e.g. only torch_* baselines: they expose no per-step gradient
@@ -292,7 +294,9 @@ def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, headi
     title = {
         "grad_norms": "||dL/dh_t|| at the end of training (loss at t = T): median over seeds, band min..max"
     }
-    words = title.get(kind, "training loss: median over seeds, band min..max")
+    words = title.get(
+        kind, "training loss: median over seeds (band min..max) while every seed trains, then each seed left"
+    )
     fig, axes = _panels(len(panels), f"{heading}: {words}" if heading else words)
     for ax, panel in zip(axes, panels, strict=True):
         members = [g for g in groups if _label(g.values, others) == panel]
@@ -304,10 +308,13 @@ def plot_curves(groups: list[Group], x: str | None, path: Path, kind: str, headi
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a step no seed reached: all NaN
                 mid, lo, hi = (np.nanmedian(stacked, 0), np.nanmin(stacked, 0), np.nanmax(stacked, 0))
+            every = min(c.size for c in curves)  # steps every seed reached (runs stop when solved)
             t = np.arange(1, mid.size + 1)
             name = f"{x}={g.values.get(x)}" if x else g.label
-            ax.plot(t, mid, color=colour, label=f"{name} ({len(curves)} seeds)")
-            ax.fill_between(t, lo, hi, color=colour, alpha=0.2, linewidth=0)
+            ax.plot(t[:every], mid[:every], color=colour, label=f"{name} ({len(curves)} seeds)")
+            ax.fill_between(t[:every], lo[:every], hi[:every], color=colour, alpha=0.2, linewidth=0)
+            for c in (c for c in curves if c.size > every):  # past the first stop: the seeds still training
+                ax.plot(t[every - 1 : c.size], c[every - 1 :], color=colour, linewidth=0.7, alpha=0.7)
         floor = memoryless_loss([j for g in members for j in g.finished]) if kind == "losses" else None
         if floor is not None and ax.lines:
             words = f"memoryless: ln 8 = {floor:.3f}"
