@@ -255,3 +255,18 @@ def test_a_rebuild_with_nothing_missing_moves_the_rows_of_other_code_aside(tmp_p
     jobs = [Job(table.parent / j, {}, Status.COMPLETED, {"code": {"hash": NOW}}) for j in SMOKE_VANISHING]
     line = ENV.get_template("macros.md.j2").module.code_line(page_status(table.parent, jobs, NOW))
     assert "Runs of earlier code that no plan of this code holds (1) are kept in `superseded.csv`" in line
+
+
+def test_a_budget_tries_every_job_of_a_preset_whose_sweeps_name_jobs_alike(tmp_path: Path) -> None:
+    """contest runs one sweep per task, and both hold ``+tuned=default_rnn,seed=0``: a budget knows a job
+    by its folder, so it offers each of the 80 once, both tasks' alike-named jobs included (it once
+    knew them by name and ran only the first task's)."""
+    from rnn_scratch.study.budget import next_job
+
+    contest = preset("contest", tmp_path)
+    jobs = missing_jobs(contest, "quick", [], tmp_path / "docs", NOW, ROOT)
+    assert len(jobs) == 80 and len({t.name for t in jobs}) == 60  # 20 names in both sweeps
+    passed: set[Path] = set()
+    while found := next_job([contest], "quick", [], tmp_path / "docs", NOW, ROOT, passed):
+        passed.add(found[0].sweep_dir / found[0].name)
+    assert passed == {t.sweep_dir / t.name for t in jobs}

@@ -203,12 +203,12 @@ def next_job(
     docs: Path,
     version: str,
     root: Path,
-    passed: set[tuple[str, str]],
+    passed: set[Path],
 ) -> tuple[Todo, list[str]] | None:
     """The first missing job not yet tried in this budget (re-planned from docs/), with its page's keys."""
     for preset in ordered:
         left = missing_jobs(preset, profile, overrides, docs, version, root)
-        todo = next((t for t in left if (t.preset, t.name) not in passed), None)
+        todo = next((t for t in left if t.sweep_dir / t.name not in passed), None)
         if todo is not None:
             return todo, job_keys(left)
     return None
@@ -227,7 +227,9 @@ def spend(
     version, script = code_version()["hash"], root / "scripts" / "train.py"
     deadline = time.perf_counter() + budget_s
     startup: list[float] = []  # per job run: its seconds beyond its own recorded wall time
-    passed: set[tuple[str, str]] = set()  # jobs started or not fitting: not tried again in this budget
+    # the folders of jobs started or not fitting: not tried again in this budget (a job is its folder: two
+    # sweeps of one preset, as contest's per task, name jobs alike)
+    passed: set[Path] = set()
     running: list[Running] = []
     out = Spent()
     ordered = priority(presets)
@@ -238,7 +240,7 @@ def spend(
                 if found is None:
                     break
                 todo, keys = found
-                passed.add((todo.preset, todo.name))
+                passed.add(todo.sweep_dir / todo.name)
                 if fits(todo, deadline, startup):
                     running.append(Running(todo, keys, start_job(todo, script, root)))
             if not running:
