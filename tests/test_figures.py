@@ -335,3 +335,18 @@ def test_a_loss_median_stops_where_the_first_seed_stops_and_the_rest_go_on_alone
     drawn = [(ln.get_xdata()[0], ln.get_xdata()[-1], ln.get_ydata()[-1]) for ln in ax.lines[:3]]
     assert drawn == [(1, 100, 2.0), (100, 150, 2.0), (100, 200, 3.0)]  # median of 1, 2, 3; then seeds 1, 2
     plt.close("all")
+
+
+def test_copy_panels_name_arjovskys_t_the_blanks_to_bridge() -> None:
+    """Copy's T is Arjovsky's (blanks between the last symbol and the marker; seq_len = T + 20), so its
+    memory panels say so; the other tasks' T is the sequence length."""
+    import matplotlib.pyplot as plt
+
+    from rnn_scratch.study.pages import memory_figures
+
+    fig, (copy, recall) = plt.subplots(1, 2)
+    memory_figures._axis(copy, [10, 100, 500], "copy")
+    memory_figures._axis(recall, [10, 100, 500], "recall_keys")
+    assert copy.get_xlabel() == "T: blanks to bridge (log scale)"
+    assert recall.get_xlabel() == "sequence length T (log scale)"
+    plt.close(fig)

@@ -50,14 +50,16 @@ def readable(lengths: list[int]) -> list[int]:
     return kept
 
 
-def _axis(ax: Any, lengths: list[int]) -> None:
+def _axis(ax: Any, lengths: list[int], task: str) -> None:
+    """A log axis of the lengths, labelled with what T is for ``task``: copy's T is Arjovsky's, the
+    blanks between the last symbol and the marker (its sequences are T + 20 long)."""
     ax.set_xscale("log")
     ticks = readable(lengths)
     ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
     ax.minorticks_off()
     if len(lengths) == 1:
         ax.set_xlim(lengths[0] / 2, lengths[0] * 2)
-    ax.set_xlabel("sequence length T (log scale)")
+    ax.set_xlabel("T: blanks to bridge (log scale)" if task == "copy" else "sequence length T (log scale)")
 
 
 def _panels(tasks: list[dict[str, Any]], height: float = 3.8) -> tuple[Any, list[Any]]:
@@ -142,7 +144,9 @@ def headline(tasks: list[dict[str, Any]], cells: list[str], labels: dict[str, st
         best = task["order_free"]["best"]
         said = f"order-free read-outs: acc <= {best:.2f}" if best is not None else ""
         ax.set_title(f"{task['words']}\n{said}", fontsize=9)
-        _axis(ax, lengths)  # one length: centred, a factor of 2 either side (figure_rules.frame_single_x)
+        _axis(
+            ax, lengths, task["name"]
+        )  # one length: centred, a factor of 2 either side (figure_rules.frame_single_x)
         if len(lengths) > 1:
             ax.set_xlim(min(lengths) / 1.3, edge * 1.4)
         ax.set_ylim(-0.04, 1.04)
@@ -190,7 +194,7 @@ def accuracy(
             ax.axhline(chance, color="grey", lw=0.8, ls="--")
         ax.axhline(0.9, color="grey", lw=0.8, ls=":")
         ax.set_title(task["words"], fontsize=9)
-        _axis(ax, lengths)
+        _axis(ax, lengths, task["name"])
         ax.set_ylim(0, 1.03)
     axes[0].set_ylabel("fresh eval accuracy\n(line: median over seeds; dots: seeds)")
     extra = [
@@ -218,7 +222,7 @@ def solve_times(tasks: list[dict[str, Any]], cells: list[str], labels: dict[str,
             if missed := [(t, v) for t, v, ok in rows if not ok]:
                 ax.plot(*zip(*missed, strict=True), lw=0, ms=5, mfc="none", **style(i))
         ax.set_title(task["words"], fontsize=9)
-        _axis(ax, sorted({r.T for r in results}))
+        _axis(ax, sorted({r.T for r in results}), task["name"])
         log_y(ax)
     axes[0].set_ylabel("training sequences to solve\n(Kaplan-Meier median)")
     extra = [
