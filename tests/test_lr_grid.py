@@ -162,3 +162,23 @@ def test_summary_csv_carries_each_runs_lr_and_the_studys_solved(tmp_path: Path) 
         rows = sorted(csv.DictReader(f), key=lambda r: r["job"])
     assert [float(r["lr"]) for r in rows] == [0.01, 0.1]
     assert [r["solved"] for r in rows] == ["True", "False"]  # the old file's "solved" status, overturned
+
+
+def test_a_page_reads_back_what_each_lr_rests_on(tmp_path: Path) -> None:
+    """The choice ``write_choice`` wrote, read back for the page (``lr_choices``): the lr, the grid, the
+    tuning length, the tuning seeds solved, the edge, and whether any grid point solved a seed at all."""
+    from rnn_scratch.study.lr_choices import lr_choice
+
+    configs = tmp_path / "configs"
+    peaked = {lr: objective(0.5 if lr == 0.01 else 0.005) for lr in GRID}
+    write_choice(configs, "copy", "lstm", 120, peaked)
+    found = lr_choice(configs, "copy", "lstm")
+    assert found is not None and (found.lr, found.grid, found.tuned_at) == (0.01, GRID, 120)
+    assert (found.solved, found.seeds, found.at_edge, found.informative) == (1, 1, False, True)
+    assert found.words().endswith("1/1 tuning seeds solved; not at the edge")
+    flat = {lr: objective(0.009 if lr == 0.1 else 0.005) for lr in GRID}  # nothing solved; 0.1 by tie-break
+    write_choice(configs, "copy", "rnn", 21, flat)
+    found = lr_choice(configs, "copy", "rnn")
+    assert found is not None and found.lr == 0.1 and found.at_edge and not found.informative
+    assert "no grid point solved one, so the grid does not inform the lr" in found.words()
+    assert lr_choice(configs, "copy", "gru") is None  # no grid run for it

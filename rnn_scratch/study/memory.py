@@ -8,6 +8,8 @@ Per task (temporal order, recall among key distractors, copy), from the adaptive
   fixed recurrences of ``fixed_recurrence.csv`` where the page folder has one.
 * **Success against T**: k/n [exact 95%], a row per length and a column per cell; ``not run`` past a
   length where every seed failed (the planner never ran it; it is not counted as a failure).
+* **Learning rates**: per cell the lr its runs used and what it rests on (the grid, the length, the
+  tuning seeds solved; ``rnn_scratch.study.lr_choices``), flagged where no grid point solved a seed.
 * **Training sequences to solve**: Kaplan-Meier medians, unsolved runs censored at the budget.
 * **Horizons**: where a cell's outcomes are *separated* on the grid (every seed solved at every length up
   to T_a, none from the next one, T_b), the bracket "between T_a and T_b": the data place it nowhere more
@@ -32,6 +34,7 @@ from scipy import stats
 from rnn_scratch.models.registry import model_cell, model_names
 from rnn_scratch.study.baselines import fixed_memory_reach, fixed_recurrence_rows, fixed_table, order_free
 from rnn_scratch.study.horizon import BOOTSTRAP, Outcome, cells_in_order, horizon, outcomes, separated
+from rnn_scratch.study.lr_choices import lr_choice
 from rnn_scratch.study.presets import Page
 from rnn_scratch.study.render import Table
 from rnn_scratch.study.runs import Job
@@ -120,6 +123,7 @@ def task_data(page: Page, task: str, every: list[str]) -> dict[str, Any] | None:
         "success": by_length(results, cells, labels, _solved),
         "sequences": by_length(results, cells, labels, km),
         "horizons": horizons,
+        "lrs": lr_table(page, task, cells, labels, mine),
         "contrast": contrast(results, cells, labels),
     }
 
@@ -157,6 +161,20 @@ def tuned_config(cell: str) -> str | None:
             tuned = yaml.safe_load((configs / "tuned" / f"{name}.yaml").read_text()) or {}
             return str(tuned.get("tuned_on") or "") or None
     return None
+
+
+def lr_table(page: Page, task: str, cells: list[str], labels: dict[str, str], jobs: list[Job]) -> Table:
+    """A row per cell: the lr its runs used (each distinct one) and what it rests on
+    (``rnn_scratch.study.lr_choices``: the grid, the tuning length, the tuning seeds solved)."""
+    configs = page.preset.config.parents[1]
+    rows = []
+    for c in cells:
+        used = sorted({float(lr) for j in jobs if j.overrides.get("cell") == c
+                       and (lr := (j.config.get("optim") or {}).get("lr")) is not None})  # fmt: skip
+        choice = lr_choice(configs, task, c)
+        said = choice.words() if choice else "no grid run: the preset's lr, or the tuned cell's own"
+        rows.append([labels[c], ", ".join(f"{lr:g}" for lr in used), said])
+    return Table(["cell", "lr (runs)", "chosen on (scripts/lr_grid.py; tuning seeds 100, 101)"], rows)
 
 
 def by_length(results: list[Outcome], cells: list[str], labels: dict[str, str], text: Any) -> Table:
