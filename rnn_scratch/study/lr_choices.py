@@ -36,7 +36,7 @@ class LrChoice:
         return self.lr in (self.grid[0], self.grid[-1])
 
     def words(self) -> str:
-        """``0.01 of 1e-3..0.1 (5 points) at T 20: 2/2 tuning seeds solved; not at the edge``."""
+        """``0.01 of 0.001..0.1 (5 points) at seq_len 20: 2/2 tuning seeds solved; not at the edge``."""
         where = f" at seq_len {self.tuned_at}" if self.tuned_at else ""
         said = f"{self.lr:g} of {self.grid[0]:g}..{self.grid[-1]:g} ({len(self.grid)} points){where}: "
         said += f"{self.solved}/{self.seeds} tuning seeds solved"
