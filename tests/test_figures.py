@@ -276,10 +276,27 @@ def test_every_group_is_drawn_past_ten_colours(tmp_path: Path) -> None:
     plt.close("all")
 
 
+def losses_drawn(sweep: Path, out: Path) -> list[matplotlib.figure.Figure]:
+    """The figures ``plot_curves`` saves drawing the losses of the runs in ``sweep`` to ``out`` (each kept
+    as it was saved, to read its lines back)."""
+    from rnn_scratch.study.plots import plot_curves
+
+    saved: list[matplotlib.figure.Figure] = []
+    original = matplotlib.figure.Figure.savefig
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            matplotlib.figure.Figure,
+            "savefig",
+            lambda fig, *a, **k: (saved.append(fig), original(fig, *a, **k)),
+        )
+        found = analyse(sweep)
+        assert plot_curves(found.groups, found.x, out, "losses")
+    return saved
+
+
 def test_copy_losses_are_drawn_against_the_memoryless_loss(tmp_path: Path) -> None:
     """Copy's loss curves carry the memoryless line, ln 8 (Arjovsky et al.'s baseline); other tasks' do
     not (the horizon sweep's recall runs)."""
-    from rnn_scratch.study.plots import plot_curves
     from rnn_scratch.tasks.copy import MEMORYLESS_LOSS
 
     sweep = tmp_path / "chrono"
@@ -291,16 +308,7 @@ def test_copy_losses_are_drawn_against_the_memoryless_loss(tmp_path: Path) -> No
 
     def floor_labels(found: Path) -> list[str]:
         """The labels of the horizontal lines at ln 8 in the losses figure drawn from ``found``."""
-        saved: list[matplotlib.figure.Figure] = []
-        original = matplotlib.figure.Figure.savefig
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(
-                matplotlib.figure.Figure,
-                "savefig",
-                lambda fig, *a, **k: (saved.append(fig), original(fig, *a, **k)),
-            )
-            sweep = analyse(found)
-            assert plot_curves(sweep.groups, sweep.x, tmp_path / f"{found.name}.png", "losses")
+        saved = losses_drawn(found, tmp_path / f"{found.name}.png")
         lines = [line for fig in saved for ax in fig.axes for line in ax.lines]
         return [str(ln.get_label()) for ln in lines if np.allclose(ln.get_ydata(), MEMORYLESS_LOSS)]
 
@@ -314,24 +322,12 @@ def test_a_loss_median_stops_where_the_first_seed_stops_and_the_rest_go_on_alone
     no median jumps as a seed leaves it."""
     import matplotlib.pyplot as plt
 
-    from rnn_scratch.study.plots import plot_curves
-
     sweep = tmp_path / "stops"
     for seed, steps in enumerate((100, 150, 200)):
         metrics = {"status": "solved", "eval_acc": 0.95, "steps": steps, "budget_sequences": 1600,
                    "config": config("copy", "lstm", 30, seed)}  # fmt: skip
         write_job(sweep, {"+cell": "lstm", "seed": seed}, metrics, np.full(steps, 1.0 + seed))
-    saved: list[matplotlib.figure.Figure] = []
-    original = matplotlib.figure.Figure.savefig
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            matplotlib.figure.Figure,
-            "savefig",
-            lambda fig, *a, **k: (saved.append(fig), original(fig, *a, **k)),
-        )
-        found = analyse(sweep)
-        assert plot_curves(found.groups, found.x, tmp_path / "losses.png", "losses")
-    (ax,) = [a for fig in saved for a in fig.axes if a.lines]
+    (ax,) = [a for fig in losses_drawn(sweep, tmp_path / "losses.png") for a in fig.axes if a.lines]
     drawn = [(ln.get_xdata()[0], ln.get_xdata()[-1], ln.get_ydata()[-1]) for ln in ax.lines[:3]]
     assert drawn == [(1, 100, 2.0), (100, 150, 2.0), (100, 200, 3.0)]  # median of 1, 2, 3; then seeds 1, 2
     plt.close("all")
@@ -350,3 +346,27 @@ def test_copy_panels_name_arjovskys_t_the_blanks_to_bridge() -> None:
     assert copy.get_xlabel() == "T: blanks to bridge (log scale)"
     assert recall.get_xlabel() == "sequence length T (log scale)"
     plt.close(fig)
+
+
+def test_a_metric_title_counts_the_seeds_each_group_has(tmp_path: Path) -> None:
+    """Groups of 3 and of 5 seeds (adding's quick cells beside its long IndRNN): the title says 3-5 seeds a
+    group, not the 5 of the largest."""
+    from rnn_scratch.study.report import write_sweep
+
+    sweep = tmp_path / "mixed"
+    for model, seeds in (("rnn", 3), ("lstm", 5)):
+        for seed in range(seeds):
+            metrics = {"status": "completed", "eval_acc": 0.5, "steps": 20, "budget_sequences": 160,
+                       "config": config("recall", model, 10, seed)}  # fmt: skip
+            write_job(sweep, {"model": model, "seed": seed}, metrics, np.full(20, 1.0))
+    titles: list[str] = []
+    original = matplotlib.figure.Figure.savefig
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            matplotlib.figure.Figure,
+            "savefig",
+            lambda fig, *a, **k: (titles.append(fig._suptitle.get_text() if fig._suptitle else ""),
+                                  original(fig, *a, **k)),
+        )  # fmt: skip
+        write_sweep(analyse(sweep), tmp_path / "out")
+    assert any("(3-5 seeds a group;" in t for t in titles), titles

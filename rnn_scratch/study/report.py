@@ -152,7 +152,8 @@ def write_sweep(
         written["md"].write_text(markdown(sweep, root))
     name = METRIC_FIGURE[sweep.metric]
     head = title or str((sweep.config or {}).get("task", {}).get("name", "sweep"))
-    n = f"{len(sweep.seeds)} seeds"
+    sizes = sorted({len(g.finished) for g in sweep.groups if g.finished}) or [len(sweep.seeds)]
+    n = f"{sizes[0]} seeds" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]} seeds a group"
     words = METRIC_WORDS[sweep.metric].lower()
     metric_title = f"{head}: {words} against {sweep.x} ({n}; a fresh eval set where measured)"
     if sweep.x is not None and plot_metric(
