@@ -113,7 +113,8 @@ def plan_or_certify(args: argparse.Namespace, names: list[str], overrides: list[
     plans = plan(jobs, [p.name for p in mine], now, docs)
     if args.certify:
         stale = certify(plans, docs, ROOT / "scripts" / "train.py", ROOT)
-        update_study(mine, docs, args.profile, [], root=ROOT)  # each page says what its certified.json does
+        # each page says what its certified.json does, rendered from what docs/ publishes (not outputs/)
+        update_study(mine, docs, args.profile, [], root=ROOT, table_only=True)
         return 1 if stale else 0
     print(f"[plan] profile {args.profile}, code version {now}: nothing is run")
     never, todo_s, todo_n = 0, 0.0, 0

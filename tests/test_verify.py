@@ -176,7 +176,7 @@ def test_verify_plan_and_certify_on_a_published_study(tmp_path: Path) -> None:
     smoke = ["--profile", "smoke", "--only", "vanishing", "--outputs", str(outputs), "--docs", str(docs)]
     made = run_script(smoke, cwd=ROOT, script=STUDY, timeout=600)
     assert made.returncode == 0, made.stderr[-2000:]
-    shutil.rmtree(outputs)  # a fresh clone: what docs/ holds is all there is
+    kept = shutil.move(outputs, tmp_path / "kept")  # a fresh clone: what docs/ holds is all there is
     base = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs)]
     now = code_version()["hash"]
     planned = run_script([*base, "--plan"], cwd=ROOT, script=STUDY)
@@ -220,9 +220,16 @@ def test_verify_plan_and_certify_on_a_published_study(tmp_path: Path) -> None:
     )
     drawn = run_script([*base, "--verify", "2", "--random"], cwd=ROOT, script=STUDY)
     assert drawn.returncode == 0 and f"no published job is at code version {now}" in drawn.stdout
-    certified = run_script([*base, "--certify"], cwd=ROOT, script=STUDY, timeout=600)
+    # a checkout whose outputs/ still holds the runs: the page is rendered from docs/, its records kept
+    shutil.move(kept, outputs)
+    superseded = docs / "study" / "vanishing" / "superseded.csv"
+    superseded.write_text("job,code\nold,111111111111\n")
+    published = table.read_text()
+    at = ["--outputs", str(outputs)]
+    certified = run_script([*base, *at, "--certify"], cwd=ROOT, script=STUDY, timeout=600)
     assert certified.returncode == 0, certified.stdout[-2000:] + certified.stderr[-2000:]
     assert "re-running 1 of its 4 jobs" in certified.stdout and f"certified at {now}" in certified.stdout
+    assert table.read_text() == published and superseded.read_text() == "job,code\nold,111111111111\n"
     assert json.loads((docs / "study" / "vanishing" / "certified.json").read_text())["certified"] == now
     assert (
         f"made by code version 000000000000; certified at {now} by re-running 1"

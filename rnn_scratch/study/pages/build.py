@@ -14,22 +14,26 @@ from rnn_scratch.study.published import read_published
 from rnn_scratch.study.render import link, render
 from rnn_scratch.study.report import write_sweep
 from rnn_scratch.study.runs import find_jobs
+from rnn_scratch.study.status import SUPERSEDED
 from rnn_scratch.study.sweep import Sweep, analyse
 from rnn_scratch.training.version import code_version
 
 HEADLINE = "headline.png"
+# A page folder's records that no run holds, kept when its page is rebuilt from runs: rows of earlier code
+# (budget.retire) and the fixed-recurrence baselines (rnn_scratch.tasks.fixed_recurrence writes them).
+KEPT = (SUPERSEDED, "fixed_recurrence.csv")
 
 
 class Sweeps:
-    """Each preset's sweep read once per build: its runs when ``runs`` holds jobs, else its published
-    table; (sweep, "runs" or "table"), or (None, "") when there is neither."""
+    """Each preset's sweep read once per build: its runs when ``runs`` holds jobs (unless ``table_only``),
+    else its published table; (sweep, "runs" or "table"), or (None, "") when there is neither."""
 
-    def __init__(self, docs: Path, root: Path) -> None:
-        self.docs, self.root, self._read = docs, root, {}  # type: ignore[var-annotated]
+    def __init__(self, docs: Path, root: Path, table_only: bool = False) -> None:
+        self.docs, self.root, self.table_only, self._read = docs, root, table_only, {}  # type: ignore[var-annotated]
 
     def get(self, preset: Preset) -> tuple[Sweep | None, str]:
         if preset.name not in self._read:
-            if preset.runs.is_dir() and find_jobs(preset.runs):
+            if not self.table_only and preset.runs.is_dir() and find_jobs(preset.runs):
                 self._read[preset.name] = (analyse(preset.runs), "runs")
             else:
                 folder = self.docs / "study" / preset.name
@@ -63,8 +67,10 @@ def publish(preset: Preset, docs: Path, root: Path, sweeps: Sweeps | None = None
             )
         )
         return [page]
-    if source == "runs" and folder.exists():
-        shutil.rmtree(folder)  # figures of a grid since shrunk must not linger
+    if source == "runs" and folder.exists():  # figures of a grid since shrunk must not linger
+        for path in folder.iterdir():
+            if path.name not in KEPT:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
     written = write_sweep(
         sweep, folder, root=root, title=preset.name, from_table=source == "table", summary_md=False
     )
@@ -134,12 +140,19 @@ def write_study(
 
 
 def update_study(
-    presets: list[Preset], docs: Path, profile: str, overrides: list[str], root: Path
+    presets: list[Preset],
+    docs: Path,
+    profile: str,
+    overrides: list[str],
+    root: Path,
+    table_only: bool = False,
 ) -> list[Path]:
     """Publish ``presets`` (each its own page and folder) and render the front page from every preset's
-    findings: the other presets' pages and folders are left as they are."""
+    findings: the other presets' pages and folders are left as they are. ``table_only``: each page from
+    its published table, whatever runs ``outputs/`` holds (a certificate changes the Code: line, not the
+    data)."""
     (docs / "study").mkdir(parents=True, exist_ok=True)
-    sweeps, written = Sweeps(docs, root), []
+    sweeps, written = Sweeps(docs, root, table_only), []
     for preset in presets:
         written += publish(preset, docs, root, sweeps)
     command = " ".join(["python scripts/study.py", f"--profile {profile}", *overrides])
