@@ -269,6 +269,18 @@ def test_a_memory_row_re_runs_with_the_budget_and_lr_its_planner_gave_it() -> No
     assert lstm and all("+budget=memory_copy" in j.overrides and "+lr=copy_lstm" in j.overrides for j in lstm)
 
 
+def test_a_row_of_one_of_several_multiruns_re_runs_with_that_multiruns_overrides() -> None:
+    """Adding's long profile runs IndRNN as published as a multirun of its own (``+cell=indrnn_li``,
+    ``steps=6000``), which no column of the page names: a re-run from the row alone trained the default
+    IndRNN for 3000 steps and read as an outcome flip."""
+    preset = Preset("adding", ROOT / "configs" / "experiment" / "adding.yaml", ROOT / "outputs" / "unused")
+    rows = published_jobs(ROOT / "docs", [preset], "quick")
+    li = [j for j in rows if j.row.get("model") == "indrnn"]
+    assert li and all({"+cell=indrnn_li", "steps=6000"} <= set(j.overrides) for j in li)
+    cells = [j for j in rows if j.row.get("model") != "indrnn"]
+    assert cells and not any("+cell=indrnn_li" in j.overrides or "steps=6000" in j.overrides for j in cells)
+
+
 def test_a_certificate_re_runs_every_row_the_solved_rule_overturns() -> None:
     """A row saying ``solved`` whose fresh eval misses the task's rule (made before a pass had to be
     confirmed) is the outcome a new version can flip: certify re-runs it beside the cheapest jobs. A row

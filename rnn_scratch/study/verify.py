@@ -28,7 +28,8 @@ from pathlib import Path
 from rnn_scratch.study.adaptive import budget_override
 from rnn_scratch.study.compare import REL_TOL, Comparison
 from rnn_scratch.study.lr_grid import lr_override
-from rnn_scratch.study.presets import Preset
+from rnn_scratch.study.presets import PUBLISHED, Preset
+from rnn_scratch.study.resume import grid_jobs, row_key
 from rnn_scratch.study.runs import Job, find_jobs, load_job
 from rnn_scratch.study.status import UNRECORDED, certificate, row_version
 from rnn_scratch.study.sweep import COLUMNS
@@ -91,10 +92,25 @@ def planned(configs: Path, preset: str, task: str, cell: str) -> list[str]:
     return [o for o in found if o]
 
 
+def multirun_jobs(preset: Preset, profile: str, columns: list[str]) -> dict[tuple[object, ...], list[str]]:
+    """Each job of the profiles that run ``preset`` as several multiruns (``profile`` first, then the
+    published ones) -> the whole overrides that make it, keyed as its row is (``resume.row_key``). A
+    multirun's fixed overrides name no column of the page (adding's long ``indrnn_li``: ``+cell=indrnn_li``,
+    ``steps=6000`` beside ``model=indrnn,seq_len=100,seed=0``), so its rows alone cannot give them."""
+    found: dict[tuple[object, ...], list[str]] = {}
+    root = preset.config.parents[2]  # configs/experiment/<name>.yaml -> the checkout
+    for name in dict.fromkeys([profile, *PUBLISHED]):
+        if preset.study.grid != "adaptive" and isinstance(preset.study.profiles.get(name), dict):
+            for todo in grid_jobs(preset, name, [], root):
+                found.setdefault(todo.key(columns), todo.overrides)
+    return found
+
+
 def published_jobs(docs: Path, presets: list[Preset], profile: str) -> list[Published]:
     """Every row of each preset's published summary.csv, with its overrides, preset by preset; a row's
     version is its own code hash, or the version its page is certified at where the certificate covers
-    the code that made the row (``status.row_version``: a row added at a newer version keeps its own)."""
+    the code that made the row (``status.row_version``: a row added at a newer version keeps its own).
+    A row of a multirun the preset's profiles name takes that job's overrides (``multirun_jobs``)."""
     out = []
     for preset in presets:
         table = docs / "study" / preset.name / "summary.csv"
@@ -108,7 +124,12 @@ def published_jobs(docs: Path, presets: list[Preset], profile: str) -> list[Publ
         own = preset.overrides(profile) or []
         cert = certificate(docs / "study" / preset.name)
         configs = preset.config.parents[1]  # configs/experiment/<name>.yaml -> configs/
+        multi = multirun_jobs(preset, profile, keys) if preset.config.is_file() else {}
         for row in rows:
+            whole = multi.get(row_key(row, keys))
+            if whole is not None:
+                out.append(Published(preset.name, row, whole, row_version(row, cert)))
+                continue
             mine = job_overrides(row, keys)
             named = {o.split("=", 1)[0].lstrip("+~") for o in mine}
             shared = [o for o in own if o.split("=", 1)[0].lstrip("+~") not in named and "," not in o]
