@@ -205,6 +205,37 @@ def test_a_time_budget_runs_what_fits_publishes_it_and_a_second_call_resumes(tmp
     assert f"[plan] vanishing: 4 published at {NOW}, 0 missing" in planned.stdout
 
 
+def test_a_folder_holding_a_run_of_other_code_and_config_is_set_aside_and_the_job_run_again(
+    tmp_path: Path,
+) -> None:
+    """A job whose lr changed with the code finds its folder holding the old run, which train.py refuses
+    as another config's: the budget moves that run to ``superseded/<its code>/`` and publishes the new
+    run, never the old one's row."""
+    docs, outputs = tmp_path / "docs", tmp_path / "outputs"
+    base = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs), "--outputs", str(outputs),
+            "--time-budget", "1h", "--workers", "2"]  # fmt: skip
+    assert run_script(base, cwd=ROOT, script=STUDY, timeout=600).returncode == 0
+    job = SMOKE_VANISHING[0]
+    run = outputs / "smoke" / "vanishing" / job
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["code"]["hash"], metrics["config"]["optim"]["lr"] = "000000000000", 0.3
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    table = docs / "study" / "vanishing" / "summary.csv"
+    write_rows(
+        docs, "vanishing", [{**r, "code": "000000000000"} if r["job"] == job else r for r in read(table)]
+    )
+    again = run_script(base, cwd=ROOT, script=STUDY, timeout=600)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    assert f"vanishing/{job}: its run of other code moved to" in again.stdout
+    assert (
+        json.loads((run / "superseded" / "000000000000" / "metrics.json").read_text())["config"]["optim"][
+            "lr"
+        ]
+        == 0.3
+    )
+    assert {r["job"]: r["code"] for r in read(table)} == dict.fromkeys(SMOKE_VANISHING, NOW)
+
+
 @pytest.mark.slow
 def test_the_deadline_stops_the_running_job_and_publishes_nothing_of_it(tmp_path: Path) -> None:
     """A 40 s budget, two workers and jobs of 10^6 steps: the two running jobs are stopped at the deadline

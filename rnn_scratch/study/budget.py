@@ -21,6 +21,11 @@ renamed, so a reader never sees half a table; event files and checkpoints stay i
 each preset's ``missing.csv`` (job, why, estimate_s) says what is still missing, for its page to list;
 a preset with nothing missing moves its rows of other code to ``superseded.csv`` (``retire``), so its
 page reads one code version and git keeps what it read before.
+
+A job's folder that holds a finished run of other code (a run made before its lr or budget changed,
+which ``scripts/train.py`` refuses as another config's) has that run's files moved to
+``superseded/<its code>/`` inside it first (``set_aside``: nothing is deleted). Only a job that exits 0
+with a finished run of this code version is published; anything else counts as failed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -42,6 +48,7 @@ from rnn_scratch.study.resume import Todo, missing_jobs, row_key
 from rnn_scratch.study.runs import Job, load_job
 from rnn_scratch.study.status import MISSING, SUMMARY, SUPERSEDED, certificate, read_table, row_version
 from rnn_scratch.study.sweep import rows
+from rnn_scratch.study.verify import version_of
 
 MISSING_COLUMNS = ("job", "why", "estimate_s")
 
@@ -122,6 +129,22 @@ def retire(docs: Path, preset: str, version: str) -> int:
     return len(gone)
 
 
+def set_aside(folder: Path, version: str) -> Path | None:
+    """Move a finished run of other code out of the job's ``folder``, into ``superseded/<its code>/``
+    beside the runs set aside before; where it went, or None when the folder holds none."""
+    if not (folder / "metrics.json").is_file():
+        return None
+    job = load_job(folder)
+    if not job.finished or version_of(job) == version:
+        return None
+    target = folder / "superseded" / version_of(job)
+    target.mkdir(parents=True, exist_ok=True)
+    for path in folder.iterdir():
+        if path.name != "superseded":
+            shutil.move(str(path), str(target / path.name))
+    return target
+
+
 def start_job(todo: Todo, script: Path, cwd: Path) -> subprocess.Popen[bytes]:
     """Start one job in its own process group (so SIGTERM at the deadline reaches all of it)."""
     command = [
@@ -175,13 +198,15 @@ def fits(todo: Todo, deadline: float, startup: list[float]) -> bool:
     return False
 
 
-def reap(done: Running, docs: Path, out: Spent, startup: list[float]) -> None:
-    """A job that ended: publish its row when it finished, else count it failed."""
+def reap(done: Running, docs: Path, out: Spent, startup: list[float], version: str) -> None:
+    """A job that ended: publish its row when it exited 0 with a finished run of ``version``, else count
+    it failed (a run that refused its folder leaves the folder's other run there: never its row)."""
     todo, took, code = done.todo, time.perf_counter() - done.started, done.proc.returncode
     job = load_job(todo.sweep_dir / todo.name)
-    if not job.finished:
+    if code != 0 or not job.finished or version_of(job) != version:
         out.failed.append(f"{todo.preset}/{todo.name}")
-        print(f"[budget] {todo.preset}/{todo.name}: {job.status.value} (exit {code}); not published")
+        print(f"[budget] {todo.preset}/{todo.name}: {job.status.value} of code {version_of(job)} "
+              f"(exit {code}); not published", flush=True)  # fmt: skip
         return
     startup.append(max(took - float(job.metrics.get("wall_time_s") or 0.0), 0.0))
     publish_row(docs, todo.preset, job, done.keys)
@@ -242,6 +267,8 @@ def spend(
                 todo, keys = found
                 passed.add(todo.sweep_dir / todo.name)
                 if fits(todo, deadline, startup):
+                    if gone := set_aside(todo.sweep_dir / todo.name, version):
+                        print(f"[budget] {todo.preset}/{todo.name}: its run of other code moved to {gone}")
                     running.append(Running(todo, keys, start_job(todo, script, root)))
             if not running:
                 break
@@ -256,7 +283,7 @@ def spend(
                 running.clear()
                 break
             running.remove(done)
-            reap(done, docs, out, startup)
+            reap(done, docs, out, startup, version)
     finally:
         stop(running)  # none left but when this process is interrupted: no job outlives it
     for preset in ordered:
