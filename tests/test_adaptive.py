@@ -181,6 +181,11 @@ def test_cells_are_labelled_by_what_they_are() -> None:
     assert label(jobs, "rnn_tuned") == "IRNN (ReLU, W_hh = I), tuned lr 1.1e-04"
     assert label(jobs, "rnn_orthogonal") == "tanh RNN, orthogonal init"
     assert label(jobs, "gru") == "gru"  # no run: the +cell name
+    per_task = [
+        *jobs,
+        cell_job("rnn_tuned", {"name": "rnn", "nonlinearity": "relu", "init": "identity"}, 0.01),
+    ]
+    assert label(per_task, "rnn_tuned") == "IRNN (ReLU, W_hh = I), tuned, lr per task"
 
 
 @pytest.mark.slow

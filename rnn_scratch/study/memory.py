@@ -130,7 +130,8 @@ def task_data(page: Page, task: str, every: list[str]) -> dict[str, Any] | None:
 
 def label(jobs: list[Job], cell: str) -> str:
     """What a cell is, in its registry's words and the run's settings: "tanh RNN, orthogonal init",
-    "IRNN (ReLU, W_hh = I), tuned lr 1.1e-04" (the cell's name without a run). A tuned cell is known by
+    "IRNN (ReLU, W_hh = I), tuned lr 1.1e-04" ("tuned, lr per task" where its runs' lrs differ), the
+    cell's name without a run. A tuned cell is known by
     its record's identity (``tuned_on``), or for runs from before it by the cell's config."""
     job = next((j for j in jobs if j.overrides.get("cell") == cell and j.config), None)
     config = job.config if job else {}
@@ -142,7 +143,12 @@ def label(jobs: list[Job], cell: str) -> str:
     identity = (job.metrics.get("identity") or {}) if job else {}
     tuned = identity.get("tuned_on") if identity else tuned_config(cell)
     if tuned:
-        parts.append(f"tuned lr {(config.get('optim') or {}).get('lr', 0):.1e}")
+        mine = [j for j in jobs if j.overrides.get("cell") == cell and j.config]
+        lrs = {(j.config.get("optim") or {}).get("lr", 0) for j in mine}
+        one = len(lrs) == 1  # else its lr was chosen per task: the page's lr tables name each
+        parts.append(
+            f"tuned lr {(config.get('optim') or {}).get('lr', 0):.1e}" if one else "tuned, lr per task"
+        )
     return ", ".join(parts)
 
 
