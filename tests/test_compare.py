@@ -94,6 +94,12 @@ def test_a_page_names_its_hardware_and_says_when_it_is_not_at_this_version(tmp_p
         json.dumps({"certified": "bbbbbbbbbbbb", "made": {"aaaaaaaaaaaa": 3}})
     )
     assert code_status(tmp_path, jobs, "bbbbbbbbbbbb")["state"] == "certified"
+    # rows the budget added since, made by the certified version: still certified, not mixed
+    grown = [*jobs, Job(tmp_path / "d", {}, "solved", {"code": {"hash": "bbbbbbbbbbbb"}})]
+    found = code_status(tmp_path, grown, "bbbbbbbbbbbb")
+    assert found["state"] == "certified" and found["made"] == {"aaaaaaaaaaaa": 3, "bbbbbbbbbbbb": 1}
+    other = [*jobs, Job(tmp_path / "e", {}, "solved", {"code": {"hash": "cccccccccccc"}})]
+    assert code_status(tmp_path, other, "bbbbbbbbbbbb")["state"] == "mixed"  # a version it never saw
 
 
 def test_a_time_budget_runs_the_headline_then_contrasts_then_the_rest(tmp_path: Path) -> None:
