@@ -130,9 +130,9 @@ def task_data(page: Page, task: str, every: list[str]) -> dict[str, Any] | None:
 
 def label(jobs: list[Job], cell: str) -> str:
     """What a cell is, in its registry's words and the run's settings: "tanh RNN, orthogonal init",
-    "IRNN (ReLU, W_hh = I), tuned lr 1.1e-04" ("tuned, lr per task" where its runs' lrs differ), the
-    cell's name without a run. A tuned cell is known by
-    its record's identity (``tuned_on``), or for runs from before it by the cell's config."""
+    "IRNN (ReLU, W_hh = I), tuned lr 1.1e-04" ("tuned, lr per task" where its runs' lrs differ); the
+    cell's name without a run. A tuned cell is known by its record's identity (``tuned_on``), or for runs
+    from before it by the cell's config."""
     job = next((j for j in jobs if j.overrides.get("cell") == cell and j.config), None)
     config = job.config if job else {}
     model = config.get("model") or {}
