@@ -13,6 +13,7 @@
     python scripts/study.py --certify --only cells  # re-run the cheapest job per cell and task: certified
     python scripts/study.py --time-budget 2h        # the missing jobs, headline first, until 2 h; publish
     python scripts/study.py --time-budget 2h --workers 2   # two jobs at once (a core each)
+    python scripts/study.py --time-budget 1h --jobs '*seq_len=1020*'   # only the missing jobs named so
 
 --time-budget resumes from what is published rather than from outputs/: see rnn_scratch/study/budget.py.
 
@@ -179,7 +180,7 @@ def budgeted(args: argparse.Namespace, names: list[str], overrides: list[str]) -
     order = ", ".join(p.name for p in priority(mine))
     print(f"[study] --time-budget {args.time_budget} ({budget:.0f} s) at code version {now}, into {docs}; "
           f"presets in priority order: {order}", flush=True)  # fmt: skip
-    spent = spend(mine, args.profile, overrides, docs, budget, ROOT, args.workers)
+    spent = spend(mine, args.profile, overrides, docs, budget, ROOT, args.workers, args.jobs)
     left = {p: t for p, t in spent.missing.items() if t}
     words = "; ".join(f"{p} ({len(t)} jobs, {estimated(t)})" for p, t in left.items())
     stopped = f" (stopped at the deadline: {spent.stopped})" if spent.stopped else ""
@@ -245,6 +246,11 @@ def main() -> int:
         "--workers", type=int, default=1, metavar="N",
         help="with --time-budget: run up to N jobs at once, each on one torch thread (one per core); "
         "an adaptive preset's next round still waits for its round's rows",
+    )  # fmt: skip
+    parser.add_argument(
+        "--jobs", default=None, metavar="GLOB",
+        help="with --time-budget: only the missing jobs whose folder name matches GLOB (fnmatch), e.g. "
+        "'+cell=lstm,*seq_len=1020,task=copy': the others stay missing, in missing.csv",
     )  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every preset")
     args = parser.parse_args()

@@ -236,6 +236,18 @@ def test_a_folder_holding_a_run_of_other_code_and_config_is_set_aside_and_the_jo
     assert {r["job"]: r["code"] for r in read(table)} == dict.fromkeys(SMOKE_VANISHING, NOW)
 
 
+def test_a_budget_runs_only_the_jobs_its_glob_names(tmp_path: Path) -> None:
+    """``--jobs 'seed=1,*'``: the two seed-1 jobs run and are published; the seed-0 ones stay missing."""
+    docs, outputs = tmp_path / "docs", tmp_path / "outputs"
+    args = ["--profile", "smoke", "--only", "vanishing", "--docs", str(docs), "--outputs", str(outputs),
+            "--time-budget", "1h", "--workers", "2", "--jobs", "seed=1,*"]  # fmt: skip
+    done = run_script(args, cwd=ROOT, script=STUDY, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    page = docs / "study" / "vanishing"
+    assert sorted(r["job"] for r in read(page / "summary.csv")) == ["seed=1,seq_len=4", "seed=1,seq_len=8"]
+    assert sorted(r["job"] for r in read(page / "missing.csv")) == ["seed=0,seq_len=4", "seed=0,seq_len=8"]
+
+
 @pytest.mark.slow
 def test_the_deadline_stops_the_running_job_and_publishes_nothing_of_it(tmp_path: Path) -> None:
     """A 40 s budget, two workers and jobs of 10^6 steps: the two running jobs are stopped at the deadline

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import fnmatch
 import os
 import shutil
 import signal
@@ -229,11 +230,14 @@ def next_job(
     version: str,
     root: Path,
     passed: set[Path],
+    pattern: str | None = None,
 ) -> tuple[Todo, list[str]] | None:
-    """The first missing job not yet tried in this budget (re-planned from docs/), with its page's keys."""
+    """The first missing job not yet tried in this budget (re-planned from docs/) whose folder name matches
+    ``pattern`` (a glob; None: any), with its page's keys."""
     for preset in ordered:
         left = missing_jobs(preset, profile, overrides, docs, version, root)
-        todo = next((t for t in left if t.sweep_dir / t.name not in passed), None)
+        wanted = (t for t in left if pattern is None or fnmatch.fnmatchcase(t.name, pattern))
+        todo = next((t for t in wanted if t.sweep_dir / t.name not in passed), None)
         if todo is not None:
             return todo, job_keys(left)
     return None
@@ -241,11 +245,12 @@ def next_job(
 
 def spend(
     presets: list[Preset], profile: str, overrides: list[str], docs: Path, budget_s: float, root: Path,
-    workers: int = 1,
+    workers: int = 1, pattern: str | None = None,
 ) -> Spent:  # fmt: skip
     """Run the missing jobs of ``presets`` in priority order within ``budget_s`` seconds, up to
     ``workers`` at once (one torch thread each: one per core), publishing each finished one into
-    ``docs``; then write every preset's missing.csv. A job is re-planned only when a worker is free, so
+    ``docs``; then write every preset's missing.csv. ``pattern``: only the jobs whose folder name matches
+    this glob (the others stay missing). A job is re-planned only when a worker is free, so
     an adaptive preset's next round waits for its round's rows."""
     from rnn_scratch.training.version import code_version
 
@@ -261,7 +266,7 @@ def spend(
     try:
         while True:
             while len(running) < workers:  # fill the free workers
-                found = next_job(ordered, profile, overrides, docs, version, root, passed)
+                found = next_job(ordered, profile, overrides, docs, version, root, passed, pattern)
                 if found is None:
                     break
                 todo, keys = found
