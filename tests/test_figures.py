@@ -370,3 +370,14 @@ def test_a_metric_title_counts_the_seeds_each_group_has(tmp_path: Path) -> None:
         )  # fmt: skip
         write_sweep(analyse(sweep), tmp_path / "out")
     assert any("(3-5 seeds a group;" in t for t in titles), titles
+
+
+def test_a_log_axis_labels_values_no_closer_than_a_fifth_of_a_decade() -> None:
+    """The memory grid refines to ratios of 1.36-1.41 near a horizon: the labels skip the lengths that
+    would print over their neighbour, and the longest is always labelled."""
+    from rnn_scratch.study.figure_rules import readable
+
+    lengths = [10, 20, 27, 37, 50, 71, 100, 141, 200, 271, 368, 500, 707, 1000]
+    assert readable(lengths) == [10, 20, 37, 71, 141, 271, 500, 1000]
+    assert readable([10, 100, 1000]) == [10, 100, 1000]
+    assert readable([10, 20, 27]) == [10, 27]  # the longest replaces a neighbour too close to it

@@ -13,6 +13,9 @@
 4. **Baselines** on a figure are horizontal lines with their names (``rnn_scratch.study.plots``).
 5. **A single x value is never spread over a numeric axis**: ``frame_single_x`` centres it in a range
    that shows it is one value (a factor of 2 either side on a log axis, half its value else) with one tick.
+6. **Log-axis labels that do not print over each other**: ``readable`` keeps the labelled lengths at least
+   ``MIN_RATIO`` (a fifth of a decade) apart, so a grid refined near a horizon (200, 271, 368, 500) keeps
+   its ticks and labels every other one.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocat
 FENCE = 3.0  # Tukey's "far out": beyond the quartiles by 3 interquartile ranges
 PAD = 0.06  # fraction of the range added at each end
 DECADES = 2.0  # a positive quantity spanning more than this many decades gets a log axis
+MIN_RATIO = 10**0.2  # neighbouring labelled values on a log axis differ by at least this factor
 OUTLIER_MARKER = "D"  # a point beyond the axis, drawn on its edge
 LEGEND_FONT = 7
 
@@ -120,3 +124,16 @@ def frame_single_x(ax: Axes, xs: Iterable[float]) -> bool:
     ax.set_xticks([v], [f"{v:g}"])
     ax.minorticks_off()
     return True
+
+
+def readable(lengths: Iterable[float]) -> list[float]:
+    """The values to label on a log axis: the first, then each at least ``MIN_RATIO`` above the last kept
+    (and the longest, replacing a neighbour too close to it)."""
+    kept: list[float] = []
+    values = sorted(set(lengths))
+    for t in values:
+        if not kept or t >= kept[-1] * MIN_RATIO:
+            kept.append(t)
+    if values and kept[-1] != values[-1]:
+        kept[-1] = values[-1]
+    return kept

@@ -247,7 +247,7 @@ def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, t
     each fitted horizon marked (not where the outcomes are separated: there the bracket is the answer)."""
     if not results:
         return False
-    from rnn_scratch.study.figure_rules import frame_single_x, legend_outside, make_room
+    from rnn_scratch.study.figure_rules import frame_single_x, legend_outside, make_room, readable
     from rnn_scratch.study.plots import plt  # the Agg backend, set up once there
 
     fig, ax = plt.subplots(figsize=(7.0, 4.6), dpi=90)
@@ -277,7 +277,8 @@ def plot_horizons(results: list[Outcome], horizons: list[Horizon], path: Path, t
     lengths = sorted({r.T for r in results})
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xscale("log")
-    ax.set_xticks(lengths, [str(t) for t in lengths])
+    shown = readable(lengths)  # every length a tick, labels a fifth of a decade apart
+    ax.set_xticks(lengths, [str(t) if t in shown else "" for t in lengths])
     ax.minorticks_off()
     frame_single_x(ax, lengths)  # one length: centred, not spread by the bars' shifts
     ax.set_ylim(-0.03, 1.03)

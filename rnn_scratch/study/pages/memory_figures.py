@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from rnn_scratch.study.figure_rules import OUTLIER_MARKER, clip_to, log_y, outlier_note, robust_limits
+from rnn_scratch.study.figure_rules import (
+    OUTLIER_MARKER,
+    clip_to,
+    log_y,
+    outlier_note,
+    readable,
+    robust_limits,
+)
 from rnn_scratch.study.horizon import Outcome, logistic_curve, rates
 from rnn_scratch.study.plots import plt
 from rnn_scratch.study.stats import kaplan_meier, median, proportion_ci
@@ -30,7 +37,6 @@ from rnn_scratch.study.sweep import Sweep
 from rnn_scratch.study.trials import axis_offset
 
 MARKERS = "osD^vPX*p"
-MIN_RATIO = 1.35  # neighbouring labelled lengths on a log axis differ by at least this factor
 
 
 def style(i: int) -> dict[str, Any]:
@@ -38,24 +44,12 @@ def style(i: int) -> dict[str, Any]:
     return {"color": f"C{i % 10}", "marker": MARKERS[i % len(MARKERS)]}
 
 
-def readable(lengths: list[int]) -> list[int]:
-    """The lengths to label on a log axis: the first, then each at least ``MIN_RATIO`` above the last kept
-    (and the longest, replacing a neighbour too close to it)."""
-    kept: list[int] = []
-    for t in sorted(lengths):
-        if not kept or t >= kept[-1] * MIN_RATIO:
-            kept.append(t)
-    if lengths and kept[-1] != max(lengths):
-        kept[-1] = max(lengths)
-    return kept
-
-
 def _axis(ax: Any, lengths: list[int], task: str) -> None:
     """A log axis of the lengths, labelled with what T is for ``task``: copy's T is Arjovsky's, the
     blanks between the last symbol and the marker (its sequences are T + 20 long)."""
     ax.set_xscale("log")
     ticks = readable(lengths)
-    ax.set_xticks(ticks, [str(t) for t in ticks], fontsize=8)
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=8)
     ax.minorticks_off()
     if len(lengths) == 1:
         ax.set_xlim(lengths[0] / 2, lengths[0] * 2)
